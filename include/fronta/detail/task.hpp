@@ -1,0 +1,85 @@
+#pragma once
+// A task is one unit of work queued in an executor. `task_state` puts the task and its future's
+// state in one allocation: submitting costs one `new`.
+
+#include <exception>
+#include <functional>
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "fronta/future.hpp"
+
+namespace fronta::detail {
+
+// Exactly one of execute/cancel/fail is called, once; each gives up the queue's reference.
+struct task {
+    task* next = nullptr;  // intrusive queue link
+    virtual void execute() noexcept = 0;
+    virtual void cancel() noexcept = 0;
+    virtual void fail(std::exception_ptr error) noexcept = 0;
+
+protected:
+    ~task() = default;
+};
+
+template <class R, class Fn>
+class task_state final : public state<R>, public task {
+public:
+    explicit task_state(Fn&& fn) : fn_(std::move(fn)) {}
+
+    void execute() noexcept override {
+        state_ref<state<R>> queue_reference(this);
+        bool start = false;
+        try {
+            start = this->set_running_or_notify_cancel();
+        } catch (const invalid_state_error&) {  // completed by someone else: nothing to run
+        }
+        if (start) fulfil(*this, std::move(fn_));
+    }
+    void cancel() noexcept override {
+        state_ref<state<R>> queue_reference(this);
+        state_base::cancel();
+    }
+    void fail(std::exception_ptr error) noexcept override {
+        state_ref<state<R>> queue_reference(this);
+        try {
+            this->set_exception(std::move(error));
+        } catch (const invalid_state_error&) {  // already cancelled
+        }
+    }
+
+private:
+    Fn fn_;
+};
+
+template <class F, class... Args>
+using call_result_t = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
+
+/// Binds `f(args...)` (decay-copied, like std::thread) into a task; returns its future and the
+/// task, which owns one reference until it is executed, cancelled or failed.
+template <class F, class... Args>
+auto make_task(F&& f, Args&&... args) {
+    using R = call_result_t<F, Args...>;
+    auto bound = [fn = std::forward<F>(f), ... bound_args = std::forward<Args>(args)]() mutable -> R {
+        return std::invoke(std::move(fn), std::move(bound_args)...);
+    };
+    auto* t = new task_state<R, decltype(bound)>(std::move(bound));
+    t->add_ref();
+    return std::pair<future<R>, task*>(future<R>(adopt_state_t{}, state_ref<state<R>>(t)), t);
+}
+
+/// What every executor is underneath: a place to put tasks. The type-erased `executor`, `map` and
+/// the concrete executors all talk to this.
+class task_sink {
+public:
+    virtual ~task_sink() = default;
+    /// Takes ownership of `t`. On failure (shut down, broken) it cancels or fails `t`, then throws.
+    virtual void enqueue(task* t) = 0;
+    virtual void shutdown(bool wait, bool cancel_futures) = 0;
+    /// How many tasks run at once; `map` sizes its window from it.
+    virtual std::size_t concurrency() const noexcept = 0;
+};
+
+}  // namespace fronta::detail

@@ -1,0 +1,18 @@
+#pragma once
+/// @file fronta.hpp
+/// @brief Everything in fronta: futures, waiting, and the executors.
+/// @code
+/// #include <fronta/fronta.hpp>
+/// fronta::thread_pool pool;
+/// auto f = pool.submit([](double x) { return x * x; }, 5.0);
+/// @endcode
+
+#include "fronta/as_completed.hpp"
+#include "fronta/errors.hpp"
+#include "fronta/executor.hpp"
+#include "fronta/future.hpp"
+#include "fronta/inline_executor.hpp"
+#include "fronta/map.hpp"
+#include "fronta/promise.hpp"
+#include "fronta/thread_pool.hpp"
+#include "fronta/wait.hpp"
