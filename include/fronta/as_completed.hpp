@@ -78,8 +78,10 @@ public:
     /// How many futures have not been yielded yet.
     std::size_t remaining() const noexcept { return futures_.size() - yielded_; }
 
-private:
+    /// True once every future was yielded (or a timeout ended the iteration).
     bool finished() const noexcept { return current_ == npos; }
+
+private:
 
     void advance() {
         if (ready_begin_ == ready_end_) {

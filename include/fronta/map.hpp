@@ -170,7 +170,7 @@ public:
                 finish_with([this] { source_.throw_timeout("map"); });
             }
             try {
-                chunk_ = std::move(next).get();
+                chunk_ = next.take();
             } catch (...) {
                 fail(std::current_exception());
             }
@@ -260,7 +260,7 @@ public:
             --live_;
             if (!exhausted_) refill(slot);
             try {
-                chunk_ = std::move(done).get();
+                chunk_ = done.take();
             } catch (...) {
                 fail(std::current_exception());
             }

@@ -206,6 +206,7 @@ private:
 template <class T>
 class state : public state_base {
 public:
+    state() noexcept {}  // the value is constructed by set_value
     ~state() override {
         if (current_status() == status::finished && !has_exception()) value_.~T();
     }
@@ -285,6 +286,7 @@ public:
     }
     State* get() const noexcept { return ptr_; }
     State* operator->() const noexcept { return ptr_; }
+    State& operator*() const noexcept { return *ptr_; }
     State* release() noexcept { return std::exchange(ptr_, nullptr); }
     explicit operator bool() const noexcept { return ptr_ != nullptr; }
 

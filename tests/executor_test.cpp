@@ -1,0 +1,60 @@
+// The type-erased executor and the inline executor.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fronta/executor.hpp"
+#include "fronta/inline_executor.hpp"
+#include "fronta/thread_pool.hpp"
+
+namespace {
+fronta::executor make_executor(const std::string& kind) {
+    if (kind == "inline") return fronta::inline_executor();
+    return fronta::thread_pool(2);
+}
+}  // namespace
+
+TEST(inline_executor, runs_in_the_calling_thread_at_submit) {
+    fronta::inline_executor ex;
+    auto f = ex.submit([] { return std::this_thread::get_id(); });
+    EXPECT_TRUE(f.done());
+    EXPECT_EQ(f.get(), std::this_thread::get_id());
+    ex.shutdown();
+    EXPECT_THROW(ex.submit([] {}), fronta::shutdown_error);
+}
+
+TEST(executor_erased, picked_at_run_time_same_code) {
+    for (std::string kind : {"inline", "threads"}) {
+        fronta::executor ex = make_executor(kind);
+        auto f = ex.submit([](int x) { return x + 1; }, 41);
+        EXPECT_EQ(f.get(), 42) << kind;
+        std::vector<int> inputs{1, 2, 3};
+        int sum = 0;
+        for (int y : ex.map([](int x) { return x * 10; }, inputs)) sum += y;
+        EXPECT_EQ(sum, 60) << kind;
+        ex.shutdown();
+        EXPECT_THROW(ex.submit([] {}), fronta::shutdown_error) << kind;
+    }
+}
+
+TEST(executor_erased, copies_share_and_last_copy_shuts_down) {
+    std::atomic<int> count{0};
+    {
+        fronta::executor a = fronta::thread_pool(2);
+        fronta::executor b = a;
+        for (int i = 0; i < 100; ++i) b.submit([&] { ++count; });
+    }
+    EXPECT_EQ(count.load(), 100) << "the owning handle waited for the tasks";
+}
+
+TEST(executor_erased, shared_lvalue_pool_outlived_by_handle) {
+    std::unique_ptr<fronta::executor> handle;
+    {
+        fronta::thread_pool pool(1);
+        handle = std::make_unique<fronta::executor>(pool);
+        EXPECT_EQ(handle->submit([] { return 1; }).get(), 1);
+    }
+    EXPECT_THROW(handle->submit([] {}), fronta::shutdown_error);
+}

@@ -1,0 +1,42 @@
+# Installs the freshly built fronta into a scratch prefix, then builds and runs a tiny consumer
+# twice: once with find_package(fronta CONFIG), once with pkg-config.
+file(REMOVE_RECURSE ${WORK_DIR})
+set(prefix ${WORK_DIR}/prefix)
+execute_process(COMMAND ${CMAKE_COMMAND} --install ${BUILD_DIR} --prefix ${prefix} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "install failed: ${rc}")
+endif()
+
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install_consumer -B ${WORK_DIR}/cmake-build
+                        -DCMAKE_PREFIX_PATH=${prefix} -DCMAKE_CXX_COMPILER=${CXX} RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "configuring the consumer with find_package(fronta) failed")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/cmake-build RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building the consumer with find_package(fronta) failed")
+endif()
+execute_process(COMMAND ${WORK_DIR}/cmake-build/consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+if(rc OR NOT out MATCHES "consumer: 25")
+  message(FATAL_ERROR "the find_package consumer printed '${out}' (exit ${rc})")
+endif()
+
+file(GLOB_RECURSE pc_file ${prefix}/*/fronta.pc)
+get_filename_component(pc_dir "${pc_file}" DIRECTORY)
+set(ENV{PKG_CONFIG_PATH} ${pc_dir})
+execute_process(COMMAND pkg-config --cflags --libs fronta OUTPUT_VARIABLE flags RESULT_VARIABLE rc
+                OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(rc)
+  message(FATAL_ERROR "pkg-config does not know fronta")
+endif()
+separate_arguments(flags UNIX_COMMAND "${flags}")
+execute_process(COMMAND ${CXX} ${SOURCE_DIR}/tests/install_consumer/consumer.cpp ${flags} -o ${WORK_DIR}/pc-consumer
+                RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "building the consumer with pkg-config flags failed: ${flags}")
+endif()
+execute_process(COMMAND ${WORK_DIR}/pc-consumer RESULT_VARIABLE rc OUTPUT_VARIABLE out)
+if(rc OR NOT out MATCHES "consumer: 25")
+  message(FATAL_ERROR "the pkg-config consumer printed '${out}' (exit ${rc})")
+endif()
+message(STATUS "installed package works with find_package and pkg-config")
