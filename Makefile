@@ -1,0 +1,47 @@
+# The two commands of the README: `make demo` and `make test`. Both install missing Debian
+# packages (scripts/install-deps.sh), configure, build and run.
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+# Sanitizer runs are 5-20x slower: the stress tests use fewer tasks there.
+SANITIZER_STRESS_TASKS ?= 100000
+
+.PHONY: all deps demo test test-tsan test-asan bench examples clean
+
+all: build/.built
+
+deps:
+	@scripts/install-deps.sh build
+
+build/.built: deps FORCE
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build -j $(JOBS)
+	@touch $@
+
+demo: build/.built
+	@./build/examples/demo
+
+test: build/.built
+	@cd build && ctest -j $(JOBS) --output-on-failure
+
+test-tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFRONTA_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-tsan -j $(JOBS)
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) ctest -j $(JOBS) --output-on-failure -E install_consumer
+
+test-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFRONTA_SANITIZE=address,undefined $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@cd build-asan && ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" \
+	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) ctest -j $(JOBS) --output-on-failure -E install_consumer
+
+bench:
+	@scripts/install-deps.sh build bench
+	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFRONTA_BUILD_BENCH=ON -DFRONTA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-bench -j $(JOBS)
+	@bench/run.sh build-bench
+
+clean:
+	rm -rf build build-tsan build-asan build-bench
+
+FORCE:

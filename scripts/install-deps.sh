@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages fronta needs, and only those that are missing.
+# Usage: scripts/install-deps.sh [build|bench]...   (build: compile and test; bench: peers too)
+set -euo pipefail
+
+declare -A groups=(
+  [build]="g++ cmake make pkg-config libgtest-dev libgmock-dev"
+  [bench]="g++ cmake make pkg-config libbenchmark-dev libtbb-dev libboost-dev python3"
+)
+
+wanted=()
+for group in "${@:-build}"; do
+  [[ -n "${groups[$group]:-}" ]] || { echo "install-deps: unknown group '$group' (known: ${!groups[*]})" >&2; exit 2; }
+  read -r -a names <<<"${groups[$group]}"
+  wanted+=("${names[@]}")
+done
+
+missing=()
+for pkg in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+# Deduplicate while keeping order.
+mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++')
+echo "install-deps: installing ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  echo "install-deps: not root; run: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
