@@ -23,8 +23,9 @@ public:
         static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
                       "submit(f, args...): f cannot be called with these arguments (they are passed as "
                       "decayed copies, like std::thread; wrap references in std::ref)");
+        const auto& target = sink();  // before the task exists: an empty executor must not leak it
         auto [fut, t] = make_task(std::forward<F>(f), std::forward<Args>(args)...);
-        sink()->enqueue(t);
+        target->enqueue(t);
         return fut;
     }
 
