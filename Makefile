@@ -26,7 +26,7 @@ test: build/.built
 test-tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFRONTA_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-tsan -j $(JOBS)
-	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) ctest -j $(JOBS) --output-on-failure -E install_consumer
 
 test-asan: deps

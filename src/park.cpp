@@ -33,6 +33,10 @@ void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
             nullptr, 0);
 }
 
+void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
 blocking_observer*& current_blocking_observer() noexcept {
     thread_local blocking_observer* observer = nullptr;
     return observer;

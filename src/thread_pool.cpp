@@ -1,5 +1,7 @@
-// thread_pool: one FIFO queue under one mutex, workers that spin briefly before they sleep, and
-// stand-in threads for workers blocked in fronta waits (no deadlock on the pool's own futures).
+// thread_pool: a lock-free queue for submitters, workers that spin briefly before they sleep on an
+// event count, and stand-in threads for workers blocked in fronta waits (no deadlock on the pool's
+// own futures). Control state (thread counts, stand-ins, shutdown) sits under one mutex and is
+// touched only when a thread starts, blocks, parks or stops, never per task.
 #include "fronta/thread_pool.hpp"
 
 #include <pthread.h>
@@ -9,12 +11,13 @@
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
-#include <stdexcept>
 #include <mutex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "fronta/detail/park.hpp"
+#include "task_queue.hpp"
 
 namespace fronta {
 namespace {
@@ -27,6 +30,12 @@ std::string describe_exception(const std::exception_ptr& error) {
     } catch (...) {
         return "an exception not derived from std::exception";
     }
+}
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
 }
 
 // Stand-ins for blocked workers; beyond this many, a task that blocks waits for a worker.
@@ -51,37 +60,28 @@ public:
     }
 
     void enqueue(detail::task* t) override {
-        std::unique_lock lock(mutex_);
-        if (!broken_.empty()) {
-            std::string message = broken_;
-            lock.unlock();
-            t->fail(std::make_exception_ptr(broken_executor(message)));
-            throw broken_executor(message);
+        // Count this submit in, then look at the stop bit: shutdown waits for submits counted in,
+        // so no task can land in the queue after the workers' last look at it.
+        if (admission_.fetch_add(submit_unit, std::memory_order_seq_cst) & stopping_bit) {
+            admission_.fetch_sub(submit_unit, std::memory_order_seq_cst);
+            reject(t);
         }
-        if (stopping_) {
-            lock.unlock();
-            t->cancel();
-            throw shutdown_error("thread_pool: submit after shutdown(); create a new pool or submit before shutting down");
-        }
-        t->next = nullptr;
-        (tail_ ? tail_->next : head_) = t;
-        tail_ = t;
-        queued_.fetch_add(1, std::memory_order_release);
-        const bool wake = idle_ > 0;
-        lock.unlock();
-        if (wake) work_cv_.notify_one();
+        queue_.push(t);
+        admission_.fetch_sub(submit_unit, std::memory_order_release);
+        if (sleepers_.load(std::memory_order_seq_cst) > 0 && spinning_.load(std::memory_order_seq_cst) == 0)
+            wake_one();  // nobody awake is looking for work
     }
 
     void shutdown(bool wait, bool cancel_futures) override {
-        detail::task* cancelled = nullptr;
+        admission_.fetch_or(stopping_bit, std::memory_order_seq_cst);
+        while (admission_.load(std::memory_order_seq_cst) >= submit_unit) std::this_thread::yield();
+        if (cancel_futures) queue_.drain([](detail::task* t) { t->cancel(); });
+        closed_.store(true, std::memory_order_seq_cst);
+        wake_all();
         {
             std::lock_guard lock(mutex_);
-            stopping_ = true;
-            if (cancel_futures) cancelled = take_queue_locked();
+            spare_cv_.notify_all();
         }
-        work_cv_.notify_all();
-        spare_cv_.notify_all();
-        run_list(cancelled, [](detail::task* t) { t->cancel(); });
         if (wait) join_all();
     }
 
@@ -103,17 +103,41 @@ public:
                 }
             }
         }
+        update_surplus_locked();
     }
     void after_block() noexcept override {
         std::lock_guard lock(mutex_);
         --blocked_;
+        update_surplus_locked();
     }
 
 private:
+    static constexpr std::uint64_t stopping_bit = 1;
+    static constexpr std::uint64_t submit_unit = 2;
+
+    [[noreturn]] void reject(detail::task* t) {
+        std::string broken;
+        {
+            std::lock_guard lock(mutex_);
+            broken = broken_;
+        }
+        if (!broken.empty()) {
+            t->fail(std::make_exception_ptr(broken_executor(broken)));
+            throw broken_executor(broken);
+        }
+        t->cancel();
+        throw shutdown_error("thread_pool: submit after shutdown(); create a new pool or submit before shutting down");
+    }
+
     void start_thread_locked() {
         const std::size_t index = started_++;
         threads_.emplace_back([self = shared_from_this(), index] { self->worker_main(index); });
         ++total_;
+        update_surplus_locked();
+    }
+
+    void update_surplus_locked() noexcept {
+        surplus_.store(total_ - blocked_ - spare_ > target_, std::memory_order_relaxed);
     }
 
     void worker_main(std::size_t index) {
@@ -128,75 +152,84 @@ private:
                            describe_exception(std::current_exception()));
             }
         }
-        std::unique_lock lock(mutex_);
         for (;;) {
-            if (total_ - blocked_ - spare_ > target_ && !stopping_) {  // surplus stand-in: park
-                ++spare_;
-                spare_cv_.wait(lock, [this] { return stopping_ || waking_ > 0; });
-                if (waking_ > 0) --waking_;
-                --spare_;
-                continue;
-            }
-            if (head_ != nullptr) {
-                detail::task* t = head_;
-                head_ = t->next;
-                if (head_ == nullptr) tail_ = nullptr;
-                queued_.fetch_sub(1, std::memory_order_relaxed);
-                lock.unlock();
+            if (surplus_.load(std::memory_order_relaxed)) park_if_surplus();
+            if (detail::task* t = queue_.try_pop()) {
                 t->execute();
-                lock.lock();
                 continue;
             }
-            if (stopping_) break;
-            // Tasks often arrive back to back: a short spin saves a sleep and a wake-up call.
-            lock.unlock();
-            for (int spin = 0; spin < 200 && queued_.load(std::memory_order_acquire) == 0; ++spin) {
-                if (spin < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-                    __builtin_ia32_pause();
-#endif
-                } else {
-                    std::this_thread::yield();
-                }
-            }
-            lock.lock();
-            if (head_ != nullptr || stopping_) continue;
-            ++idle_;
-            work_cv_.wait(lock);
-            --idle_;
+            if (closed_.load(std::memory_order_acquire) && queue_.empty()) break;
+            if (spin_for_work()) continue;
+            sleep_until_work();
         }
+        std::lock_guard lock(mutex_);
         --total_;
+        update_surplus_locked();
         detail::current_blocking_observer() = nullptr;
     }
 
+    // A stand-in whose blocked worker came back: park until needed again or shutdown.
+    void park_if_surplus() {
+        std::unique_lock lock(mutex_);
+        if (total_ - blocked_ - spare_ <= target_ || closed_.load()) return;
+        ++spare_;
+        update_surplus_locked();
+        spare_cv_.wait(lock, [this] { return closed_.load() || waking_ > 0; });
+        if (waking_ > 0) --waking_;
+        --spare_;
+        update_surplus_locked();
+    }
+
+    // Tasks often arrive back to back: a short spin saves a sleep and the submitter's wake-up call.
+    bool spin_for_work() {
+        spinning_.fetch_add(1, std::memory_order_seq_cst);
+        bool found = false;
+        for (int spin = 0; spin < 200 && !found; ++spin) {
+            if (spin < 64) {
+                // Reading the queue's tail takes the line from the submitter: look only now and then.
+                for (int i = 0; i < 8; ++i) cpu_relax();
+            } else {
+                std::this_thread::yield();  // on a busy machine, let the submitter run
+            }
+            found = queue_.has_work_hint() || closed_.load(std::memory_order_relaxed);
+        }
+        // The last spinner to find work wakes a sleeper, so a burst of tasks ramps all workers up.
+        if (spinning_.fetch_sub(1, std::memory_order_seq_cst) == 1 && found && !queue_.empty() &&
+            sleepers_.load(std::memory_order_seq_cst) > 0)
+            wake_one();
+        return found;
+    }
+
+    void sleep_until_work() {
+        const std::uint32_t seen = epoch_.load(std::memory_order_seq_cst);
+        sleepers_.fetch_add(1, std::memory_order_seq_cst);
+        if (queue_.empty() && !closed_.load(std::memory_order_seq_cst) && !surplus_.load(std::memory_order_relaxed))
+            detail::futex_wait(epoch_, seen, detail::no_deadline);
+        sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+
+    void wake_one() noexcept {
+        epoch_.fetch_add(1, std::memory_order_seq_cst);
+        detail::futex_wake_one(epoch_);
+    }
+    void wake_all() noexcept {
+        epoch_.fetch_add(1, std::memory_order_seq_cst);
+        detail::futex_wake_all(epoch_);
+    }
+
     void break_pool(std::string message) {
-        detail::task* failed = nullptr;
         {
             std::lock_guard lock(mutex_);
             if (!broken_.empty()) return;
-            broken_ = std::move(message);
-            stopping_ = true;
-            failed = take_queue_locked();
+            broken_ = message;
         }
-        work_cv_.notify_all();
+        admission_.fetch_or(stopping_bit, std::memory_order_seq_cst);
+        while (admission_.load(std::memory_order_seq_cst) >= submit_unit) std::this_thread::yield();
+        queue_.drain([&](detail::task* t) { t->fail(std::make_exception_ptr(broken_executor(message))); });
+        closed_.store(true, std::memory_order_seq_cst);
+        wake_all();
+        std::lock_guard lock(mutex_);
         spare_cv_.notify_all();
-        run_list(failed, [this](detail::task* t) { t->fail(std::make_exception_ptr(broken_executor(broken_))); });
-    }
-
-    detail::task* take_queue_locked() {
-        detail::task* list = head_;
-        head_ = tail_ = nullptr;
-        queued_.store(0, std::memory_order_relaxed);
-        return list;
-    }
-
-    template <class F>
-    static void run_list(detail::task* list, F&& action) {
-        while (list != nullptr) {
-            detail::task* next = list->next;
-            action(list);
-            list = next;
-        }
     }
 
     void join_all() {
@@ -209,11 +242,10 @@ private:
             }
             if (batch.empty()) return;
             for (auto& t : batch) {
-                if (t.get_id() == std::this_thread::get_id()) {
+                if (t.get_id() == std::this_thread::get_id())
                     own_threads_.push_back(std::move(t));  // shutdown from inside a task: cannot join itself
-                } else {
+                else
                     t.join();
-                }
             }
         }
     }
@@ -230,19 +262,21 @@ private:
     const std::string prefix_;
     const std::function<void()> initializer_;
 
+    detail::task_queue queue_;
+    alignas(64) std::atomic<std::uint64_t> admission_{0};  // submits in progress × 2 | stopping
+    alignas(64) std::atomic<std::uint32_t> epoch_{0};      // event count the idle workers sleep on
+    alignas(64) std::atomic<int> sleepers_{0};             // read by every submit: changes rarely
+    alignas(64) std::atomic<int> spinning_{0};
+    std::atomic<bool> closed_{false};   // no more submits can arrive: workers exit once it is empty
+    std::atomic<bool> surplus_{false};  // more threads than target_ are free: one should park
+
     std::mutex mutex_;
-    std::condition_variable work_cv_;
     std::condition_variable spare_cv_;
-    detail::task* head_ = nullptr;
-    detail::task* tail_ = nullptr;
-    std::atomic<std::size_t> queued_{0};  // mirrors the queue length for lock-free spinning
     std::size_t total_ = 0;    // threads in the worker loop
     std::size_t blocked_ = 0;  // of which blocked in a fronta wait
     std::size_t spare_ = 0;    // of which parked stand-ins
     std::size_t waking_ = 0;   // parked stand-ins asked to come back
-    std::size_t idle_ = 0;     // of which sleeping for lack of work
     std::size_t started_ = 0;
-    bool stopping_ = false;
     std::string broken_;
     std::vector<std::thread> threads_;
     std::mutex join_mutex_;

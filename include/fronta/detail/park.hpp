@@ -26,6 +26,7 @@ deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
 /// Sleeps while `word == expected`; returns false only when `until` passed. Spurious returns happen.
 bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, deadline until) noexcept;
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
+void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
 
 /// A pool installs one on each of its worker threads: fronta calls it around every wait that may
 /// sleep, so the pool can start a stand-in worker while one of its workers is blocked. This is how a

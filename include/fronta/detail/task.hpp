@@ -2,6 +2,7 @@
 // A task is one unit of work queued in an executor. `task_state` puts the task and its future's
 // state in one allocation: submitting costs one `new`.
 
+#include <atomic>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -15,7 +16,7 @@ namespace fronta::detail {
 
 // Exactly one of execute/cancel/fail is called, once; each gives up the queue's reference.
 struct task {
-    task* next = nullptr;  // intrusive queue link
+    std::atomic<task*> next{nullptr};  // intrusive queue link, owned by the executor's queue
     virtual void execute() noexcept = 0;
     virtual void cancel() noexcept = 0;
     virtual void fail(std::exception_ptr error) noexcept = 0;
