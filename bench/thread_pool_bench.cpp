@@ -177,14 +177,14 @@ void std_async_round_trip(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(fronta_batched)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK(tbb_batched)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK(asio_batched)->Unit(benchmark::kMillisecond)->MinTime(2.0);
-BENCHMARK(std_async_batched)->Unit(benchmark::kMillisecond)->MinTime(1.0);
-BENCHMARK(fronta_round_trip)->MinTime(1.0);
-BENCHMARK(tbb_round_trip)->MinTime(1.0);
-BENCHMARK(asio_round_trip)->MinTime(1.0);
-BENCHMARK(std_async_round_trip)->MinTime(1.0);
+BENCHMARK(fronta_batched)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(tbb_batched)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(asio_batched)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(std_async_batched)->Unit(benchmark::kMillisecond)->MinTime(1.0)->UseRealTime();
+BENCHMARK(fronta_round_trip)->MinTime(1.0)->UseRealTime();
+BENCHMARK(tbb_round_trip)->MinTime(1.0)->UseRealTime();
+BENCHMARK(asio_round_trip)->MinTime(1.0)->UseRealTime();
+BENCHMARK(std_async_round_trip)->MinTime(1.0)->UseRealTime();
 BENCHMARK(fronta_as_completed_1m)->Unit(benchmark::kMillisecond)->Iterations(3);
 BENCHMARK(fronta_memory_per_pending_task)->Unit(benchmark::kMillisecond)->Iterations(1);
 
