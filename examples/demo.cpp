@@ -1,5 +1,6 @@
 // The talk, on a thread pool: create, submit, map, as_completed, wait (timeout + first_completed)
 // and cancel the rest, shutdown. Each step prints what happened and how long it took.
+// `demo --executor inline` runs the same code on the inline executor, picked at run time.
 #include <fronta/fronta.hpp>
 
 #include <chrono>
@@ -37,13 +38,31 @@ private:
 
 }  // namespace
 
-int main() {
-    std::printf("fronta demo: Python's concurrent.futures, in C++20\n");
-    std::optional<fronta::thread_pool> pool;
+int main(int argc, char** argv) {
+    std::string kind = "threads";
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--executor" && i + 1 < argc) {
+            kind = argv[++i];
+        } else {
+            std::fprintf(stderr, "usage: %s [--executor inline|threads]\n", argv[0]);
+            return 2;
+        }
+    }
+    if (kind != "inline" && kind != "threads") {
+        std::fprintf(stderr, "demo: unknown executor '%s': use inline or threads\n", kind.c_str());
+        return 2;
+    }
+    std::printf("fronta demo: Python's concurrent.futures, in C++20 (executor: %s)\n", kind.c_str());
+    std::optional<fronta::executor> pool;
     {
-        step s("1. create an executor: fronta::thread_pool pool(4)  ~ ThreadPoolExecutor(max_workers=4)");
-        pool.emplace(4);
-        std::printf("   %zu worker threads started\n", pool->size());
+        step s(kind == "threads" ? "1. create an executor: fronta::thread_pool(4)  ~ ThreadPoolExecutor(max_workers=4)"
+                                 : "1. create an executor: fronta::inline_executor()  (runs each task inside submit)");
+        if (kind == "threads")
+            pool.emplace(fronta::thread_pool(4));
+        else
+            pool.emplace(fronta::inline_executor());
+        std::printf("   %zu task(s) run at once\n", pool->concurrency());
     }
     {
         step s("2a. submit one call: pool.submit(do_some_math, 5.0)");
