@@ -4,7 +4,7 @@
 set -euo pipefail
 
 declare -A groups=(
-  [build]="g++ cmake make pkg-config libgtest-dev libgmock-dev"
+  [build]="g++ cmake make pkg-config libgtest-dev libgmock-dev libcereal-dev"
   [bench]="g++ cmake make pkg-config libbenchmark-dev libtbb-dev libboost-dev python3"
 )
 

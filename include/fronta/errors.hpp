@@ -52,4 +52,28 @@ public:
     using broken_executor::broken_executor;
 };
 
+/// A worker process (or rank) died while running a task: segfault, abort, `exit`, SIGKILL, out of
+/// memory. Only the task or chunk it was running fails with this; the pool starts a replacement.
+class worker_died : public broken_executor {
+public:
+    using broken_executor::broken_executor;
+};
+
+/// A task raised an exception of a type that cannot be rebuilt on this side (not a standard
+/// exception, not registered with FRONTA_REMOTE_EXCEPTION). Carries the original type name and message.
+class remote_error : public std::runtime_error {
+public:
+    remote_error(std::string type_name, std::string message)
+        : std::runtime_error(type_name + ": " + message), type_name_(std::move(type_name)),
+          message_(std::move(message)) {}
+    /// The exception's type as the worker saw it (demangled), e.g. "my::parse_error".
+    const std::string& type_name() const noexcept { return type_name_; }
+    /// Its `what()` on the worker.
+    const std::string& message() const noexcept { return message_; }
+
+private:
+    std::string type_name_;
+    std::string message_;
+};
+
 }  // namespace fronta

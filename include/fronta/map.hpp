@@ -28,8 +28,9 @@
 #include <utility>
 #include <vector>
 
+#include "fronta/detail/chunk_result.hpp"
 #include "fronta/detail/completion_list.hpp"
-#include "fronta/detail/task.hpp"
+#include "fronta/future.hpp"
 
 namespace fronta {
 
@@ -46,16 +47,14 @@ struct map_options {
 
 namespace detail {
 
-template <class R>
-struct chunk_result {
-    std::vector<R> values;     // results of the items before the first failure
-    std::exception_ptr error;  // what the item at values.size() threw, if any
-};
-
 template <class F, class Input>
 using map_result_t = std::decay_t<std::invoke_result_t<F&, Input&&>>;
 
-// State shared by the ordered and unordered ranges: source, function, window and deadline.
+// Submits one chunk of inputs, locally or to another process; the executor decides.
+template <class Input, class Result>
+using chunk_submitter = std::function<future<chunk_result<Result>>(std::vector<Input>&&)>;
+
+// State shared by the ordered and unordered ranges: source, window and deadline.
 template <class F, class View>
 class map_source {
 public:
@@ -63,10 +62,11 @@ public:
     using result_type = map_result_t<F, input_type>;
     using chunk_future = future<chunk_result<result_type>>;
 
-    map_source(std::shared_ptr<task_sink> sink, F fn, View view, const map_options& options)
-        : sink_(std::move(sink)), fn_(std::make_shared<F>(std::move(fn))), view_(std::move(view)),
-          next_(std::ranges::begin(view_)), chunk_size_(options.chunk_size),
-          window_(options.max_in_flight != 0 ? options.max_in_flight : 4 * std::max<std::size_t>(1, sink_->concurrency())),
+    map_source(chunk_submitter<input_type, result_type> submit, std::size_t concurrency, View view,
+               const map_options& options)
+        : submit_(std::move(submit)), view_(std::move(view)), next_(std::ranges::begin(view_)),
+          chunk_size_(options.chunk_size),
+          window_(options.max_in_flight != 0 ? options.max_in_flight : 4 * std::max<std::size_t>(1, concurrency)),
           until_(options.timeout ? deadline_after(*options.timeout) : no_deadline),
           timeout_text_(options.timeout ? describe(*options.timeout) : "") {
         if (chunk_size_ == 0) throw std::invalid_argument("map(): chunk_size must be at least 1");
@@ -81,21 +81,7 @@ public:
         items.reserve(chunk_size_);
         for (; items.size() < chunk_size_ && next_ != std::ranges::end(view_); ++next_) items.push_back(*next_);
         if (items.empty()) return {};
-        auto [fut, t] = make_task([fn = fn_, items = std::move(items)]() mutable {
-            chunk_result<result_type> out;
-            out.values.reserve(items.size());
-            for (auto& item : items) {
-                try {
-                    out.values.push_back(std::invoke(*fn, std::move(item)));
-                } catch (...) {
-                    out.error = std::current_exception();
-                    break;
-                }
-            }
-            return out;
-        });
-        sink_->enqueue(t);
-        return fut;
+        return submit_(std::move(items));
     }
 
     [[noreturn]] void throw_timeout(const char* function) const {
@@ -103,8 +89,7 @@ public:
     }
 
 private:
-    std::shared_ptr<task_sink> sink_;
-    std::shared_ptr<F> fn_;  // shared with running chunks, which may outlive the range
+    chunk_submitter<input_type, result_type> submit_;
     View view_;
     std::ranges::iterator_t<View> next_;
     std::size_t chunk_size_;
@@ -112,6 +97,22 @@ private:
     deadline until_;
     std::string timeout_text_;
 };
+
+/// Runs `fn` over `items` in this process, stopping at the first exception.
+template <class R, class F, class Input>
+chunk_result<R> run_chunk_locally(F& fn, std::vector<Input>& items) {
+    chunk_result<R> out;
+    out.values.reserve(items.size());
+    for (auto& item : items) {
+        try {
+            out.values.push_back(std::invoke(fn, std::move(item)));
+        } catch (...) {
+            out.error = std::current_exception();
+            break;
+        }
+    }
+    return out;
+}
 
 // Iteration over the results of the current chunk; the policy decides which chunk comes next.
 template <class Impl>
@@ -143,8 +144,9 @@ public:
     using source_type = map_source<F, View>;
     using result_type = typename source_type::result_type;
 
-    ordered_map_impl(std::shared_ptr<task_sink> sink, F fn, View view, const map_options& options)
-        : source_(std::move(sink), std::move(fn), std::move(view), options) {
+    ordered_map_impl(chunk_submitter<typename source_type::input_type, result_type> submit, std::size_t concurrency,
+                     View view, const map_options& options)
+        : source_(std::move(submit), concurrency, std::move(view), options) {
         fill_window();
     }
     ~ordered_map_impl() { cancel_rest(); }
@@ -221,8 +223,9 @@ public:
     using source_type = map_source<F, View>;
     using result_type = typename source_type::result_type;
 
-    unordered_map_impl(std::shared_ptr<task_sink> sink, F fn, View view, const map_options& options)
-        : source_(std::move(sink), std::move(fn), std::move(view), options), slots_(source_.window()),
+    unordered_map_impl(chunk_submitter<typename source_type::input_type, result_type> submit, std::size_t concurrency,
+                       View view, const map_options& options)
+        : source_(std::move(submit), concurrency, std::move(view), options), slots_(source_.window()),
           watcher_(source_.window()) {
         for (std::size_t slot = 0; slot < slots_.size() && !exhausted_; ++slot) refill(slot);
     }

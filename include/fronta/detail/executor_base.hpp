@@ -6,6 +6,9 @@
 #include <functional>
 #include <memory>
 #include <ranges>
+#include <stdexcept>
+#include <string>
+#include <vector>
 #include <type_traits>
 #include <utility>
 
@@ -24,6 +27,7 @@ public:
                       "submit(f, args...): f cannot be called with these arguments (they are passed as "
                       "decayed copies, like std::thread; wrap references in std::ref)");
         const auto& target = sink();  // before the task exists: an empty executor must not leak it
+        if (target->is_remote()) return submit_remote(*target, std::forward<F>(f), std::forward<Args>(args)...);
         auto [fut, t] = make_task(std::forward<F>(f), std::forward<Args>(args)...);
         target->enqueue(t);
         return fut;
@@ -36,7 +40,8 @@ public:
         using view_type = std::views::all_t<Range>;
         check_mappable<F, view_type>();
         return map_range<ordered_map_impl<std::decay_t<F>, view_type>>(
-            sink(), std::forward<F>(f), std::views::all(std::forward<Range>(inputs)), options);
+            chunk_submitter_for<view_type>(std::forward<F>(f)), concurrency(),
+            std::views::all(std::forward<Range>(inputs)), options);
     }
 
     /// As `map`, but yields each result as soon as its chunk completes.
@@ -46,7 +51,8 @@ public:
         using view_type = std::views::all_t<Range>;
         check_mappable<F, view_type>();
         return map_range<unordered_map_impl<std::decay_t<F>, view_type>>(
-            sink(), std::forward<F>(f), std::views::all(std::forward<Range>(inputs)), options);
+            chunk_submitter_for<view_type>(std::forward<F>(f)), concurrency(),
+            std::views::all(std::forward<Range>(inputs)), options);
     }
 
     /// Python's `Executor.shutdown`: no new tasks; with `cancel_futures` pending tasks are
@@ -57,6 +63,72 @@ public:
     std::size_t concurrency() const { return sink()->concurrency(); }
 
 protected:
+    /// Ships `f(args...)` to a remote executor; a callable or argument that cannot be shipped is an
+    /// error here, at run time, because a type-erased `executor` does not know its kind statically.
+    template <class F, class... Args>
+    static auto submit_remote(task_sink& target, F&& f, Args&&... args) {
+        using local_result = call_result_t<F, Args...>;
+        using shipping = remote::shipping<F, Args...>;
+        if constexpr (shipping::value) {
+            static_assert(std::is_same_v<typename shipping::result, local_result>,
+                          "submit: the callable's result differs between a local and a remote call");
+            auto request = shipping::single(f, std::forward<Args>(args)...);
+            std::string description = request.function;
+            auto [fut, t] = remote::make_remote_task<local_result>(std::move(request), std::move(description));
+            target.enqueue_remote(t);
+            return fut;
+        } else {
+            throw std::invalid_argument(not_shippable_message<shipping>("submit"));
+            return future<local_result>();
+        }
+    }
+
+    template <class Shipping>
+    static std::string not_shippable_message(const char* function) {
+        if (!Shipping::callable_ok)
+            return std::string(function) +
+                   ": this callable cannot be sent to another process: a lambda with captures or a function object "
+                   "without serialize() cannot be shipped; use a function registered with FRONTA_REMOTE(name), a "
+                   "captureless lambda, or a struct holding the captured values with a serialize() member";
+        if (!Shipping::arguments_ok)
+            return std::string(function) +
+                   ": an argument type cannot be serialized for another process; give it a serialize(Archive&) "
+                   "member (cereal)";
+        return std::string(function) +
+               ": the result type cannot be serialized for another process; give it a serialize(Archive&) member";
+    }
+
+    /// How `map` submits a chunk: as a local task, or as a remote one to a remote executor.
+    template <class View, class F>
+    auto chunk_submitter_for(F&& f) const {
+        using input = std::ranges::range_value_t<View>;
+        using fn_type = std::decay_t<F>;
+        using result = map_result_t<fn_type, input>;
+        auto fn = std::make_shared<fn_type>(std::forward<F>(f));
+        std::shared_ptr<task_sink> target = sink();
+        return chunk_submitter<input, result>(
+            [target, fn](std::vector<input>&& items) -> future<chunk_result<result>> {
+                if (target->is_remote()) {
+                    using shipping = remote::chunk_shipping<fn_type, input>;
+                    if constexpr (shipping::value) {
+                        auto request = shipping::chunk(*fn, std::move(items));
+                        std::string description = request.function + " (map chunk)";
+                        auto [fut, t] =
+                            remote::make_remote_task<chunk_result<result>>(std::move(request), std::move(description));
+                        target->enqueue_remote(t);
+                        return fut;
+                    } else {
+                        throw std::invalid_argument(not_shippable_message<shipping>("map"));
+                    }
+                }
+                auto [fut, t] = make_task([fn, items = std::move(items)]() mutable {
+                    return run_chunk_locally<result>(*fn, items);
+                });
+                target->enqueue(t);
+                return fut;
+            });
+    }
+
     executor_base() = default;
     explicit executor_base(std::shared_ptr<task_sink> sink) : sink_(std::move(sink)) {}
 

@@ -6,11 +6,13 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <tuple>
 #include <type_traits>
 #include <utility>
 
 #include "fronta/future.hpp"
+#include "fronta/remote/call.hpp"
 
 namespace fronta::detail {
 
@@ -81,6 +83,14 @@ public:
     virtual void shutdown(bool wait, bool cancel_futures) = 0;
     /// How many tasks run at once; `map` sizes its window from it.
     virtual std::size_t concurrency() const noexcept = 0;
+
+    /// True for executors that run tasks in other processes: they take remote tasks only.
+    virtual bool is_remote() const noexcept { return false; }
+    /// Takes ownership of `t`, as `enqueue` does, for remote executors.
+    virtual void enqueue_remote(remote::remote_task* t) {
+        t->fail(std::make_exception_ptr(std::logic_error("this executor runs tasks in-process only")));
+        throw std::logic_error("this executor runs tasks in-process only");
+    }
 };
 
 }  // namespace fronta::detail

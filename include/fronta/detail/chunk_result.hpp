@@ -1,0 +1,16 @@
+#pragma once
+// What one chunk of a `map` produces, wherever it ran: the results of its items up to the first
+// failure, and that failure.
+
+#include <exception>
+#include <vector>
+
+namespace fronta::detail {
+
+template <class R>
+struct chunk_result {
+    std::vector<R> values;     // results of the items before the first failure
+    std::exception_ptr error;  // what the item at values.size() threw, if any
+};
+
+}  // namespace fronta::detail

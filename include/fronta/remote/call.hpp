@@ -1,0 +1,208 @@
+#pragma once
+/// @file remote/call.hpp
+/// @brief The client's side of a remote call, shared by the process and MPI pools: which callables
+/// and arguments can be shipped (checked at compile time), the request they become, and the task
+/// whose future a reply completes. Nothing here knows how bytes travel.
+
+#include <dlfcn.h>
+
+#include <cstdint>
+#include <exception>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "fronta/detail/chunk_result.hpp"
+#include "fronta/detail/shared_state.hpp"
+#include "fronta/future.hpp"
+#include "fronta/remote/registry.hpp"
+
+namespace fronta {
+namespace remote {
+
+/// A task that runs elsewhere. The pool calls exactly one of complete/fail/cancel, once; each
+/// gives up the pool's reference. Between attempts (retries) the pool keeps it.
+class remote_task {
+public:
+    request call;
+    std::string description;  // "do_some_math", for error messages
+    int retries_left = 0;
+    remote_task* next = nullptr;  // the pool's queue link
+
+    /// Marks the future running; false if it was cancelled (then call cancel()).
+    virtual bool start() noexcept = 0;
+    virtual void complete(std::string_view reply) noexcept = 0;
+    virtual void fail(std::exception_ptr error) noexcept = 0;
+    virtual void cancel() noexcept = 0;
+
+protected:
+    ~remote_task() = default;
+};
+
+namespace detail {
+
+template <class R>
+struct reply_decoder {
+    static R decode(std::string_view bytes) { return from_bytes<R>(bytes); }
+};
+
+template <class Value>
+struct reply_decoder<fronta::detail::chunk_result<Value>> {
+    static fronta::detail::chunk_result<Value> decode(std::string_view bytes) {
+        auto reply = from_bytes<chunk_reply<Value>>(bytes);
+        fronta::detail::chunk_result<Value> out;
+        out.values = std::move(reply.values);
+        if (reply.failed) out.error = registry::instance().rebuild(reply.error);
+        return out;
+    }
+};
+
+template <class R>
+class remote_task_state final : public fronta::detail::state<R>, public remote_task {
+public:
+    bool start() noexcept override {
+        try {
+            return this->set_running_or_notify_cancel();
+        } catch (const invalid_state_error&) {
+            return false;
+        }
+    }
+    void complete(std::string_view reply) noexcept override {
+        fronta::detail::state_ref<fronta::detail::state<R>> pool_reference(this);
+        try {
+            const std::string_view bytes = result_or_throw(reply);
+            if constexpr (std::is_void_v<R>) {
+                if (!bytes.empty()) throw deserialization_error("a void task replied with a value");
+                this->set_value();
+            } else {
+                this->set_value(reply_decoder<R>::decode(bytes));
+            }
+        } catch (...) {
+            set_exception_quietly(std::current_exception());
+        }
+    }
+    void fail(std::exception_ptr error) noexcept override {
+        fronta::detail::state_ref<fronta::detail::state<R>> pool_reference(this);
+        set_exception_quietly(std::move(error));
+    }
+    void cancel() noexcept override {
+        fronta::detail::state_ref<fronta::detail::state<R>> pool_reference(this);
+        if (!fronta::detail::state_base::cancel()) set_exception_quietly(std::make_exception_ptr(cancelled_error()));
+    }
+
+private:
+    void set_exception_quietly(std::exception_ptr error) noexcept {
+        try {
+            this->set_exception(std::move(error));
+        } catch (const invalid_state_error&) {  // already cancelled: nothing to report to
+        }
+    }
+};
+
+inline std::string function_symbol(std::uintptr_t address) {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<void*>(address), &info) != 0 && info.dli_sname != nullptr)
+        return demangle_symbol(info.dli_sname);
+    return "";
+}
+
+}  // namespace detail
+
+/// What a callable F called with arguments Args becomes on the wire, and whether it can.
+template <class F, class... Args>
+struct shipping {
+    using callable = std::decay_t<F>;
+    static constexpr bool is_function =
+        std::is_pointer_v<callable> && std::is_function_v<std::remove_pointer_t<callable>>;
+
+    template <class C, bool Function = is_function>
+    struct shape;
+    template <class C>
+    struct shape<C, true> {
+        using result = typename detail::function_traits<C>::result;
+        using arguments = typename detail::function_traits<C>::parameters;
+        static constexpr bool callable_ok = true;
+        static constexpr bool arguments_convert = std::is_constructible_v<arguments, std::decay_t<Args>...>;
+    };
+    template <class C>
+    struct shape<C, false> {
+        using result = std::invoke_result_t<C&, std::decay_t<Args>&&...>;
+        using arguments = std::tuple<std::decay_t<Args>...>;
+        static constexpr bool callable_ok =
+            std::is_class_v<C> && (detail::stateless_v<C> || is_serializable_v<C>);
+        static constexpr bool arguments_convert = true;
+    };
+
+    using result = typename shape<callable>::result;
+    using arguments = typename shape<callable>::arguments;
+
+    template <class Tuple>
+    struct tuple_serializable;
+    template <class... P>
+    struct tuple_serializable<std::tuple<P...>> : std::bool_constant<detail::all_serializable<P...>()> {};
+
+    static constexpr bool callable_ok = shape<callable>::callable_ok;
+    static constexpr bool arguments_ok = shape<callable>::arguments_convert && tuple_serializable<arguments>::value;
+    static constexpr bool result_ok = is_serializable_v<result>;
+    static constexpr bool value = callable_ok && arguments_ok && result_ok;
+
+    /// The entry name and callable state; throws std::invalid_argument for an unregistered function.
+    static std::pair<std::string, std::string> identify(const callable& f) {
+        if constexpr (is_function) {
+            const auto address = reinterpret_cast<std::uintptr_t>(f);
+            const entry* e = registry::instance().find_function(address);
+            if (e == nullptr) {
+                std::string symbol = detail::function_symbol(address);
+                if (symbol.empty())
+                    throw std::invalid_argument(
+                        "this function is not registered for remote execution: add FRONTA_REMOTE(its_name) next to "
+                        "its definition");
+                throw std::invalid_argument("function `" + symbol + "` is not registered for remote execution: add FRONTA_REMOTE(" +
+                                            symbol + ")");
+            }
+            return {e->name, std::string()};
+        } else {
+            using entry_type = detail::functor_entry<callable, std::decay_t<Args>...>;
+            (void)entry_type::registered;  // instantiates the registration in every process
+            if constexpr (detail::stateless_v<callable>)
+                return {entry_type::name(), std::string()};
+            else
+                return {entry_type::name(), to_bytes(f)};
+        }
+    }
+
+    static request single(const callable& f, Args&&... args) {
+        auto [name, state] = identify(f);
+        return request{std::move(name), std::move(state), to_bytes(arguments(std::forward<Args>(args)...)), false};
+    }
+};
+
+/// Shipping for `map`: the callable with one element of the input as its argument.
+template <class F, class Input>
+struct chunk_shipping : shipping<F, Input> {
+    using base = shipping<F, Input>;
+    static request chunk(const typename base::callable& f, std::vector<Input>&& items) {
+        auto [name, state] = base::identify(f);
+        std::vector<typename base::arguments> tuples;
+        tuples.reserve(items.size());
+        for (auto& item : items) tuples.emplace_back(std::move(item));
+        return request{std::move(name), std::move(state), to_bytes(tuples), true};
+    }
+};
+
+/// A future and the task that completes it; the task holds one reference for the pool.
+template <class R>
+std::pair<future<R>, remote_task*> make_remote_task(request call, std::string description) {
+    auto* t = new detail::remote_task_state<R>();
+    t->add_ref();
+    t->call = std::move(call);
+    t->description = std::move(description);
+    return {future<R>(fronta::detail::adopt_state_t{}, fronta::detail::state_ref<fronta::detail::state<R>>(t)), t};
+}
+
+}  // namespace remote
+}  // namespace fronta

@@ -1,0 +1,163 @@
+// The registry of remotable functions and exception types, and the worker's side of a call.
+#include "fronta/remote/registry.hpp"
+
+#include <cxxabi.h>
+
+#include <cstdlib>
+#include <new>
+#include <stdexcept>
+#include <system_error>
+#include <typeinfo>
+
+namespace fronta::remote {
+
+std::string type_name(const std::type_info& type) {
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(type.name(), nullptr, nullptr, &status);
+    std::string name = (status == 0 && demangled) ? demangled : type.name();
+    std::free(demangled);
+    return name;
+}
+
+std::string demangle_symbol(const char* symbol) {
+    int status = 0;
+    char* demangled = abi::__cxa_demangle(symbol, nullptr, nullptr, &status);
+    std::string name = (status == 0 && demangled) ? demangled : symbol;
+    std::free(demangled);
+    const auto paren = name.find('(');
+    return paren == std::string::npos ? name : name.substr(0, paren);
+}
+
+namespace {
+template <class E>
+std::exception_ptr make_from(const std::string& message) {
+    return std::make_exception_ptr(E(message));
+}
+std::exception_ptr make_bad_alloc(const std::string&) { return std::make_exception_ptr(std::bad_alloc()); }
+std::exception_ptr make_cancelled(const std::string& message) { return std::make_exception_ptr(cancelled_error(message)); }
+}  // namespace
+
+registry::registry() {
+    // Standard exceptions come back as themselves; fronta's own too.
+    add_exception("std::logic_error", typeid(std::logic_error), &make_from<std::logic_error>);
+    add_exception("std::invalid_argument", typeid(std::invalid_argument), &make_from<std::invalid_argument>);
+    add_exception("std::domain_error", typeid(std::domain_error), &make_from<std::domain_error>);
+    add_exception("std::length_error", typeid(std::length_error), &make_from<std::length_error>);
+    add_exception("std::out_of_range", typeid(std::out_of_range), &make_from<std::out_of_range>);
+    add_exception("std::runtime_error", typeid(std::runtime_error), &make_from<std::runtime_error>);
+    add_exception("std::range_error", typeid(std::range_error), &make_from<std::range_error>);
+    add_exception("std::overflow_error", typeid(std::overflow_error), &make_from<std::overflow_error>);
+    add_exception("std::underflow_error", typeid(std::underflow_error), &make_from<std::underflow_error>);
+    add_exception("std::bad_alloc", typeid(std::bad_alloc), &make_bad_alloc);
+    add_exception("fronta::cancelled_error", typeid(cancelled_error), &make_cancelled);
+    add_exception("fronta::timeout_error", typeid(timeout_error), &make_from<timeout_error>);
+    add_exception("fronta::invalid_state_error", typeid(invalid_state_error), &make_from<invalid_state_error>);
+    add_exception("fronta::broken_executor", typeid(broken_executor), &make_from<broken_executor>);
+    add_exception("fronta::shutdown_error", typeid(shutdown_error), &make_from<shutdown_error>);
+    add_exception("fronta::worker_died", typeid(worker_died), &make_from<worker_died>);
+    add_exception("fronta::remote::deserialization_error", typeid(deserialization_error),
+                  &make_from<deserialization_error>);
+}
+
+registry& registry::instance() {
+    static registry the_registry;
+    return the_registry;
+}
+
+bool registry::add(entry e, std::uintptr_t address) {
+    std::unique_lock lock(mutex_);
+    auto found = by_name_.find(e.name);
+    if (found != by_name_.end()) {
+        // A header with FRONTA_REMOTE included in several files registers the same function again.
+        const bool same = found->second.call == e.call;
+        if (!same) conflicts_.push_back(e.name);
+        return same;
+    }
+    if (address != 0) by_address_.emplace(address, e.name);
+    by_name_.emplace(e.name, std::move(e));
+    return true;
+}
+
+const entry* registry::find(std::string_view name) const {
+    std::shared_lock lock(mutex_);
+    auto found = by_name_.find(std::string(name));
+    return found == by_name_.end() ? nullptr : &found->second;
+}
+
+const entry* registry::find_function(std::uintptr_t address) const {
+    std::shared_lock lock(mutex_);
+    auto found = by_address_.find(address);
+    if (found == by_address_.end()) return nullptr;
+    return &by_name_.at(found->second);
+}
+
+void registry::check() const {
+    std::shared_lock lock(mutex_);
+    if (conflicts_.empty()) return;
+    std::string names;
+    for (const auto& n : conflicts_) names += (names.empty() ? "" : ", ") + n;
+    throw std::logic_error("fronta: these names are registered for remote execution by different functions: " +
+                           names + "; give each a unique name with FRONTA_REMOTE_AS");
+}
+
+void registry::add_exception(std::string name, std::type_index type, std::exception_ptr (*make)(const std::string&)) {
+    std::unique_lock lock(mutex_);
+    exceptions_by_name_[name] = make;
+    exceptions_by_type_.insert_or_assign(type, exception_codec{std::move(name), make});
+}
+
+exception_description registry::describe(std::exception_ptr error) const {
+    exception_description d;
+    try {
+        std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+        std::shared_lock lock(mutex_);
+        auto found = exceptions_by_type_.find(typeid(e));
+        d.message = e.what();
+        if (found != exceptions_by_type_.end()) {
+            d.type_name = found->second.name;
+            d.known = true;
+        } else {
+            d.type_name = type_name(typeid(e));
+        }
+    } catch (...) {
+        d.type_name = "(an exception not derived from std::exception)";
+        d.message = "unknown";
+    }
+    return d;
+}
+
+std::exception_ptr registry::rebuild(const exception_description& d) const {
+    if (d.known) {
+        std::shared_lock lock(mutex_);
+        auto found = exceptions_by_name_.find(d.type_name);
+        if (found != exceptions_by_name_.end()) return found->second(d.message);
+    }
+    return std::make_exception_ptr(remote_error(d.type_name, d.message));
+}
+
+std::string execute(std::string_view request_bytes) {
+    std::string reply(1, reply_result);
+    try {
+        auto req = from_bytes<request>(request_bytes);
+        const entry* e = registry::instance().find(req.function);
+        if (e == nullptr)
+            throw std::invalid_argument("the worker has no remote function '" + req.function +
+                                        "' (client and worker run different code?)");
+        reply += req.chunk ? e->call_chunk(req.state, req.arguments) : e->call(req.state, req.arguments);
+    } catch (...) {
+        reply.assign(1, reply_exception);
+        append_bytes(reply, registry::instance().describe(std::current_exception()));
+    }
+    return reply;
+}
+
+std::string_view result_or_throw(std::string_view reply) {
+    if (reply.empty()) throw deserialization_error("empty reply from the worker");
+    if (reply.front() == reply_result) return reply.substr(1);
+    if (reply.front() != reply_exception) throw deserialization_error("malformed reply from the worker");
+    const auto description = from_bytes<exception_description>(reply.substr(1));
+    std::rethrow_exception(registry::instance().rebuild(description));
+}
+
+}  // namespace fronta::remote
