@@ -6,6 +6,7 @@
 
 #include <dlfcn.h>
 
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <stdexcept>
@@ -30,8 +31,9 @@ class remote_task {
 public:
     request call;
     std::string description;  // "do_some_math", for error messages
-    int retries_left = 0;
-    remote_task* next = nullptr;  // the pool's queue link
+    int retries_left = -1;    // runs again on another worker after a crash or timeout; -1: the pool's default
+    std::chrono::nanoseconds timeout{0};  // 0: the pool's default
+    bool started = false;     // marked running; stays so across retries
 
     /// Marks the future running; false if it was cancelled (then call cancel()).
     virtual bool start() noexcept = 0;

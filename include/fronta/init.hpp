@@ -1,0 +1,28 @@
+#pragma once
+/// @file init.hpp
+/// @brief `fronta::init(argc, argv)`: the one line a program adds at the top of `main` to use
+/// process pools.
+///
+/// Workers are copies of the same executable, started with posix_spawn (never by fork() of a
+/// multi-threaded process). A copy started as a worker enters the worker loop inside `init` and
+/// never returns from it; in the program you started, `init` returns at once.
+/// @code
+/// int main(int argc, char** argv) {
+///     fronta::init(argc, argv);   // first line: in a worker, this is where it stays
+///     fronta::process_pool pool;
+///     ...
+/// }
+/// @endcode
+
+namespace fronta {
+
+void init(int argc, char** argv);
+
+namespace detail {
+/// True once `init` ran in this process (process_pool refuses to start workers otherwise).
+bool initialized() noexcept;
+/// Identifies this executable's build (its GNU build-id, else size and modification time).
+const char* build_id() noexcept;
+}  // namespace detail
+
+}  // namespace fronta

@@ -1,0 +1,139 @@
+#pragma once
+/// @file process_pool.hpp
+/// @brief `fronta::process_pool`: run tasks in isolated worker processes (Python's
+/// ProcessPoolExecutor and loky), with the interface of `thread_pool`.
+/// @code
+/// double do_some_math(double x) { return x * x; }
+/// FRONTA_REMOTE(do_some_math);
+///
+/// int main(int argc, char** argv) {
+///     fronta::init(argc, argv);                        // workers are copies of this program
+///     fronta::process_pool pool(4);
+///     auto f = pool.submit(do_some_math, 5.0);         // the call you would make on a thread pool
+///     for (double y : pool.map(do_some_math, inputs, {.chunk_size = 64})) use(y);
+/// }
+/// @endcode
+/// What can be shipped: functions registered with FRONTA_REMOTE, captureless lambdas, and function
+/// objects whose state cereal can serialize; arguments and results that cereal can serialize. A
+/// callable or argument that cannot be shipped is a compile-time error here (a run-time error
+/// through the type-erased `executor`, which cannot know its kind at compile time).
+///
+/// Faults: a worker that dies (segfault, abort, exit, SIGKILL, out of memory) fails only the task it
+/// was running, with `worker_died`, and is replaced. Tasks may be retried on another worker and
+/// have a timeout that kills a stuck worker.
+///
+/// Where callbacks run: futures complete on the pool's dispatcher thread; keep callbacks short.
+///
+/// Shutdown: `shutdown(wait, cancel_futures)` as in Python, except that `cancel_futures = true` also
+/// stops tasks that are running (their workers are killed and the futures fail with
+/// `cancelled_error`): a process, unlike a thread, can be stopped. The destructor does
+/// `shutdown(true, true)`, so leaving a scope never hangs on a stuck worker; get the results you
+/// need before the pool goes out of scope.
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "fronta/detail/executor_base.hpp"
+#include "fronta/init.hpp"
+#include "fronta/remote/call.hpp"
+
+namespace fronta {
+
+struct process_pool_options {
+    /// Number of worker processes; 0 means one per hardware thread.
+    std::size_t workers = 0;
+    /// A worker is replaced after this many tasks (0: never), to contain leaks.
+    std::size_t max_tasks_per_child = 0;
+    /// Idle workers exit after this long and come back on the next submit (empty: never).
+    std::optional<std::chrono::milliseconds> idle_timeout;
+    /// A task running longer is stopped: its worker is killed and the task fails with
+    /// `timeout_error`, or is retried (empty: no limit).
+    std::optional<std::chrono::milliseconds> task_timeout;
+    /// How often a task runs again on another worker after its worker died or it timed out.
+    int retries = 0;
+    /// Address-space limit per worker in bytes (RLIMIT_AS); beyond it allocations in the task throw
+    /// std::bad_alloc (0: no limit).
+    std::size_t memory_limit = 0;
+};
+
+/// Per-submit settings for `submit_with`.
+struct task_options {
+    /// Runs again on another worker after a crash or timeout (empty: the pool's `retries`).
+    std::optional<int> retries;
+    /// Stops the task after this long (empty: the pool's `task_timeout`).
+    std::optional<std::chrono::milliseconds> timeout;
+};
+
+class process_pool : public detail::executor_base {
+public:
+    /// One worker per hardware thread.
+    process_pool();
+    explicit process_pool(std::size_t workers);
+    explicit process_pool(process_pool_options options);
+    process_pool(process_pool&&) noexcept = default;
+    process_pool& operator=(process_pool&& other) noexcept;
+    ~process_pool();
+
+    /// As `thread_pool::submit`, checked at compile time for what can be shipped.
+    template <class F, class... Args>
+    auto submit(F&& f, Args&&... args) {
+        check_shippable<F, Args...>();
+        return executor_base::submit(std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
+    /// `submit` with a per-task retry count and timeout.
+    template <class F, class... Args>
+    auto submit_with(const task_options& options, F&& f, Args&&... args) {
+        check_shippable<F, Args...>();
+        using shipping = remote::shipping<F, Args...>;
+        using result = detail::call_result_t<F, Args...>;
+        auto request = shipping::single(f, std::forward<Args>(args)...);
+        std::string description = request.function;
+        auto [fut, t] = remote::make_remote_task<result>(std::move(request), std::move(description));
+        if (options.retries) t->retries_left = *options.retries;
+        if (options.timeout) t->timeout = *options.timeout;
+        sink()->enqueue_remote(t);
+        return fut;
+    }
+
+    template <class F, std::ranges::viewable_range Range>
+        requires std::ranges::input_range<Range>
+    auto map(F&& f, Range&& inputs, const map_options& options = {}) {
+        check_shippable<F, std::ranges::range_value_t<Range>>();
+        return executor_base::map(std::forward<F>(f), std::forward<Range>(inputs), options);
+    }
+    template <class F, std::ranges::viewable_range Range>
+        requires std::ranges::input_range<Range>
+    auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
+        check_shippable<F, std::ranges::range_value_t<Range>>();
+        return executor_base::map_unordered(std::forward<F>(f), std::forward<Range>(inputs), options);
+    }
+
+    /// Number of workers asked for.
+    std::size_t size() const { return concurrency(); }
+
+    /// Process ids of the live workers (for monitoring and tests).
+    std::vector<int> worker_pids() const;
+
+private:
+    template <class F, class... Args>
+    static constexpr void check_shippable() {
+        using shipping = remote::shipping<F, Args...>;
+        static_assert(shipping::callable_ok,
+                      "process_pool: this callable cannot be sent to another process. A lambda with captures, or a "
+                      "function object without serialize(), cannot be shipped. Use a function registered with "
+                      "FRONTA_REMOTE(name), a captureless lambda, or a struct that holds the captured values and "
+                      "has a serialize(Archive&) member");
+        static_assert(shipping::arguments_ok,
+                      "process_pool: an argument cannot be sent to another process: its type has no cereal "
+                      "serialization (add a serialize(Archive&) member) or does not convert to the parameter type");
+        static_assert(shipping::result_ok,
+                      "process_pool: the result cannot be sent back: its type has no cereal serialization (add a "
+                      "serialize(Archive&) member)");
+    }
+};
+
+}  // namespace fronta
