@@ -1,0 +1,449 @@
+// process_pool: shipping functions, function objects and values; typed exceptions; crashes that
+// fail one task and heal the pool; retries, timeouts, worker recycling; clean shutdown.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fronta/as_completed.hpp"
+#include "fronta/executor.hpp"
+#include "fronta/init.hpp"
+#include "fronta/process_pool.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+double square(double x) { return x * x; }
+FRONTA_REMOTE(square);
+
+std::string shout(std::string text, int times) {
+    std::string out;
+    for (int i = 0; i < times; ++i) out += text + "!";
+    return out;
+}
+FRONTA_REMOTE(shout);
+
+struct point {
+    double x = 0, y = 0;
+    template <class Archive>
+    void serialize(Archive& archive) {
+        archive(x, y);
+    }
+};
+point midpoint(std::vector<point> points) {
+    point m;
+    for (auto& p : points) {
+        m.x += p.x / points.size();
+        m.y += p.y / points.size();
+    }
+    return m;
+}
+FRONTA_REMOTE(midpoint);
+
+int worker_pid() { return static_cast<int>(getpid()); }
+FRONTA_REMOTE(worker_pid);
+
+int misbehave(std::string how) {
+    if (how == "segfault") raise(SIGSEGV);
+    if (how == "abort") std::abort();
+    if (how == "exit") std::exit(7);
+    if (how == "sigkill") raise(SIGKILL);
+    if (how == "spin") {
+        volatile long spins = 0;
+        for (;;) spins = spins + 1;
+    }
+    if (how == "garbage") {
+        const char junk[] = "this is not a fronta frame, not at all, no.";
+        [[maybe_unused]] auto n = write(3, junk, sizeof junk);  // the worker's socket
+        return 0;
+    }
+    if (how == "allocate") {
+        std::vector<char> big(std::size_t{8} << 30);  // 8 GiB, over the memory limit
+        return static_cast<int>(big.size());
+    }
+    return 1;
+}
+FRONTA_REMOTE(misbehave);
+
+// Crashes unless `marker` exists; creates it first, so the second attempt succeeds.
+int crash_once(std::string marker) {
+    if (std::ifstream(marker).good()) return 42;
+    std::ofstream(marker) << "seen";
+    raise(SIGKILL);
+    return 0;
+}
+FRONTA_REMOTE(crash_once);
+
+struct parse_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+FRONTA_REMOTE_EXCEPTION(parse_error);
+struct unregistered_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+int throw_kind(int kind) {
+    switch (kind) {
+        case 0: throw std::out_of_range("index 7 of 3");
+        case 1: throw std::invalid_argument("bad argument");
+        case 2: throw parse_error("line 3: unexpected ','");
+        case 3: throw unregistered_error("mine");
+        default: return kind;
+    }
+}
+FRONTA_REMOTE(throw_kind);
+
+int not_registered(int x) { return x; }
+
+struct scaler {
+    double factor = 1;
+    double operator()(double x) const { return factor * x; }
+    template <class Archive>
+    void serialize(Archive& archive) {
+        archive(factor);
+    }
+};
+
+std::size_t open_fds() {
+    std::size_t n = 0;
+    if (DIR* dir = opendir("/proc/self/fd")) {
+        while (readdir(dir) != nullptr) ++n;
+        closedir(dir);
+    }
+    return n;
+}
+
+std::set<int> child_pids() {
+    std::set<int> children;
+    const std::string me = std::to_string(getpid());
+    if (DIR* dir = opendir("/proc")) {
+        while (dirent* entry = readdir(dir)) {
+            std::ifstream stat(std::string("/proc/") + entry->d_name + "/stat");
+            std::string pid, comm, state, ppid;
+            if (stat >> pid >> comm >> state >> ppid && ppid == me) children.insert(std::stoi(pid));
+        }
+        closedir(dir);
+    }
+    return children;
+}
+
+template <class Predicate>
+bool eventually(Predicate&& predicate, std::chrono::seconds limit = 10s) {
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (!predicate()) {
+        if (std::chrono::steady_clock::now() > give_up) return false;
+        std::this_thread::sleep_for(5ms);  // polling an observable condition, not ordering events
+    }
+    return true;
+}
+
+}  // namespace
+
+TEST(process_pool_ship, registered_function_with_values_and_user_types) {
+    fronta::process_pool pool(2);
+    EXPECT_DOUBLE_EQ(pool.submit(square, 5.0).get(), 25.0);
+    EXPECT_DOUBLE_EQ(pool.submit(square, 3).get(), 9.0) << "arguments convert to the parameter types";
+    EXPECT_EQ(pool.submit(shout, std::string("hey"), 2).get(), "hey!hey!");
+    auto m = pool.submit(midpoint, std::vector<point>{{0, 0}, {2, 4}}).get();
+    EXPECT_DOUBLE_EQ(m.x, 1.0);
+    EXPECT_DOUBLE_EQ(m.y, 2.0);
+}
+
+TEST(process_pool_ship, runs_in_other_processes) {
+    fronta::process_pool pool(2);
+    const int here = getpid();
+    const int there = pool.submit(worker_pid).get();
+    EXPECT_NE(there, here);
+    const auto pids = pool.worker_pids();
+    EXPECT_NE(std::find(pids.begin(), pids.end(), there), pids.end());
+}
+
+TEST(process_pool_ship, captureless_lambda_and_function_object_with_state) {
+    fronta::process_pool pool(1);
+    EXPECT_EQ(pool.submit([](int a, int b) { return a * b; }, 6, 7).get(), 42);
+    EXPECT_DOUBLE_EQ(pool.submit(scaler{2.5}, 4.0).get(), 10.0);
+    EXPECT_DOUBLE_EQ(pool.submit(scaler{-1}, 4.0).get(), -4.0) << "each object ships its own state";
+}
+
+TEST(process_pool_ship, unregistered_function_is_an_error_at_submit) {
+    fronta::process_pool pool(1);
+    try {
+        pool.submit(not_registered, 1);
+        FAIL() << "expected std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("FRONTA_REMOTE"), std::string::npos) << e.what();
+    }
+    EXPECT_DOUBLE_EQ(pool.submit(square, 2.0).get(), 4.0);
+}
+
+TEST(process_pool_exceptions, standard_and_registered_types_come_back_as_themselves) {
+    fronta::process_pool pool(1);
+    try {
+        pool.submit(throw_kind, 0).get();
+        FAIL();
+    } catch (const std::out_of_range& e) {
+        EXPECT_STREQ(e.what(), "index 7 of 3");
+    }
+    EXPECT_THROW(pool.submit(throw_kind, 1).get(), std::invalid_argument);
+    try {
+        pool.submit(throw_kind, 2).get();
+        FAIL();
+    } catch (const parse_error& e) {
+        EXPECT_STREQ(e.what(), "line 3: unexpected ','");
+    }
+}
+
+TEST(process_pool_exceptions, other_types_become_remote_error_with_name_and_message) {
+    fronta::process_pool pool(1);
+    try {
+        pool.submit(throw_kind, 3).get();
+        FAIL();
+    } catch (const fronta::remote_error& e) {
+        EXPECT_NE(e.type_name().find("unregistered_error"), std::string::npos) << e.type_name();
+        EXPECT_EQ(e.message(), "mine");
+    }
+}
+
+TEST(process_pool_faults, each_kind_of_death_fails_only_its_task_and_the_pool_heals) {
+    fronta::process_pool pool(2);
+    const std::map<std::string, std::string> expected{{"segfault", "signal 11"},
+                                                      {"abort", "signal 6"},
+                                                      {"exit", "exited with code 7"},
+                                                      {"sigkill", "signal 9"}};
+    for (const auto& [how, words] : expected) {
+        auto healthy = pool.submit(square, 3.0);
+        try {
+            pool.submit(misbehave, how).get();
+            FAIL() << how;
+        } catch (const fronta::worker_died& e) {
+            EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+            EXPECT_NE(std::string(e.what()).find("misbehave"), std::string::npos) << e.what();
+        }
+        EXPECT_DOUBLE_EQ(healthy.get(), 9.0) << "a task on the other worker is unaffected";
+        EXPECT_EQ(pool.submit(misbehave, std::string("fine")).get(), 1) << "the pool still serves after " << how;
+    }
+    EXPECT_TRUE(eventually([&] { return pool.worker_pids().size() == 2; })) << "dead workers were replaced";
+}
+
+TEST(process_pool_faults, corrupt_reply_fails_the_task_not_the_client) {
+    fronta::process_pool pool(1);
+    try {
+        pool.submit(misbehave, std::string("garbage")).get();
+        FAIL();
+    } catch (const fronta::worker_died& e) {
+        EXPECT_NE(std::string(e.what()).find("corrupt"), std::string::npos) << e.what();
+    }
+    EXPECT_DOUBLE_EQ(pool.submit(square, 4.0).get(), 16.0);
+}
+
+TEST(process_pool_faults, retry_runs_again_on_another_worker) {
+    const std::string marker = testing::TempDir() + "/fronta_crash_once_" + std::to_string(getpid());
+    std::remove(marker.c_str());
+    fronta::process_pool pool(2);
+    EXPECT_EQ(pool.submit_with({.retries = 1}, crash_once, marker).get(), 42);
+    std::remove(marker.c_str());
+    EXPECT_THROW(pool.submit_with({.retries = 0}, crash_once, marker).get(), fronta::worker_died);
+    std::remove(marker.c_str());
+}
+
+TEST(process_pool_faults, timeout_kills_a_stuck_worker) {
+    fronta::process_pool_options options;
+    options.workers = 1;
+    options.task_timeout = 200ms;
+    fronta::process_pool pool(options);
+    try {
+        pool.submit(misbehave, std::string("spin")).get();
+        FAIL();
+    } catch (const fronta::timeout_error& e) {
+        EXPECT_NE(std::string(e.what()).find("misbehave"), std::string::npos) << e.what();
+    }
+    EXPECT_DOUBLE_EQ(pool.submit(square, 5.0).get(), 25.0);
+    EXPECT_THROW(pool.submit_with({.timeout = 50ms}, misbehave, std::string("spin")).get(), fronta::timeout_error);
+}
+
+TEST(process_pool_faults, memory_limit_turns_into_bad_alloc) {
+    fronta::process_pool_options options;
+    options.workers = 1;
+    options.memory_limit = std::size_t{2} << 30;
+    fronta::process_pool pool(options);
+    EXPECT_THROW(pool.submit(misbehave, std::string("allocate")).get(), std::bad_alloc);
+    EXPECT_EQ(pool.submit(misbehave, std::string("fine")).get(), 1);
+}
+
+TEST(process_pool_lifecycle, max_tasks_per_child_recycles_workers) {
+    fronta::process_pool_options options;
+    options.workers = 1;
+    options.max_tasks_per_child = 2;
+    fronta::process_pool pool(options);
+    std::set<int> seen;
+    for (int i = 0; i < 6; ++i) seen.insert(pool.submit(worker_pid).get());
+    EXPECT_EQ(seen.size(), 3u);
+}
+
+TEST(process_pool_lifecycle, idle_workers_exit_and_come_back) {
+    fronta::process_pool_options options;
+    options.workers = 2;
+    options.idle_timeout = 100ms;
+    fronta::process_pool pool(options);
+    EXPECT_DOUBLE_EQ(pool.submit(square, 2.0).get(), 4.0);
+    EXPECT_TRUE(eventually([&] { return pool.worker_pids().empty(); })) << "idle workers exited";
+    EXPECT_DOUBLE_EQ(pool.submit(square, 3.0).get(), 9.0) << "a submit brings one back";
+}
+
+TEST(process_pool_lifecycle, shutdown_cancel_futures_returns_with_a_stuck_worker) {
+    fronta::process_pool pool(1);
+    auto stuck = pool.submit(misbehave, std::string("spin"));
+    auto queued = pool.submit(square, 1.0);
+    EXPECT_TRUE(eventually([&] { return stuck.running(); }));
+    pool.shutdown(true, true);
+    EXPECT_THROW(stuck.get(), fronta::cancelled_error);
+    EXPECT_TRUE(queued.cancelled());
+    EXPECT_THROW(pool.submit(square, 1.0), fronta::shutdown_error);
+}
+
+TEST(process_pool_lifecycle, destructor_returns_with_a_stuck_worker) {
+    fronta::future<int> stuck;
+    {
+        fronta::process_pool pool(1);
+        stuck = pool.submit(misbehave, std::string("spin"));
+        EXPECT_TRUE(eventually([&] { return stuck.running(); }));
+    }
+    EXPECT_THROW(stuck.get(), fronta::cancelled_error);
+}
+
+TEST(process_pool_lifecycle, shutdown_wait_finishes_queued_work) {
+    fronta::process_pool pool(2);
+    std::vector<fronta::future<double>> futures;
+    for (int i = 0; i < 50; ++i) futures.push_back(pool.submit(square, double(i)));
+    pool.shutdown(true, false);
+    for (int i = 0; i < 50; ++i) EXPECT_DOUBLE_EQ(futures[i].get(), double(i * i));
+}
+
+TEST(process_pool_lifecycle, no_zombies_and_no_leaked_descriptors) {
+    const auto fds_before = open_fds();
+    {
+        fronta::process_pool pool(2);
+        for (int i = 0; i < 10; ++i) pool.submit(square, double(i)).get();
+        EXPECT_THROW(pool.submit(misbehave, std::string("segfault")).get(), fronta::worker_died);
+        EXPECT_EQ(child_pids().size(), 2u);
+    }
+    EXPECT_TRUE(child_pids().empty()) << "every worker was reaped";
+    EXPECT_EQ(open_fds(), fds_before) << "every socket and eventfd was closed";
+}
+
+TEST(process_pool_lifecycle, a_worker_from_another_build_is_refused) {
+    (void)fronta::detail::build_id();  // this process keeps its own id
+    setenv("FRONTA_TEST_FORCE_BUILD_ID", "some-other-build", 1);
+    fronta::process_pool pool(1);
+    unsetenv("FRONTA_TEST_FORCE_BUILD_ID");
+    try {
+        pool.submit(square, 1.0).get();
+        FAIL() << "expected broken_executor";
+    } catch (const fronta::broken_executor& e) {
+        EXPECT_NE(std::string(e.what()).find("different build"), std::string::npos) << e.what();
+    }
+}
+
+TEST(process_pool_map, ordered_and_unordered_with_chunks) {
+    fronta::process_pool pool(2);
+    std::vector<double> inputs;
+    for (int i = 0; i < 1000; ++i) inputs.push_back(i);
+    std::vector<double> out;
+    for (double y : pool.map(square, inputs, {.chunk_size = 64})) out.push_back(y);
+    ASSERT_EQ(out.size(), inputs.size());
+    for (int i = 0; i < 1000; ++i) ASSERT_DOUBLE_EQ(out[i], double(i) * i);
+    double total = 0;
+    for (double y : pool.map_unordered(scaler{2}, inputs, {.chunk_size = 100})) total += y;
+    EXPECT_DOUBLE_EQ(total, 999.0 * 1000.0);
+}
+
+TEST(process_pool_map, exception_in_a_chunk_keeps_earlier_results) {
+    fronta::process_pool pool(2);
+    std::vector<int> inputs{5, 6, 7, 0, 8};
+    std::vector<int> seen;
+    try {
+        for (int y : pool.map(throw_kind, inputs, {.chunk_size = 2})) seen.push_back(y);
+        FAIL();
+    } catch (const std::out_of_range&) {
+    }
+    EXPECT_EQ(seen, (std::vector<int>{5, 6, 7}));
+}
+
+TEST(process_pool_erased, fits_the_type_erased_executor) {
+    fronta::executor ex = fronta::process_pool(1);
+    EXPECT_DOUBLE_EQ(ex.submit(square, 6.0).get(), 36.0);
+    int captured = 3;
+    EXPECT_THROW(ex.submit([captured](int x) { return x + captured; }, 1), std::invalid_argument)
+        << "the erased executor finds out at run time";
+    double total = 0;
+    for (double y : ex.map(square, std::vector<double>{1, 2, 3})) total += y;
+    EXPECT_DOUBLE_EQ(total, 14.0);
+}
+
+TEST(process_pool_erased, futures_work_with_as_completed) {
+    fronta::process_pool pool(2);
+    std::vector<fronta::future<double>> futures;
+    for (int i = 0; i < 20; ++i) futures.push_back(pool.submit(square, double(i)));
+    double total = 0;
+    for (const auto& f : fronta::as_completed(futures)) total += f.get();
+    EXPECT_DOUBLE_EQ(total, 2470.0);
+}
+
+TEST(process_pool_faults, random_kills_during_a_long_run) {
+    const long tasks = std::getenv("FRONTA_FAULT_TASKS") ? std::atol(std::getenv("FRONTA_FAULT_TASKS")) : 100'000;
+    for (const int retries : {0, 3}) {
+        fronta::process_pool_options options;
+        options.workers = 2;
+        options.retries = retries;
+        fronta::process_pool pool(options);
+        std::atomic<bool> done{false};
+        std::thread killer([&] {
+            std::mt19937 random(12345 + retries);
+            int kills = 0;
+            while (!done.load() && kills < 20) {
+                auto pids = pool.worker_pids();
+                if (!pids.empty()) {
+                    kill(pids[random() % pids.size()], SIGKILL);
+                    ++kills;
+                }
+                std::this_thread::sleep_for(std::chrono::milliseconds(20 + random() % 80));
+            }
+        });
+        std::vector<fronta::future<double>> futures;
+        futures.reserve(tasks);
+        for (long i = 0; i < tasks; ++i) futures.push_back(pool.submit(square, double(i % 1000)));
+        long correct = 0, died = 0;
+        for (long i = 0; i < tasks; ++i) {
+            try {
+                ASSERT_DOUBLE_EQ(futures[i].get(), double(i % 1000) * (i % 1000));
+                ++correct;
+            } catch (const fronta::worker_died&) {
+                ++died;
+            }
+        }
+        done = true;
+        killer.join();
+        EXPECT_EQ(correct + died, tasks);
+        if (retries > 0) {
+            EXPECT_EQ(died, 0) << "with retries every task succeeds";
+        }
+    }
+}
+
+int main(int argc, char** argv) {
+    fronta::init(argc, argv);  // worker copies of this test binary stay in here
+    testing::InitGoogleTest(&argc, argv);
+    return RUN_ALL_TESTS();
+}

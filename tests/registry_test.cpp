@@ -1,0 +1,64 @@
+// The registry and the worker's side of a call, without any process: request in, reply out.
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "fronta/remote/call.hpp"
+#include "fronta/remote/registry.hpp"
+
+namespace {
+int add(int a, int b) { return a + b; }
+FRONTA_REMOTE(add);
+void nothing(int) {}
+FRONTA_REMOTE(nothing);
+struct odd_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+int fail(int) { throw odd_error("odd"); }
+FRONTA_REMOTE(fail);
+}  // namespace
+
+using fronta::remote::execute;
+using fronta::remote::request;
+using fronta::remote::to_bytes;
+
+TEST(registry, executes_a_registered_function) {
+    const std::string reply = execute(to_bytes(request{"add", "", to_bytes(std::tuple<int, int>{2, 3}), false}));
+    EXPECT_EQ(fronta::remote::from_bytes<int>(fronta::remote::result_or_throw(reply)), 5);
+}
+
+TEST(registry, void_function_replies_empty) {
+    const std::string reply = execute(to_bytes(request{"nothing", "", to_bytes(std::tuple<int>{1}), false}));
+    EXPECT_TRUE(fronta::remote::result_or_throw(reply).empty());
+}
+
+TEST(registry, unknown_name_becomes_an_exception_reply) {
+    const std::string reply = execute(to_bytes(request{"no_such_function", "", "", false}));
+    EXPECT_THROW(fronta::remote::result_or_throw(reply), std::invalid_argument);
+}
+
+TEST(registry, unreadable_arguments_become_an_exception_reply) {
+    const std::string reply = execute(to_bytes(request{"add", "", "xx", false}));
+    EXPECT_THROW(fronta::remote::result_or_throw(reply), fronta::remote::deserialization_error);
+    EXPECT_THROW(fronta::remote::result_or_throw(execute("garbage")), fronta::remote::deserialization_error);
+}
+
+TEST(registry, unregistered_exception_type_becomes_remote_error) {
+    const std::string reply = execute(to_bytes(request{"fail", "", to_bytes(std::tuple<int>{1}), false}));
+    try {
+        fronta::remote::result_or_throw(reply);
+        FAIL();
+    } catch (const fronta::remote_error& e) {
+        EXPECT_NE(e.type_name().find("odd_error"), std::string::npos);
+        EXPECT_EQ(e.message(), "odd");
+    }
+}
+
+TEST(registry, finds_functions_by_address_for_submit) {
+    using shipping = fronta::remote::shipping<int (*)(int, int), int, int>;
+    EXPECT_EQ(shipping::identify(&add).first, "add");
+    static_assert(shipping::value);
+    static_assert(!fronta::remote::shipping<decltype([x = 1](int) { return x; }), int>::callable_ok);
+    static_assert(fronta::remote::shipping<decltype([](int) { return 1; }), int>::value);
+}
