@@ -27,13 +27,13 @@ test-tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DFRONTA_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
-	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) ctest -j $(JOBS) --output-on-failure -E install_consumer
+	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) FRONTA_FAULT_TASKS=10000 ctest -j $(JOBS) --output-on-failure -E install_consumer
 
 test-asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DFRONTA_SANITIZE=address,undefined $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" \
-	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) ctest -j $(JOBS) --output-on-failure -E install_consumer
+	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) FRONTA_FAULT_TASKS=10000 ctest -j $(JOBS) --output-on-failure -E install_consumer
 
 bench:
 	@scripts/install-deps.sh build bench
