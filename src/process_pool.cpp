@@ -50,8 +50,6 @@ std::string describe_status(int status) {
     return "stopped (status " + std::to_string(status) + ")";
 }
 
-std::string describe_duration(std::chrono::nanoseconds d) { return detail::describe(d); }
-
 struct worker_process {
     pid_t pid = -1;
     int fd = -1;
@@ -191,7 +189,7 @@ private:
 
     // Reaps a worker, killing it first if asked; returns how it ended. A worker whose socket closed
     // is normally exiting already; one that closed it and lives on is killed after a second.
-    std::string reap(worker_process& w, bool kill_first) {
+    std::string reap(worker_process& w, bool kill_first, int* status_out = nullptr) {
         if (w.fd >= 0) {
             close(w.fd);
             w.fd = -1;
@@ -211,6 +209,7 @@ private:
                 poll(&none, 0, 1);  // the kernel is finishing its exit: check again in 1 ms
             }
         }
+        if (status_out) *status_out = status;
         return describe_status(status);
     }
 
@@ -233,8 +232,12 @@ private:
 
     // A worker ended without being asked: fail or retry its task, count failures, replace it.
     void worker_lost(worker_process& w, const std::string& why_prefix, bool kill_first) {
-        const std::string how = reap(w, kill_first);
-        if (!w.ready) {
+        int status = 0;
+        const std::string how = reap(w, kill_first, &status);
+        // A worker that dies before the handshake on its own (not killed from outside) points at a
+        // program that does not call fronta::init first, or cannot start at all.
+        const bool killed_from_outside = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+        if (!w.ready && !killed_from_outside) {
             ++spawn_failures_;
             if (spawn_failures_ >= spawn_failure_limit)
                 break_pool("process_pool: workers die before they start (" + how +

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
@@ -139,6 +140,14 @@ std::set<int> child_pids() {
     return children;
 }
 
+// Sanitizer runtimes catch fatal signals (and exit with their own code) and reserve terabytes of
+// address space, so the exact cause of death and RLIMIT_AS cannot be checked under them.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+constexpr bool sanitized = true;
+#else
+constexpr bool sanitized = false;
+#endif
+
 template <class Predicate>
 bool eventually(Predicate&& predicate, std::chrono::seconds limit = 10s) {
     const auto give_up = std::chrono::steady_clock::now() + limit;
@@ -228,7 +237,9 @@ TEST(process_pool_faults, each_kind_of_death_fails_only_its_task_and_the_pool_he
             pool.submit(misbehave, how).get();
             FAIL() << how;
         } catch (const fronta::worker_died& e) {
-            EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+            if (!sanitized) {
+                EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+            }
             EXPECT_NE(std::string(e.what()).find("misbehave"), std::string::npos) << e.what();
         }
         EXPECT_DOUBLE_EQ(healthy.get(), 9.0) << "a task on the other worker is unaffected";
@@ -274,6 +285,7 @@ TEST(process_pool_faults, timeout_kills_a_stuck_worker) {
 }
 
 TEST(process_pool_faults, memory_limit_turns_into_bad_alloc) {
+    if (sanitized) GTEST_SKIP() << "sanitizers reserve more address space than any RLIMIT_AS allows";
     fronta::process_pool_options options;
     options.workers = 1;
     options.memory_limit = std::size_t{2} << 30;
@@ -409,10 +421,10 @@ TEST(process_pool_faults, random_kills_during_a_long_run) {
         options.retries = retries;
         fronta::process_pool pool(options);
         std::atomic<bool> done{false};
+        std::atomic<int> kills{0};
         std::thread killer([&] {
             std::mt19937 random(12345 + retries);
-            int kills = 0;
-            while (!done.load() && kills < 20) {
+            while (!done.load() && kills.load() < 20) {
                 auto pids = pool.worker_pids();
                 if (!pids.empty()) {
                     kill(pids[random() % pids.size()], SIGKILL);
@@ -424,18 +436,24 @@ TEST(process_pool_faults, random_kills_during_a_long_run) {
         std::vector<fronta::future<double>> futures;
         futures.reserve(tasks);
         for (long i = 0; i < tasks; ++i) futures.push_back(pool.submit(square, double(i % 1000)));
-        long correct = 0, died = 0;
+        long correct = 0, died = 0, wrong = 0;
         for (long i = 0; i < tasks; ++i) {
             try {
-                ASSERT_DOUBLE_EQ(futures[i].get(), double(i % 1000) * (i % 1000));
-                ++correct;
+                if (futures[i].get() == double(i % 1000) * (i % 1000))
+                    ++correct;
+                else
+                    ++wrong;
             } catch (const fronta::worker_died&) {
                 ++died;
             }
         }
         done = true;
         killer.join();
+        std::printf("retries=%d: %ld correct, %ld failed with worker_died, %d workers killed\n", retries, correct,
+                    died, kills.load());
+        EXPECT_EQ(wrong, 0);
         EXPECT_EQ(correct + died, tasks);
+        EXPECT_GT(kills.load(), 0);
         if (retries > 0) {
             EXPECT_EQ(died, 0) << "with retries every task succeeds";
         }
