@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "fronta/remote/wire.hpp"
+#include "connection.hpp"
 #include "process_worker.hpp"
 
 extern char** environ;
@@ -50,17 +52,22 @@ std::string describe_status(int status) {
     return "stopped (status " + std::to_string(status) + ")";
 }
 
+struct in_flight {
+    remote::remote_task* task;
+    std::uint64_t id;
+};
+
 struct worker_process {
     pid_t pid = -1;
-    int fd = -1;
-    wire::decoder decoder;
-    bool ready = false;  // answered the handshake
-    remote::remote_task* task = nullptr;
-    std::uint64_t task_id = 0;
-    detail::deadline task_deadline = detail::no_deadline;
+    std::unique_ptr<detail::connection> link;
+    bool ready = false;                  // answered the handshake
+    std::deque<in_flight> tasks;         // sent, in order; the first one is running
+    clock::time_point head_started{};    // when the first one started running
     clock::time_point idle_since = clock::now();
     clock::time_point started = clock::now();
     std::size_t tasks_done = 0;
+    double average_task_seconds = 1e-3;  // how long its tasks take, to decide how many to send ahead
+    int fd() const { return link ? link->fd() : -1; }
 };
 
 class process_pool_impl final : public detail::task_sink {
@@ -74,7 +81,13 @@ public:
                 "workers are copies of this program and become workers inside fronta::init");
         wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "process_pool: eventfd");
-        for (std::size_t i = 0; i < target_; ++i) spawn_worker();
+        try {
+            for (std::size_t i = 0; i < target_; ++i) spawn_worker();
+        } catch (...) {
+            for (auto& w : workers_) reap(*w, true);
+            close(wake_fd_);
+            throw;
+        }
         dispatcher_ = std::thread([this] { run(); });
     }
 
@@ -91,6 +104,7 @@ public:
     }
 
     void enqueue_remote(remote::remote_task* t) override {
+        bool sleeping = false;
         {
             std::lock_guard lock(mutex_);
             if (!broken_.empty()) {
@@ -104,8 +118,11 @@ public:
             }
             if (t->retries_left < 0) t->retries_left = options_.retries;
             inbox_.push_back(t);
+            inbox_size_.store(inbox_.size(), std::memory_order_release);
+            sleeping = dispatcher_sleeping_;
+            dispatcher_sleeping_ = false;  // one wake-up is enough
         }
-        wake();
+        if (sleeping) wake();
     }
 
     void shutdown(bool wait, bool cancel_futures) override {
@@ -134,7 +151,7 @@ private:
         [[maybe_unused]] auto ignored = write(wake_fd_, &one, sizeof one);
     }
 
-    // ---- worker processes (dispatcher thread, and the constructor before it starts) ----------
+    // ---- worker processes ------------------------------------------------------------------------
 
     void spawn_worker() {
         int sockets[2];
@@ -153,9 +170,10 @@ private:
         for (char** e = environ; e && *e; ++e)
             if (std::strncmp(*e, "FRONTA_WORKER=", 14) != 0) env_strings.emplace_back(*e);
         env_strings.push_back(std::string(detail::worker_environment_variable) + "=fd=" + std::to_string(worker_fd) +
-                              ";memory=" + std::to_string(options_.memory_limit));
+                              ";memory=" + std::to_string(options_.memory_limit) +
+                              ";shm=" + std::to_string(options_.shared_memory_threshold));
         std::vector<char*> envp;
-        for (auto& s : env_strings) envp.push_back(s.data());
+        for (auto& e : env_strings) envp.push_back(e.data());
         envp.push_back(nullptr);
         char program_name[] = "fronta-worker";
         char* argv[] = {program_name, nullptr};
@@ -171,11 +189,9 @@ private:
         fcntl(sockets[0], F_SETFL, fcntl(sockets[0], F_GETFL) | O_NONBLOCK);
         auto w = std::make_unique<worker_process>();
         w->pid = pid;
-        w->fd = sockets[0];
-        const std::string id = detail::build_id();
-        if (!detail::write_all(w->fd, wire::encode_header(wire::kind::hello, 0, id), id)) {
-            // It died at once; the read side notices and reports it.
-        }
+        w->link = std::make_unique<detail::connection>(sockets[0], options_.shared_memory_threshold);
+        w->link->queue(wire::kind::hello, 0, detail::build_id());
+        w->link->flush();  // if it died at once, the read side notices and reports it
         workers_.push_back(std::move(w));
         publish_pids();
     }
@@ -190,10 +206,7 @@ private:
     // Reaps a worker, killing it first if asked; returns how it ended. A worker whose socket closed
     // is normally exiting already; one that closed it and lives on is killed after a second.
     std::string reap(worker_process& w, bool kill_first, int* status_out = nullptr) {
-        if (w.fd >= 0) {
-            close(w.fd);
-            w.fd = -1;
-        }
+        w.link.reset();
         if (kill_first) kill(w.pid, SIGKILL);
         int status = 0;
         const auto give_up = clock::now() + std::chrono::seconds(1);
@@ -214,11 +227,12 @@ private:
     }
 
     void retire(worker_process& w) {  // a graceful exit: max_tasks_per_child, idle, shutdown
-        if (w.fd >= 0) {
-            detail::write_all(w.fd, wire::encode_header(wire::kind::shutdown, 0, {}), {});
-            // Give it a moment to exit by itself; a worker stuck elsewhere is killed.
-            pollfd p{w.fd, POLLIN, 0};
-            poll(&p, 1, 1000);
+        if (w.link) {
+            w.link->queue(wire::kind::shutdown, 0, {});
+            if (w.link->flush()) {
+                pollfd p{w.fd(), POLLIN, 0};  // it closes the socket as it exits
+                poll(&p, 1, 1000);
+            }
         }
         reap(w, true);
     }
@@ -230,23 +244,30 @@ private:
         publish_pids();
     }
 
-    // A worker ended without being asked: fail or retry its task, count failures, replace it.
+    // Tasks sent ahead to a worker that is gone had not started: they go back to the queue front.
+    void requeue_waiting(worker_process& w) {
+        while (w.tasks.size() > 1) {
+            queue_.push_front(w.tasks.back().task);
+            w.tasks.pop_back();
+        }
+    }
+
+    // A worker ended without being asked: fail or retry its running task, count start failures.
     void worker_lost(worker_process& w, const std::string& why_prefix, bool kill_first) {
         int status = 0;
         const std::string how = reap(w, kill_first, &status);
         // A worker that dies before the handshake on its own (not killed from outside) points at a
         // program that does not call fronta::init first, or cannot start at all.
         const bool killed_from_outside = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-        if (!w.ready && !killed_from_outside) {
-            ++spawn_failures_;
-            if (spawn_failures_ >= spawn_failure_limit)
-                break_pool("process_pool: workers die before they start (" + how +
-                           "); does main call fronta::init(argc, argv) on its first line?");
-        }
-        if (remote::remote_task* t = std::exchange(w.task, nullptr)) {
-            std::string message = "process_pool: worker " + std::to_string(w.pid) + " " + why_prefix + how +
-                                  " while running " + t->description;
-            retry_or_fail(t, std::make_exception_ptr(worker_died(message)));
+        if (!w.ready && !killed_from_outside && ++spawn_failures_ >= spawn_failure_limit)
+            break_pool("process_pool: workers die before they start (" + how +
+                       "); does main call fronta::init(argc, argv) on its first line?");
+        requeue_waiting(w);
+        if (!w.tasks.empty()) {
+            remote::remote_task* t = w.tasks.front().task;
+            w.tasks.clear();
+            retry_or_fail(t, std::make_exception_ptr(worker_died("process_pool: worker " + std::to_string(w.pid) + " " +
+                                                                 why_prefix + how + " while running " + t->description)));
         }
         remove_worker(&w);
     }
@@ -260,12 +281,11 @@ private:
         }
     }
 
-    // ---- the dispatcher ------------------------------------------------------------------------
+    // ---- the dispatcher --------------------------------------------------------------------------
 
     void run() {
         std::vector<pollfd> fds;
         std::vector<worker_process*> polled;
-        char buffer[1 << 16];
         for (;;) {
             bool stopping = false;
             bool cancel = false;
@@ -275,6 +295,7 @@ private:
                     queue_.push_back(inbox_.front());
                     inbox_.pop_front();
                 }
+                inbox_size_.store(0, std::memory_order_relaxed);
                 stopping = stopping_;
                 cancel = cancel_requested_;
             }
@@ -284,61 +305,88 @@ private:
             top_up_workers(stopping);
             assign_tasks();
 
-            const bool busy = std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return w->task != nullptr; });
+            const bool busy = std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return !w->tasks.empty(); });
             if (stopping && queue_.empty() && !busy) break;
 
             fds.clear();
             polled.clear();
             fds.push_back({wake_fd_, POLLIN, 0});
             for (auto& w : workers_) {
-                fds.push_back({w->fd, POLLIN, 0});
+                fds.push_back({w->fd(), POLLIN, 0});
                 polled.push_back(w.get());
             }
-            const int rc = poll(fds.data(), fds.size(), poll_timeout_ms());
-            if (rc < 0 && errno != EINTR) break;
+            if (!wait_for_events(fds, busy)) break;
             if (fds[0].revents & POLLIN) {
                 std::uint64_t count;
                 [[maybe_unused]] auto ignored = read(wake_fd_, &count, sizeof count);
             }
-            for (std::size_t i = 0; i < polled.size(); ++i) {
-                if (fds[i + 1].revents == 0) continue;
-                read_from(*polled[i], buffer, sizeof buffer);
-            }
+            for (std::size_t i = 0; i < polled.size(); ++i)
+                if (fds[i + 1].revents != 0) read_from(*polled[i]);
         }
         for (auto& w : workers_) retire(*w);
         workers_.clear();
         publish_pids();
     }
 
-    void read_from(worker_process& w, char* buffer, std::size_t size) {
-        for (;;) {
-            const ssize_t got = read(w.fd, buffer, size);
-            if (got > 0) {
-                w.decoder.feed(buffer, static_cast<std::size_t>(got));
-                if (static_cast<std::size_t>(got) < size) break;
-                continue;
+    // Polls without sleeping for a short while when tasks are running (replies and new submits come
+    // within microseconds), then sleeps until a worker writes, a submit wakes us, or a deadline.
+    bool wait_for_events(std::vector<pollfd>& fds, bool busy) {
+        if (busy) {
+            const auto spin_until = clock::now() + std::chrono::microseconds(50);
+            while (clock::now() < spin_until) {
+                const int ready = poll(fds.data(), fds.size(), 0);
+                if (ready != 0 || inbox_size_.load(std::memory_order_acquire) != 0) return ready >= 0 || errno == EINTR;
             }
-            if (got < 0 && errno == EINTR) continue;
-            if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-            worker_lost(w, "", false);  // EOF or error: it died
-            return;
         }
-        try {
-            while (auto frame = w.decoder.next()) {
-                if (!handle_frame(w, *frame)) return;
-            }
-        } catch (const wire::protocol_error& e) {
-            if (remote::remote_task* t = std::exchange(w.task, nullptr))
-                retry_or_fail(t, std::make_exception_ptr(worker_died(
-                                     "process_pool: worker " + std::to_string(w.pid) + " sent a corrupt reply to " +
-                                     t->description + " (" + e.what() + "); it was killed")));
-            reap(w, true);
-            remove_worker(&w);
+        {
+            std::lock_guard lock(mutex_);
+            if (!inbox_.empty()) return true;
+            dispatcher_sleeping_ = true;
         }
+        const int rc = poll(fds.data(), fds.size(), poll_timeout_ms());
+        {
+            std::lock_guard lock(mutex_);
+            dispatcher_sleeping_ = false;
+        }
+        return rc >= 0 || errno == EINTR;
     }
 
-    // False if `w` was removed.
-    bool handle_frame(worker_process& w, wire::frame& frame) {
+    void read_from(worker_process& w) {
+        for (;;) {
+            const auto got = w.link->receive();
+            if (got == detail::connection::status::nothing) break;
+            if (got == detail::connection::status::closed) {
+                if (!drain_frames(w)) return;
+                worker_lost(w, "", false);  // EOF or error: it died
+                return;
+            }
+        }
+        drain_frames(w);
+    }
+
+    // Handles the complete frames received; false if `w` was removed.
+    bool drain_frames(worker_process& w) {
+        try {
+            while (auto got = w.link->next())
+                if (!handle_frame(w, *got)) return false;
+        } catch (const wire::protocol_error& e) {
+            requeue_waiting(w);
+            if (!w.tasks.empty()) {
+                remote::remote_task* t = w.tasks.front().task;
+                w.tasks.clear();
+                retry_or_fail(t, std::make_exception_ptr(worker_died("process_pool: worker " + std::to_string(w.pid) +
+                                                                     " sent a corrupt reply to " + t->description +
+                                                                     " (" + e.what() + "); it was killed")));
+            }
+            reap(w, true);
+            remove_worker(&w);
+            return false;
+        }
+        return true;
+    }
+
+    bool handle_frame(worker_process& w, detail::received_frame& got) {
+        auto& frame = got.frame;
         switch (frame.type) {
             case wire::kind::hello:
                 if (frame.payload != "ok") {
@@ -352,14 +400,18 @@ private:
                 spawn_failures_ = 0;
                 return true;
             case wire::kind::reply: {
-                remote::remote_task* t = std::exchange(w.task, nullptr);
-                if (t == nullptr || frame.id != w.task_id) {
-                    if (t) w.task = t;
+                if (w.tasks.empty() || frame.id != w.tasks.front().id)
                     throw wire::protocol_error("a reply to a task it was not running");
-                }
-                t->complete(frame.payload);
-                w.idle_since = clock::now();
-                if (options_.max_tasks_per_child != 0 && ++w.tasks_done >= options_.max_tasks_per_child) {
+                remote::remote_task* t = w.tasks.front().task;
+                w.tasks.pop_front();
+                const auto now = clock::now();
+                const double took = std::chrono::duration<double>(now - w.head_started).count();
+                w.average_task_seconds = 0.8 * w.average_task_seconds + 0.2 * took;
+                w.head_started = now;
+                if (w.tasks.empty()) w.idle_since = now;
+                t->complete(frame.payload, got.attached);
+                if (options_.max_tasks_per_child != 0 && ++w.tasks_done >= options_.max_tasks_per_child &&
+                    w.tasks.empty()) {
                     retire(w);
                     remove_worker(&w);
                     return false;
@@ -371,38 +423,68 @@ private:
         }
     }
 
+    // How many tasks a worker may hold: more for short tasks, so the sockets carry batches; one
+    // for long tasks, so a free worker is never kept waiting behind a busy one.
+    std::size_t depth(const worker_process& w) const {
+        if (options_.max_tasks_per_child != 0) {
+            const std::size_t left = options_.max_tasks_per_child - std::min(options_.max_tasks_per_child, w.tasks_done);
+            if (left == 0) return 0;
+            if (w.average_task_seconds > 100e-6) return 1;
+            return std::min<std::size_t>(left, 32);
+        }
+        if (w.average_task_seconds > 100e-6) return 1;
+        return 32;
+    }
+
     void assign_tasks() {
-        for (auto& w : workers_) {
-            if (queue_.empty()) return;
-            if (!w->ready || w->task != nullptr) continue;
-            remote::remote_task* t = nullptr;
-            while (!queue_.empty() && t == nullptr) {
-                t = queue_.front();
-                queue_.pop_front();
-                if (!t->started && !t->start()) {  // cancelled while queued
-                    t->cancel();
-                    t = nullptr;
-                }
-            }
-            if (t == nullptr) return;
-            t->started = true;
-            std::string payload = remote::to_bytes(t->call);
-            w->task = t;
-            w->task_id = ++next_task_id_;
-            const auto limit = t->timeout.count() != 0 ? t->timeout
-                               : options_.task_timeout ? std::chrono::nanoseconds(*options_.task_timeout)
-                                                       : std::chrono::nanoseconds(0);
-            w->task_deadline = limit.count() != 0 ? clock::now() + limit : detail::no_deadline;
-            if (!detail::write_all(w->fd, wire::encode_header(wire::kind::task, w->task_id, payload), payload)) {
-                // Died before it could take the task: the read side reports it and retries/fails.
+        if (queue_.empty()) return;
+        // Fill the least loaded workers first, one task at a time, so work spreads evenly.
+        for (bool sent_any = true; sent_any && !queue_.empty();) {
+            sent_any = false;
+            for (auto& w : workers_) {
+                if (queue_.empty()) break;
+                if (!w->ready || !w->link || w->tasks.size() >= depth(*w)) continue;
+                remote::remote_task* t = take_next();
+                if (t == nullptr) break;
+                if (w->tasks.empty()) w->head_started = clock::now();
+                w->tasks.push_back({t, ++next_task_id_});
+                w->link->queue(wire::kind::task, next_task_id_, remote::to_bytes(t->call), &t->call.attached);
+                sent_any = true;
             }
         }
+        for (auto& w : workers_)
+            if (w->link && w->link->has_queued()) w->link->flush();  // a dead one is noticed on read
+    }
+
+    remote::remote_task* take_next() {
+        while (!queue_.empty()) {
+            remote::remote_task* t = queue_.front();
+            queue_.pop_front();
+            if (t->started || t->start()) {
+                t->started = true;
+                return t;
+            }
+            t->cancel();  // cancelled while queued
+        }
+        return nullptr;
+    }
+
+    std::chrono::nanoseconds limit_for(const remote::remote_task& t) const {
+        if (t.timeout.count() != 0) return t.timeout;
+        if (options_.task_timeout) return *options_.task_timeout;
+        return std::chrono::nanoseconds(0);
+    }
+
+    detail::deadline head_deadline(const worker_process& w) const {
+        if (w.tasks.empty()) return detail::no_deadline;
+        const auto limit = limit_for(*w.tasks.front().task);
+        return limit.count() == 0 ? detail::no_deadline : w.head_started + limit;
     }
 
     void top_up_workers(bool stopping) {
         if (!broken_message().empty()) return;
         const std::size_t busy = static_cast<std::size_t>(
-            std::count_if(workers_.begin(), workers_.end(), [](auto& w) { return w->task != nullptr; }));
+            std::count_if(workers_.begin(), workers_.end(), [](auto& w) { return !w->tasks.empty(); }));
         // With an idle timeout, start workers only for work that waits; otherwise keep all of them.
         std::size_t wanted = target_;
         if (options_.idle_timeout || stopping) wanted = std::min(target_, busy + queue_.size());
@@ -420,21 +502,23 @@ private:
         const auto now = clock::now();
         for (std::size_t i = 0; i < workers_.size();) {
             worker_process& w = *workers_[i];
-            if (w.task != nullptr && now >= w.task_deadline) {
-                remote::remote_task* t = std::exchange(w.task, nullptr);
+            if (!w.tasks.empty() && now >= head_deadline(w)) {
+                remote::remote_task* t = w.tasks.front().task;
+                requeue_waiting(w);
+                w.tasks.clear();
                 const std::string pid = std::to_string(w.pid);
                 reap(w, true);
                 remove_worker(&w);
                 retry_or_fail(t, std::make_exception_ptr(timeout_error(
-                                     "process_pool: " + t->description + " ran past its timeout; worker " + pid +
-                                     " was killed")));
+                                     "process_pool: " + t->description + " ran past its timeout of " +
+                                     detail::describe(limit_for(*t)) + "; worker " + pid + " was killed")));
                 continue;
             }
             if (!w.ready && now - w.started > handshake_limit) {
                 worker_lost(w, "did not answer the handshake within 30 s and was ", true);
                 continue;
             }
-            if (w.ready && w.task == nullptr && options_.idle_timeout && queue_.empty() &&
+            if (w.ready && w.tasks.empty() && options_.idle_timeout && queue_.empty() &&
                 now - w.idle_since >= *options_.idle_timeout) {
                 retire(w);
                 remove_worker(&w);
@@ -447,9 +531,10 @@ private:
     int poll_timeout_ms() const {
         auto next = detail::no_deadline;
         for (auto& w : workers_) {
-            if (w->task != nullptr) next = std::min(next, w->task_deadline);
+            next = std::min(next, head_deadline(*w));
             if (!w->ready) next = std::min(next, w->started + handshake_limit);
-            if (w->ready && w->task == nullptr && options_.idle_timeout) next = std::min(next, w->idle_since + *options_.idle_timeout);
+            if (w->ready && w->tasks.empty() && options_.idle_timeout)
+                next = std::min(next, w->idle_since + *options_.idle_timeout);
         }
         if (next == detail::no_deadline) return -1;
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - clock::now()).count();
@@ -466,11 +551,14 @@ private:
         queue_.clear();
         for (std::size_t i = 0; i < workers_.size();) {
             worker_process& w = *workers_[i];
-            if (remote::remote_task* t = std::exchange(w.task, nullptr)) {
+            if (!w.tasks.empty()) {
+                auto tasks = std::move(w.tasks);
+                w.tasks.clear();
                 reap(w, true);
                 remove_worker(&w);
-                t->fail(std::make_exception_ptr(cancelled_error(
-                    "process_pool: " + t->description + " was stopped by shutdown(cancel_futures=true)")));
+                for (auto& entry : tasks)
+                    entry.task->fail(std::make_exception_ptr(cancelled_error(
+                        "process_pool: " + entry.task->description + " was stopped by shutdown(cancel_futures=true)")));
                 continue;
             }
             ++i;
@@ -498,10 +586,12 @@ private:
     const std::size_t target_;
     int wake_fd_ = -1;
 
-    mutable std::mutex mutex_;  // guards inbox_, stopping_, cancel_requested_, broken_, pids_
+    mutable std::mutex mutex_;  // guards inbox_, stopping_, cancel_requested_, broken_, pids_, sleeping
     std::deque<remote::remote_task*> inbox_;
+    std::atomic<std::size_t> inbox_size_{0};  // for the dispatcher's spin, without the lock
     bool stopping_ = false;
     bool cancel_requested_ = false;
+    bool dispatcher_sleeping_ = false;
     std::string broken_;
     std::vector<int> pids_;
 

@@ -1,16 +1,21 @@
-// A process_pool worker: one task at a time, in order, until told to stop or the client is gone.
+// A process_pool worker: runs tasks one at a time in the order they come, replies in order, and
+// exits when told to or when the client is gone. Replies of tasks that came together are sent
+// together, unless one has waited for a while.
 #include "process_worker.hpp"
 
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
+#include "connection.hpp"
 #include "fronta/init.hpp"
 #include "fronta/remote/registry.hpp"
 #include "fronta/remote/wire.hpp"
@@ -22,6 +27,20 @@ long setting(const std::string& settings, const std::string& key, long fallback)
     const auto at = settings.find(key + "=");
     if (at == std::string::npos) return fallback;
     return std::strtol(settings.c_str() + at + key.size() + 1, nullptr, 10);
+}
+
+// Waits for input: first polls for a short while (the next task often comes within
+// microseconds of the last reply), then sleeps in poll().
+bool wait_for_input(int fd) {
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+    pollfd p{fd, POLLIN, 0};
+    while (std::chrono::steady_clock::now() < spin_until) {
+        if (poll(&p, 1, 0) > 0) return true;
+    }
+    while (poll(&p, 1, -1) < 0) {
+        if (errno != EINTR) return false;
+    }
+    return true;
 }
 
 }  // namespace
@@ -38,10 +57,8 @@ bool write_all(int fd, const std::string& header, const std::string& payload) {
         if (sent < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                fd_set set;  // the peer is slow to read: wait until it can take more
-                FD_ZERO(&set);
-                FD_SET(fd, &set);
-                select(fd + 1, nullptr, &set, nullptr, nullptr);
+                pollfd p{fd, POLLOUT, 0};
+                poll(&p, 1, -1);
                 continue;
             }
             return false;
@@ -66,47 +83,48 @@ int run_process_worker(const std::string& settings) {
         rlimit limit{static_cast<rlim_t>(memory), static_cast<rlim_t>(memory)};
         setrlimit(RLIMIT_AS, &limit);  // allocations beyond it throw std::bad_alloc in the task
     }
-    remote::wire::decoder decoder;
-    std::string buffer(1 << 16, '\0');
-    for (;;) {
-        const ssize_t got = read(fd, buffer.data(), buffer.size());
-        if (got == 0) return 0;  // the client is gone
-        if (got < 0) {
-            if (errno == EINTR) continue;
-            return 0;
-        }
-        decoder.feed(buffer.data(), static_cast<size_t>(got));
-        try {
-            while (auto frame = decoder.next()) {
-                switch (frame->type) {
+    const auto threshold = static_cast<std::size_t>(setting(settings, "shm", 1 << 20));
+    connection link(fd, threshold);
+    auto oldest_unsent = std::chrono::steady_clock::now();
+    try {
+        for (;;) {
+            while (std::optional<received_frame> got = link.next()) {
+                auto& frame = got->frame;
+                switch (frame.type) {
                     case remote::wire::kind::hello: {
                         const std::string mine = build_id();
                         const std::string answer =
-                            frame->payload == mine
-                                ? std::string("ok")
-                                : "the worker is a different build of the program (worker " + mine + ", client " +
-                                      frame->payload + "); rebuild and restart";
-                        if (!write_all(fd, remote::wire::encode_header(remote::wire::kind::hello, 0, answer), answer))
-                            return 0;
+                            frame.payload == mine ? std::string("ok")
+                                                  : "the worker is a different build of the program (worker " + mine +
+                                                        ", client " + frame.payload + "); rebuild and restart";
+                        link.queue(remote::wire::kind::hello, 0, answer);
+                        if (!link.flush()) return 0;
                         if (answer != "ok") return 3;
                         break;
                     }
                     case remote::wire::kind::task: {
-                        const std::string reply = remote::execute(frame->payload);
-                        if (!write_all(fd, remote::wire::encode_header(remote::wire::kind::reply, frame->id, reply), reply))
-                            return 0;
+                        if (!link.has_queued()) oldest_unsent = std::chrono::steady_clock::now();
+                        const std::string reply = remote::execute(frame.payload, got->attached);
+                        link.queue(remote::wire::kind::reply, frame.id, reply, &got->attached);
+                        // Replies wait for company only while more tasks are here and the first is fresh.
+                        const bool stale = std::chrono::steady_clock::now() - oldest_unsent > std::chrono::microseconds(200);
+                        if ((!link.has_buffered() || stale) && !link.flush()) return 0;
                         break;
                     }
                     case remote::wire::kind::shutdown:
+                        link.flush();
                         return 0;
                     case remote::wire::kind::reply:
                         throw remote::wire::protocol_error("a worker does not take replies");
                 }
             }
-        } catch (const remote::wire::protocol_error& e) {
-            std::fprintf(stderr, "fronta worker %d: %s; exiting\n", static_cast<int>(getpid()), e.what());
-            return 4;
+            if (link.has_queued() && !link.flush()) return 0;
+            if (!wait_for_input(fd)) return 0;
+            if (link.receive() == connection::status::closed) return 0;
         }
+    } catch (const remote::wire::protocol_error& e) {
+        std::fprintf(stderr, "fronta worker %d: %s; exiting\n", static_cast<int>(getpid()), e.what());
+        return 4;
     }
 }
 

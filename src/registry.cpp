@@ -136,7 +136,8 @@ std::exception_ptr registry::rebuild(const exception_description& d) const {
     return std::make_exception_ptr(remote_error(d.type_name, d.message));
 }
 
-std::string execute(std::string_view request_bytes) {
+std::string execute(std::string_view request_bytes, attachments& exchange) {
+    attachment_scope scope(&exchange);
     std::string reply(1, reply_result);
     try {
         auto req = from_bytes<request>(request_bytes);

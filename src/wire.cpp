@@ -33,13 +33,13 @@ std::uint32_t checksum(std::string_view bytes) noexcept {
     return static_cast<std::uint32_t>(hash);
 }
 
-std::string encode_header(kind type, std::uint64_t id, std::string_view payload) {
+std::string encode_header(kind type, std::uint64_t id, std::string_view payload, std::uint16_t attachments) {
     std::string header;
     header.reserve(header_size);
     put_le(header, magic, 4);
     header.push_back(static_cast<char>(version));
     header.push_back(static_cast<char>(type));
-    put_le(header, 0, 2);
+    put_le(header, attachments, 2);
     put_le(header, id, 8);
     put_le(header, payload.size(), 8);
     put_le(header, checksum(payload), 4);
@@ -47,8 +47,8 @@ std::string encode_header(kind type, std::uint64_t id, std::string_view payload)
     return header;
 }
 
-std::string encode(kind type, std::uint64_t id, std::string_view payload) {
-    std::string out = encode_header(type, id, payload);
+std::string encode(kind type, std::uint64_t id, std::string_view payload, std::uint16_t attachments) {
+    std::string out = encode_header(type, id, payload, attachments);
     out.append(payload);
     return out;
 }
@@ -65,6 +65,10 @@ std::optional<frame> decoder::next() {
     const auto type = static_cast<std::uint8_t>(h[5]);
     if (type < static_cast<std::uint8_t>(kind::hello) || type > static_cast<std::uint8_t>(kind::shutdown))
         throw protocol_error("bad frame: unknown kind " + std::to_string(type));
+    const auto attachments = static_cast<std::uint16_t>(get_le(h + 6, 2));
+    if ((attachments & ~payload_attached) > max_attachments)
+        throw protocol_error("bad frame: " + std::to_string(attachments) + " attachments exceed the limit of " +
+                             std::to_string(max_attachments));
     const std::uint64_t length = get_le(h + 16, 8);
     if (length > max_payload_)
         throw protocol_error("bad frame: a payload of " + std::to_string(length) + " bytes exceeds the limit of " +
@@ -73,6 +77,7 @@ std::optional<frame> decoder::next() {
     frame f;
     f.type = static_cast<kind>(type);
     f.id = get_le(h + 8, 8);
+    f.attachments = attachments;
     f.payload.assign(h + header_size, length);
     if (static_cast<std::uint32_t>(get_le(h + 24, 4)) != checksum(f.payload))
         throw protocol_error("bad frame: the payload checksum does not match (corrupt data)");

@@ -19,33 +19,45 @@ int fail(int) { throw odd_error("odd"); }
 FRONTA_REMOTE(fail);
 }  // namespace
 
-using fronta::remote::execute;
 using fronta::remote::request;
 using fronta::remote::to_bytes;
 
+namespace {
+std::string execute(const std::string& bytes) {
+    fronta::remote::attachments none;
+    return fronta::remote::execute(bytes, none);
+}
+fronta::remote::request make_request(std::string function, std::string arguments) {
+    fronta::remote::request r;
+    r.function = std::move(function);
+    r.arguments = std::move(arguments);
+    return r;
+}
+}  // namespace
+
 TEST(registry, executes_a_registered_function) {
-    const std::string reply = execute(to_bytes(request{"add", "", to_bytes(std::tuple<int, int>{2, 3}), false}));
+    const std::string reply = execute(to_bytes(make_request("add", to_bytes(std::tuple<int, int>{2, 3}))));
     EXPECT_EQ(fronta::remote::from_bytes<int>(fronta::remote::result_or_throw(reply)), 5);
 }
 
 TEST(registry, void_function_replies_empty) {
-    const std::string reply = execute(to_bytes(request{"nothing", "", to_bytes(std::tuple<int>{1}), false}));
+    const std::string reply = execute(to_bytes(make_request("nothing", to_bytes(std::tuple<int>{1}))));
     EXPECT_TRUE(fronta::remote::result_or_throw(reply).empty());
 }
 
 TEST(registry, unknown_name_becomes_an_exception_reply) {
-    const std::string reply = execute(to_bytes(request{"no_such_function", "", "", false}));
+    const std::string reply = execute(to_bytes(make_request("no_such_function", "")));
     EXPECT_THROW(fronta::remote::result_or_throw(reply), std::invalid_argument);
 }
 
 TEST(registry, unreadable_arguments_become_an_exception_reply) {
-    const std::string reply = execute(to_bytes(request{"add", "", "xx", false}));
+    const std::string reply = execute(to_bytes(make_request("add", "xx")));
     EXPECT_THROW(fronta::remote::result_or_throw(reply), fronta::remote::deserialization_error);
     EXPECT_THROW(fronta::remote::result_or_throw(execute("garbage")), fronta::remote::deserialization_error);
 }
 
 TEST(registry, unregistered_exception_type_becomes_remote_error) {
-    const std::string reply = execute(to_bytes(request{"fail", "", to_bytes(std::tuple<int>{1}), false}));
+    const std::string reply = execute(to_bytes(make_request("fail", to_bytes(std::tuple<int>{1}))));
     try {
         fronta::remote::result_or_throw(reply);
         FAIL();

@@ -17,5 +17,6 @@
 #include "fronta/process_pool.hpp"
 #include "fronta/promise.hpp"
 #include "fronta/remote/registry.hpp"
+#include "fronta/shared_array.hpp"
 #include "fronta/thread_pool.hpp"
 #include "fronta/wait.hpp"

@@ -39,6 +39,7 @@
 #include "fronta/detail/executor_base.hpp"
 #include "fronta/init.hpp"
 #include "fronta/remote/call.hpp"
+#include "fronta/shared_array.hpp"
 
 namespace fronta {
 
@@ -57,6 +58,9 @@ struct process_pool_options {
     /// Address-space limit per worker in bytes (RLIMIT_AS); beyond it allocations in the task throw
     /// std::bad_alloc (0: no limit).
     std::size_t memory_limit = 0;
+    /// Messages (arguments, results) larger than this travel through shared memory (memfd)
+    /// instead of the socket.
+    std::size_t shared_memory_threshold = std::size_t{1} << 20;
 };
 
 /// Per-submit settings for `submit_with`.

@@ -37,7 +37,8 @@ public:
 
     /// Marks the future running; false if it was cancelled (then call cancel()).
     virtual bool start() noexcept = 0;
-    virtual void complete(std::string_view reply) noexcept = 0;
+    /// `attached`: descriptors that came with the reply (shared memory in the result).
+    virtual void complete(std::string_view reply, attachments& attached) noexcept = 0;
     virtual void fail(std::exception_ptr error) noexcept = 0;
     virtual void cancel() noexcept = 0;
 
@@ -73,8 +74,9 @@ public:
             return false;
         }
     }
-    void complete(std::string_view reply) noexcept override {
+    void complete(std::string_view reply, attachments& attached) noexcept override {
         fronta::detail::state_ref<fronta::detail::state<R>> pool_reference(this);
+        attachment_scope scope(&attached);
         try {
             const std::string_view bytes = result_or_throw(reply);
             if constexpr (std::is_void_v<R>) {
@@ -178,8 +180,11 @@ struct shipping {
     }
 
     static request single(const callable& f, Args&&... args) {
-        auto [name, state] = identify(f);
-        return request{std::move(name), std::move(state), to_bytes(arguments(std::forward<Args>(args)...)), false};
+        request r;
+        attachment_scope scope(&r.attached);  // shared buffers pass as descriptors where they can
+        std::tie(r.function, r.state) = identify(f);
+        r.arguments = to_bytes(arguments(std::forward<Args>(args)...));
+        return r;
     }
 };
 
@@ -188,11 +193,15 @@ template <class F, class Input>
 struct chunk_shipping : shipping<F, Input> {
     using base = shipping<F, Input>;
     static request chunk(const typename base::callable& f, std::vector<Input>&& items) {
-        auto [name, state] = base::identify(f);
+        request r;
+        attachment_scope scope(&r.attached);
+        std::tie(r.function, r.state) = base::identify(f);
         std::vector<typename base::arguments> tuples;
         tuples.reserve(items.size());
         for (auto& item : items) tuples.emplace_back(std::move(item));
-        return request{std::move(name), std::move(state), to_bytes(tuples), true};
+        r.arguments = to_bytes(tuples);
+        r.chunk = true;
+        return r;
     }
 };
 

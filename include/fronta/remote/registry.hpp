@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "fronta/errors.hpp"
+#include "fronta/remote/attachments.hpp"
 #include "fronta/remote/serialization.hpp"
 
 namespace fronta::remote {
@@ -95,6 +96,7 @@ struct request {
     std::string state;
     std::string arguments;
     bool chunk = false;
+    attachments attached;  // shared memory the state or arguments refer to (not serialized)
     template <class Archive>
     void serialize(Archive& archive) {
         archive(function, state, arguments, chunk);
@@ -108,7 +110,8 @@ inline constexpr char reply_exception = 'E';
 /// Runs one serialized request on a worker: looks the entry up, calls it, and returns the reply
 /// bytes. Never throws: every failure, including an unknown name or unreadable bytes, becomes an
 /// exception reply.
-std::string execute(std::string_view request_bytes);
+/// `exchange` holds the descriptors that came with the request, and receives those the reply needs.
+std::string execute(std::string_view request_bytes, attachments& exchange);
 
 /// Client side: turns a reply into the value bytes, or throws the exception it carries.
 std::string_view result_or_throw(std::string_view reply);

@@ -4,8 +4,9 @@
 /// payload. The decoder is incremental and rejects anything malformed with `protocol_error`, so a
 /// corrupt, truncated or oversized message is an error, never a crash or a hang.
 ///
-/// Header, 32 bytes, little endian: magic "FRNT" | version | kind | 2 reserved | id (8) |
-/// payload length (8) | payload checksum (4) | header checksum (4).
+/// Header, 32 bytes, little endian: magic "FRNT" | version | kind | attachments (2) | id (8) |
+/// payload length (8) | payload checksum (4) | header checksum (4). `attachments` counts the file
+/// descriptors a socket transport passes beside the frame (shared memory); other transports send 0.
 
 #include <cstddef>
 #include <cstdint>
@@ -34,9 +35,14 @@ inline constexpr std::uint8_t version = 1;
 inline constexpr std::size_t header_size = 32;
 inline constexpr std::uint64_t default_max_payload = std::uint64_t{1} << 30;
 
+inline constexpr std::uint16_t max_attachments = 1024;
+/// Set in `attachments` when the payload itself travels in the first attachment (shared memory).
+inline constexpr std::uint16_t payload_attached = 0x8000;
+
 struct frame {
     kind type{};
     std::uint64_t id = 0;
+    std::uint16_t attachments = 0;
     std::string payload;
 };
 
@@ -44,10 +50,10 @@ struct frame {
 std::uint32_t checksum(std::string_view bytes) noexcept;
 
 /// The header for a frame; send it followed by the payload.
-std::string encode_header(kind type, std::uint64_t id, std::string_view payload);
+std::string encode_header(kind type, std::uint64_t id, std::string_view payload, std::uint16_t attachments = 0);
 
 /// Header and payload in one string (for small frames).
-std::string encode(kind type, std::uint64_t id, std::string_view payload);
+std::string encode(kind type, std::uint64_t id, std::string_view payload, std::uint16_t attachments = 0);
 
 class decoder {
 public:

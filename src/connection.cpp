@@ -1,0 +1,159 @@
+#include "connection.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "fronta/detail/shared_memory.hpp"
+
+namespace fronta::detail {
+namespace wire = remote::wire;
+
+namespace {
+constexpr std::uint16_t payload_in_attachment = wire::payload_attached;
+constexpr std::size_t max_fds_per_message = 250;  // the kernel's limit is 253 (SCM_MAX_FD)
+}  // namespace
+
+connection::connection(int fd, std::size_t threshold) : fd_(fd), threshold_(threshold), in_buffer_(1 << 16, '\0') {}
+
+connection::~connection() {
+    close(fd_);
+    for (int fd : out_fds_) close(fd);
+    for (int fd : in_fds_) close(fd);
+}
+
+void connection::queue(wire::kind type, std::uint64_t id, std::string_view payload, const remote::attachments* attached) {
+    std::uint16_t count = attached ? static_cast<std::uint16_t>(attached->size()) : 0;
+    if (payload.size() > threshold_) {
+        // Large payloads go through shared memory: one copy in, a descriptor over the socket.
+        const int memory = create_shared_memory(payload.size());
+        void* address = map_shared_memory(memory, payload.size(), true);
+        std::memcpy(address, payload.data(), payload.size());
+        unmap_shared_memory(address, payload.size());
+        out_fds_.push_back(memory);
+        out_ += wire::encode_header(type, id, {}, static_cast<std::uint16_t>((count + 1) | payload_in_attachment));
+    } else {
+        out_ += wire::encode_header(type, id, payload, count);
+        out_.append(payload);
+    }
+    if (attached)
+        for (int fd : attached->fds()) {
+            const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+            if (copy < 0) throw std::runtime_error("fronta: cannot pass a shared buffer to a worker");
+            out_fds_.push_back(copy);
+        }
+}
+
+bool connection::flush() {
+    std::size_t sent_bytes = 0;
+    while (sent_bytes < out_.size()) {
+        iovec part{out_.data() + sent_bytes, out_.size() - sent_bytes};
+        msghdr message{};
+        message.msg_iov = &part;
+        message.msg_iovlen = 1;
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds_per_message)];
+        const std::size_t fd_count = std::min(out_fds_.size(), max_fds_per_message);
+        if (fd_count != 0) {
+            // Descriptors ride on the first byte still to be sent, so they arrive before (or with)
+            // the frame that refers to them.
+            message.msg_control = control;
+            message.msg_controllen = CMSG_SPACE(sizeof(int) * fd_count);
+            cmsghdr* header = CMSG_FIRSTHDR(&message);
+            header->cmsg_level = SOL_SOCKET;
+            header->cmsg_type = SCM_RIGHTS;
+            header->cmsg_len = CMSG_LEN(sizeof(int) * fd_count);
+            std::memcpy(CMSG_DATA(header), out_fds_.data(), sizeof(int) * fd_count);
+            if (fd_count < out_fds_.size()) part.iov_len = 1;  // the rest go with the next bytes
+        }
+        const ssize_t sent = sendmsg(fd_, &message, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                pollfd p{fd_, POLLOUT, 0};
+                poll(&p, 1, -1);
+                continue;
+            }
+            return false;
+        }
+        for (std::size_t i = 0; i < fd_count; ++i) close(out_fds_[i]);
+        out_fds_.erase(out_fds_.begin(), out_fds_.begin() + static_cast<std::ptrdiff_t>(fd_count));
+        sent_bytes += static_cast<std::size_t>(sent);
+    }
+    out_.clear();
+    return true;
+}
+
+connection::status connection::receive() {
+    for (;;) {
+        iovec part{in_buffer_.data(), in_buffer_.size()};
+        msghdr message{};
+        message.msg_iov = &part;
+        message.msg_iovlen = 1;
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 253)];
+        message.msg_control = control;
+        message.msg_controllen = sizeof control;
+        const ssize_t got = recvmsg(fd_, &message, MSG_CMSG_CLOEXEC);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) return status::nothing;
+            return status::closed;
+        }
+        for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr; header = CMSG_NXTHDR(&message, header)) {
+            if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+            const std::size_t n = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (std::size_t i = 0; i < n; ++i) {
+                int fd;
+                std::memcpy(&fd, CMSG_DATA(header) + i * sizeof(int), sizeof fd);
+                in_fds_.push_back(fd);
+            }
+        }
+        if (got == 0) return status::closed;
+        decoder_.feed(in_buffer_.data(), static_cast<std::size_t>(got));
+        return status::data;
+    }
+}
+
+std::optional<received_frame> connection::next() {
+    auto frame = decoder_.next();
+    if (!frame) return std::nullopt;
+    received_frame out;
+    const bool in_memory = (frame->attachments & payload_in_attachment) != 0;
+    const std::size_t count = frame->attachments & ~payload_in_attachment;
+    if (count > in_fds_.size())
+        throw wire::protocol_error("bad frame: it announces " + std::to_string(count) + " descriptors, " +
+                                   std::to_string(in_fds_.size()) + " arrived");
+    std::vector<int> fds(in_fds_.begin(), in_fds_.begin() + static_cast<std::ptrdiff_t>(count));
+    in_fds_.erase(in_fds_.begin(), in_fds_.begin() + static_cast<std::ptrdiff_t>(count));
+    if (in_memory) {
+        if (fds.empty() || !frame->payload.empty()) {
+            for (int fd : fds) close(fd);
+            throw wire::protocol_error("bad frame: payload in shared memory without its descriptor");
+        }
+        const int memory = fds.front();
+        fds.erase(fds.begin());
+        try {
+            const std::size_t size = shared_memory_size(memory);
+            if (size > remote::wire::default_max_payload) throw wire::protocol_error("bad frame: shared payload too large");
+            void* address = map_shared_memory(memory, size, false);
+            frame->payload.assign(static_cast<const char*>(address), size);
+            unmap_shared_memory(address, size);
+        } catch (const std::exception& e) {
+            close(memory);
+            for (int fd : fds) close(fd);
+            throw wire::protocol_error(std::string("bad frame: cannot read its shared payload: ") + e.what());
+        }
+        close(memory);
+    }
+    frame->attachments = static_cast<std::uint16_t>(fds.size());
+    out.frame = std::move(*frame);
+    out.attached.adopt(std::move(fds));
+    return out;
+}
+
+}  // namespace fronta::detail
