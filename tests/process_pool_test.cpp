@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -107,6 +108,24 @@ int throw_kind(int kind) {
 FRONTA_REMOTE(throw_kind);
 
 int not_registered(int x) { return x; }
+
+double sum_shared(fronta::shared_array<const double> values, std::size_t from, std::size_t to) {
+    double total = 0;
+    for (std::size_t i = from; i < to; ++i) total += values[i];
+    return total;
+}
+FRONTA_REMOTE(sum_shared);
+
+void fill_row(fronta::shared_array<double> matrix, std::size_t row, std::size_t width) {
+    for (std::size_t i = 0; i < width; ++i) matrix[row * width + i] = double(row * 1000 + i);
+}
+FRONTA_REMOTE(fill_row);
+
+std::vector<double> reverse_big(std::vector<double> values) {
+    std::reverse(values.begin(), values.end());
+    return values;
+}
+FRONTA_REMOTE(reverse_big);
 
 struct scaler {
     double factor = 1;
@@ -366,6 +385,55 @@ TEST(process_pool_lifecycle, a_worker_from_another_build_is_refused) {
     } catch (const fronta::broken_executor& e) {
         EXPECT_NE(std::string(e.what()).find("different build"), std::string::npos) << e.what();
     }
+}
+
+TEST(process_pool_data, read_only_shared_array_reaches_many_tasks_without_copies) {
+    std::vector<double> data(1'000'000);
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = double(i % 97);
+    const auto shared = fronta::shared_array<const double>::copy_of(data);
+    const auto fds_before = open_fds();
+    std::vector<fronta::future<double>> parts;
+    {
+        fronta::process_pool pool(2);
+        for (std::size_t part = 0; part < 100; ++part)
+            parts.push_back(pool.submit(sum_shared, shared, part * 10'000, (part + 1) * 10'000));
+        double total = 0;
+        for (auto& f : parts) total += f.get();
+        double expected = 0;
+        for (double v : data) expected += v;
+        EXPECT_DOUBLE_EQ(total, expected);
+    }
+    EXPECT_EQ(open_fds(), fds_before) << "descriptors passed to workers were closed, futures still alive";
+}
+
+TEST(process_pool_data, writable_shared_array_shows_what_workers_wrote) {
+    constexpr std::size_t rows = 8, width = 1000;
+    fronta::shared_array<double> matrix(rows * width);
+    fronta::process_pool pool(2);
+    std::vector<fronta::future<void>> done;
+    for (std::size_t row = 0; row < rows; ++row) done.push_back(pool.submit(fill_row, matrix, row, width));
+    for (auto& f : done) f.get();
+    for (std::size_t row = 0; row < rows; ++row)
+        for (std::size_t i = 0; i < width; i += 111) ASSERT_DOUBLE_EQ(matrix[row * width + i], double(row * 1000 + i));
+}
+
+TEST(process_pool_data, large_arguments_and_results_go_through_shared_memory) {
+    std::vector<double> big(4'000'000);  // 32 MB, far above the 1 MB threshold
+    for (std::size_t i = 0; i < big.size(); ++i) big[i] = double(i);
+    fronta::process_pool pool(1);
+    const std::vector<double> back = pool.submit(reverse_big, big).get();
+    ASSERT_EQ(back.size(), big.size());
+    EXPECT_DOUBLE_EQ(back.front(), double(big.size() - 1));
+    EXPECT_DOUBLE_EQ(back.back(), 0.0);
+}
+
+TEST(process_pool_data, shared_array_copies_its_contents_where_descriptors_cannot_go) {
+    auto original = fronta::shared_array<const int>::copy_of(std::vector<int>{1, 2, 3});
+    const std::string bytes = fronta::remote::to_bytes(original);  // no attachment scope: by value
+    auto copy = fronta::remote::from_bytes<fronta::shared_array<const int>>(bytes);
+    ASSERT_EQ(copy.size(), 3u);
+    EXPECT_EQ(copy[2], 3);
+    EXPECT_NE(copy.data(), original.data());
 }
 
 TEST(process_pool_map, ordered_and_unordered_with_chunks) {

@@ -76,6 +76,7 @@ public:
     }
     void complete(std::string_view reply, attachments& attached) noexcept override {
         fronta::detail::state_ref<fronta::detail::state<R>> pool_reference(this);
+        call = request();  // the arguments and their descriptors are not needed any more
         attachment_scope scope(&attached);
         try {
             const std::string_view bytes = result_or_throw(reply);
@@ -91,10 +92,12 @@ public:
     }
     void fail(std::exception_ptr error) noexcept override {
         fronta::detail::state_ref<fronta::detail::state<R>> pool_reference(this);
+        call = request();
         set_exception_quietly(std::move(error));
     }
     void cancel() noexcept override {
         fronta::detail::state_ref<fronta::detail::state<R>> pool_reference(this);
+        call = request();
         if (!fronta::detail::state_base::cancel()) set_exception_quietly(std::make_exception_ptr(cancelled_error()));
     }
 
