@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Sanitizer runs are 5-20x slower: the stress tests use fewer tasks there.
 SANITIZER_STRESS_TASKS ?= 100000
 
-.PHONY: all deps demo test test-tsan test-asan bench examples clean
+.PHONY: all deps demo test test-tsan test-asan bench examples clean fuzz
 
 all: build/.built
 
@@ -42,6 +42,17 @@ bench:
 	@bench/run.sh build-bench
 
 clean:
-	rm -rf build build-tsan build-asan build-bench
+	rm -rf build build-tsan build-asan build-bench build-fuzz
 
 FORCE:
+
+# libFuzzer on the frame decoder (clang from Debian). FUZZ_SECONDS bounds the run.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/install-deps.sh fuzz
+	@mkdir -p build-fuzz/corpus
+	@clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude \
+	  tests/fuzz/frame_decoder_fuzz.cpp src/wire.cpp -o build-fuzz/frame_decoder_fuzz
+	@cp -n tests/fuzz/corpus/* build-fuzz/corpus/ 2>/dev/null || true
+	@build-fuzz/frame_decoder_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
+	  build-fuzz/corpus 2>&1 | tail -15

@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
 # Runs every peer in one go and prints the side-by-side tables (markdown) for docs/benchmarks.md.
-# Usage: bench/run.sh BUILD_DIR     (make bench does this)
+# Usage: bench/run.sh BUILD_DIR [threads|processes|all]     (make bench does this)
 set -euo pipefail
 build=${1:-build-bench}
+which=${2:-all}
 here=$(cd "$(dirname "$0")" && pwd)
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-echo "bench: C++ peers (fronta, oneTBB, Boost.Asio, std::async) ..." >&2
-"$build/bench/thread_pool_bench" --benchmark_format=json --benchmark_out="$out/cpp.json" \
-  --benchmark_out_format=json >/dev/null
-echo "bench: Python ThreadPoolExecutor (Debian's /usr/bin/python3) ..." >&2
-/usr/bin/python3 "$here/peers/python_thread_pool.py" >"$out/python.json"
-/usr/bin/python3 "$here/report.py" "$out/cpp.json" "$out/python.json"
+if [[ $which == all || $which == threads ]]; then
+  echo "bench: thread pools: fronta, oneTBB, Boost.Asio, std::async ..." >&2
+  "$build/bench/thread_pool_bench" --benchmark_format=json --benchmark_out="$out/cpp.json" \
+    --benchmark_out_format=json >/dev/null
+  echo "bench: Python ThreadPoolExecutor (Debian's /usr/bin/python3) ..." >&2
+  /usr/bin/python3 "$here/peers/python_thread_pool.py" >"$out/python.json"
+  echo "## Thread pools"
+  /usr/bin/python3 "$here/report.py" "$out/cpp.json" "$out/python.json"
+fi
+if [[ $which == all || $which == processes ]]; then
+  echo "bench: process pools: fronta ..." >&2
+  "$build/bench/process_pool_bench" --benchmark_format=json --benchmark_out="$out/process.json" \
+    --benchmark_out_format=json >/dev/null
+  echo "bench: Python ProcessPoolExecutor and loky ..." >&2
+  /usr/bin/python3 "$here/peers/python_process_pool.py" >"$out/python_process.json"
+  echo
+  echo "## Process pools"
+  /usr/bin/python3 "$here/report_process.py" "$out/process.json" "$out/python_process.json"
+fi

@@ -5,7 +5,8 @@ set -euo pipefail
 
 declare -A groups=(
   [build]="g++ cmake make pkg-config libgtest-dev libgmock-dev libcereal-dev"
-  [bench]="g++ cmake make pkg-config libbenchmark-dev libtbb-dev libboost-dev python3"
+  [bench]="g++ cmake make pkg-config libbenchmark-dev libtbb-dev libboost-dev libcereal-dev python3 python3-joblib"
+  [fuzz]="clang libclang-rt-14-dev"
 )
 
 wanted=()

@@ -1,0 +1,83 @@
+"""Python's ProcessPoolExecutor and loky (from Debian's python3-joblib) on the workloads of
+bench/process_pool_bench.cpp, 2 workers each. Prints one JSON object per executor."""
+import json
+import statistics
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+from joblib.externals import loky
+
+WORKERS = 2
+BATCH = 20_000
+MAP_ITEMS = 1_000_000
+
+
+def trivial(x):
+    return x + 1
+
+
+def middle(values):
+    return values[len(values) // 2]
+
+
+def start(make):
+    samples = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        pool = make()
+        a, b = pool.submit(trivial, 1), pool.submit(trivial, 2)
+        a.result(), b.result()
+        samples.append(time.perf_counter() - t0)
+        pool.shutdown()
+    return statistics.median(samples)
+
+
+def round_trip(pool, count=5_000):
+    samples = []
+    for i in range(count):
+        t0 = time.perf_counter_ns()
+        pool.submit(trivial, i).result()
+        samples.append(time.perf_counter_ns() - t0)
+    return statistics.median(samples)
+
+
+def batched(pool):
+    t0 = time.perf_counter_ns()
+    futures = [pool.submit(trivial, i) for i in range(BATCH)]
+    sum(f.result() for f in futures)
+    return (time.perf_counter_ns() - t0) / BATCH
+
+
+def chunked_map(pool):
+    t0 = time.perf_counter_ns()
+    sum(pool.map(trivial, range(MAP_ITEMS), chunksize=10_000))
+    return (time.perf_counter_ns() - t0) / MAP_ITEMS
+
+
+def handoff(pool, count=20):
+    data = bytes(100_000_000)
+    pool.submit(middle, b"warm").result()
+    samples = []
+    for _ in range(count):
+        t0 = time.perf_counter_ns()
+        pool.submit(middle, data).result()
+        samples.append(time.perf_counter_ns() - t0)
+    return statistics.median(samples)
+
+
+def measure(name, make, reusable=False):
+    result = {"executor": name, "start_s": start(make) if not reusable else None}
+    pool = make()
+    result.update(round_trip_median_ns=round_trip(pool), batched_ns_per_task=batched(pool),
+                  map_ns_per_item=chunked_map(pool), handoff_100mb_ns=handoff(pool))
+    pool.shutdown()
+    return result
+
+
+if __name__ == "__main__":
+    results = [
+        measure("ProcessPoolExecutor", lambda: ProcessPoolExecutor(max_workers=WORKERS)),
+        measure("loky", lambda: loky.get_reusable_executor(max_workers=WORKERS, reuse=False)),
+    ]
+    print(json.dumps({"python": sys.version.split()[0], "results": results}))

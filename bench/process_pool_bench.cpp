@@ -1,0 +1,114 @@
+// Process pools side by side with thread_pool, 2 workers each (Python's ProcessPoolExecutor and
+// loky run from bench/peers/python_process_pool.py in the same `make bench`):
+//   start:      construct a pool of 2 and get one result from each worker
+//   round_trip: one submit + get at a time; the median is reported
+//   batched:    submit N = 20,000 tasks, then get them all; time per task
+//   map:        map over 1,000,000 items in chunks of 10,000; time per item
+//   handoff:    a task receives a 100 MB array (shared_array: only a descriptor travels) and
+//               reads one element; time of the whole round trip
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "fronta/fronta.hpp"
+
+namespace {
+
+constexpr int workers = 2;
+constexpr long batch = 20'000;
+constexpr long map_items = 1'000'000;
+
+double trivial(double x) { return x + 1; }
+FRONTA_REMOTE(trivial);
+
+double first_element(fronta::shared_array<const double> values) { return values[values.size() / 2]; }
+FRONTA_REMOTE(first_element);
+
+template <class RoundTrip>
+void measure_round_trips(benchmark::State& state, RoundTrip&& round_trip) {
+    std::vector<double> samples;
+    int i = 0;
+    for (auto _ : state) {
+        const auto start = std::chrono::steady_clock::now();
+        benchmark::DoNotOptimize(round_trip(i++));
+        samples.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::nth_element(samples.begin(), samples.begin() + samples.size() / 2, samples.end());
+    state.counters["median_ns"] = samples[samples.size() / 2];
+}
+
+template <class Pool>
+void batched(benchmark::State& state) {
+    Pool pool(workers);
+    for (auto _ : state) {
+        std::vector<fronta::future<double>> futures;
+        futures.reserve(batch);
+        for (long i = 0; i < batch; ++i) futures.push_back(pool.submit(trivial, double(i)));
+        double sum = 0;
+        for (auto& f : futures) sum += f.get();
+        benchmark::DoNotOptimize(sum);
+    }
+    state.counters["ns_per_task"] = benchmark::Counter(double(batch) * state.iterations(),
+                                                       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+template <class Pool>
+void round_trip(benchmark::State& state) {
+    Pool pool(workers);
+    measure_round_trips(state, [&](int i) { return pool.submit(trivial, double(i)).get(); });
+}
+
+template <class Pool>
+void chunked_map(benchmark::State& state) {
+    Pool pool(workers);
+    std::vector<double> inputs(map_items, 1.0);
+    for (auto _ : state) {
+        double sum = 0;
+        for (double y : pool.map(trivial, inputs, {.chunk_size = 10'000})) sum += y;
+        benchmark::DoNotOptimize(sum);
+    }
+    state.counters["ns_per_item"] = benchmark::Counter(double(map_items) * state.iterations(),
+                                                       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+}
+
+void process_pool_start(benchmark::State& state) {
+    for (auto _ : state) {
+        fronta::process_pool pool(workers);
+        auto a = pool.submit(trivial, 1.0);
+        auto b = pool.submit(trivial, 2.0);
+        benchmark::DoNotOptimize(a.get() + b.get());
+        state.PauseTiming();  // the shutdown is not part of starting
+        pool.shutdown();
+        state.ResumeTiming();
+    }
+}
+
+template <class Pool>
+void handoff_100mb(benchmark::State& state) {
+    Pool pool(workers);
+    std::vector<double> data(100'000'000 / sizeof(double), 2.0);
+    const auto shared = fronta::shared_array<const double>::copy_of(data);
+    pool.submit(first_element, shared).get();  // warm: mappings, caches
+    measure_round_trips(state, [&](int) { return pool.submit(first_element, shared).get(); });
+}
+
+}  // namespace
+
+BENCHMARK(process_pool_start)->Unit(benchmark::kMillisecond)->Iterations(10)->UseRealTime();
+BENCHMARK(round_trip<fronta::process_pool>)->MinTime(1.0)->UseRealTime();
+BENCHMARK(round_trip<fronta::thread_pool>)->MinTime(1.0)->UseRealTime();
+BENCHMARK(batched<fronta::process_pool>)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(batched<fronta::thread_pool>)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(chunked_map<fronta::process_pool>)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(chunked_map<fronta::thread_pool>)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
+BENCHMARK(handoff_100mb<fronta::process_pool>)->MinTime(1.0)->UseRealTime();
+BENCHMARK(handoff_100mb<fronta::thread_pool>)->MinTime(1.0)->UseRealTime();
+
+int main(int argc, char** argv) {
+    fronta::init(argc, argv);  // the workers are copies of this benchmark
+    benchmark::Initialize(&argc, argv);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+}
