@@ -336,6 +336,7 @@ private:
             while (clock::now() < spin_until) {
                 const int ready = poll(fds.data(), fds.size(), 0);
                 if (ready != 0 || inbox_size_.load(std::memory_order_acquire) != 0) return ready >= 0 || errno == EINTR;
+                std::this_thread::yield();  // on a full machine, let the thread we wait for run
             }
         }
         {

@@ -4,6 +4,7 @@
 #include "process_worker.hpp"
 
 #include <poll.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -36,6 +37,7 @@ bool wait_for_input(int fd) {
     pollfd p{fd, POLLIN, 0};
     while (std::chrono::steady_clock::now() < spin_until) {
         if (poll(&p, 1, 0) > 0) return true;
+        sched_yield();  // on a full machine, let the client run
     }
     while (poll(&p, 1, -1) < 0) {
         if (errno != EINTR) return false;

@@ -199,10 +199,10 @@ struct chunk_shipping : shipping<F, Input> {
         request r;
         attachment_scope scope(&r.attached);
         std::tie(r.function, r.state) = base::identify(f);
-        std::vector<typename base::arguments> tuples;
-        tuples.reserve(items.size());
-        for (auto& item : items) tuples.emplace_back(std::move(item));
-        r.arguments = to_bytes(tuples);
+        detail::chunk_items_t<typename base::arguments> converted;
+        converted.reserve(items.size());
+        for (auto& item : items) converted.emplace_back(std::move(item));
+        r.arguments = to_bytes(converted);
         r.chunk = true;
         return r;
     }

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <tuple>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -163,18 +164,40 @@ struct nothing {
 template <class R>
 using stored_t = std::conditional_t<std::is_void_v<R>, nothing, R>;
 
+// The items of a chunk: for one-parameter callables a vector of that parameter (cereal writes a
+// vector of numbers as one block), otherwise a vector of argument tuples.
+template <class Tuple>
+struct chunk_items {
+    using type = std::vector<Tuple>;
+};
+template <class P>
+struct chunk_items<std::tuple<P>> {
+    using type = std::vector<P>;
+};
+template <class Tuple>
+using chunk_items_t = typename chunk_items<Tuple>::type;
+
+template <class Callable, class Item>
+decltype(auto) call_with_item(Callable& callable, Item&& item) {
+    if constexpr (requires { std::tuple_size<std::remove_cvref_t<Item>>::value; } &&
+                  !std::is_invocable_v<Callable&, Item&&>)
+        return std::apply(callable, std::forward<Item>(item));
+    else
+        return std::invoke(callable, std::forward<Item>(item));
+}
+
 template <class R, class Callable, class Tuple>
 std::string run_chunk(Callable& callable, std::string_view items_bytes) {
-    auto items = from_bytes<std::vector<Tuple>>(items_bytes);
+    auto items = from_bytes<chunk_items_t<Tuple>>(items_bytes);
     chunk_reply<stored_t<R>> reply;
     reply.values.reserve(items.size());
     for (auto& item : items) {
         try {
             if constexpr (std::is_void_v<R>) {
-                std::apply(callable, std::move(item));
+                call_with_item(callable, std::move(item));
                 reply.values.emplace_back();
             } else {
-                reply.values.push_back(std::apply(callable, std::move(item)));
+                reply.values.push_back(call_with_item(callable, std::move(item)));
             }
         } catch (...) {
             reply.failed = true;

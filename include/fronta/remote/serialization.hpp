@@ -28,6 +28,7 @@
 #include <cereal/types/vector.hpp>
 #include <cstddef>
 #include <istream>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <streambuf>
@@ -54,29 +55,71 @@ namespace detail {
 // Appends to a std::string without the copies of std::ostringstream.
 class string_sink : public std::streambuf {
 public:
-    explicit string_sink(std::string& out) : out_(out) {}
+    void target(std::string* out) noexcept { out_ = out; }
 
 protected:
     std::streamsize xsputn(const char* s, std::streamsize n) override {
-        out_.append(s, static_cast<std::size_t>(n));
+        out_->append(s, static_cast<std::size_t>(n));
         return n;
     }
     int_type overflow(int_type c) override {
-        if (c != traits_type::eof()) out_.push_back(static_cast<char>(c));
+        if (c != traits_type::eof()) out_->push_back(static_cast<char>(c));
         return c;
     }
 
 private:
-    std::string& out_;
+    std::string* out_ = nullptr;
 };
 
 // Reads from a view of bytes it does not own.
 class view_source : public std::streambuf {
 public:
-    explicit view_source(std::string_view in) {
+    void target(std::string_view in) {
         char* begin = const_cast<char*>(in.data());
         setg(begin, begin, begin + in.size());
     }
+};
+
+// Building a std::ostream or std::istream costs more than serializing a small message, so each
+// thread keeps one of each; a serialize() that serializes something itself gets fresh ones.
+template <class Buffer, class Stream>
+class cached_stream {
+public:
+    template <class Target>
+    explicit cached_stream(Target&& target) {
+        thread_local struct slot {
+            Buffer buffer;
+            Stream stream{&buffer};
+            bool busy = false;
+        } cache;
+        if (!cache.busy) {
+            cache.busy = true;
+            used_ = &cache.busy;
+            buffer_ = &cache.buffer;
+            stream_ = &cache.stream;
+            stream_->clear();
+        } else {
+            own_buffer_.emplace();
+            own_stream_.emplace(&*own_buffer_);
+            buffer_ = &*own_buffer_;
+            stream_ = &*own_stream_;
+        }
+        buffer_->target(std::forward<Target>(target));
+    }
+    ~cached_stream() {
+        if (used_) *used_ = false;
+    }
+    cached_stream(const cached_stream&) = delete;
+    cached_stream& operator=(const cached_stream&) = delete;
+    Stream& stream() noexcept { return *stream_; }
+    Buffer& buffer() noexcept { return *buffer_; }
+
+private:
+    bool* used_ = nullptr;
+    Buffer* buffer_ = nullptr;
+    Stream* stream_ = nullptr;
+    std::optional<Buffer> own_buffer_;
+    std::optional<Stream> own_stream_;
 };
 
 }  // namespace detail
@@ -84,9 +127,8 @@ public:
 /// Appends the serialized `values` to `out`.
 template <class... T>
 void append_bytes(std::string& out, const T&... values) {
-    detail::string_sink sink(out);
-    std::ostream stream(&sink);
-    cereal::BinaryOutputArchive archive(stream);
+    detail::cached_stream<detail::string_sink, std::ostream> cached(&out);
+    cereal::BinaryOutputArchive archive(cached.stream());
     archive(values...);
 }
 
@@ -101,8 +143,8 @@ std::string to_bytes(const T&... values) {
 /// has bytes left over.
 template <class... T>
 void read_bytes(std::string_view in, T&... values) {
-    detail::view_source source(in);
-    std::istream stream(&source);
+    detail::cached_stream<detail::view_source, std::istream> cached(in);
+    std::istream& stream = cached.stream();
     try {
         cereal::BinaryInputArchive archive(stream);
         archive(values...);
