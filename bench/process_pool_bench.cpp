@@ -8,7 +8,11 @@
 //               reads one element; time of the whole round trip
 #include <benchmark/benchmark.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <thread>
 #include <chrono>
 #include <vector>
 
@@ -94,8 +98,32 @@ void handoff_100mb(benchmark::State& state) {
     measure_round_trips(state, [&](int) { return pool.submit(first_element, shared).get(); });
 }
 
+// The floor under any socket transport on this machine: 8 bytes there and back over a Unix
+// socket pair between two threads that block in read(), with nothing else done.
+void socket_ping_pong_floor(benchmark::State& state) {
+    int ends[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, ends) != 0) {
+        state.SkipWithError("socketpair failed");
+        return;
+    }
+    std::thread echo([fd = ends[1]] {
+        char buffer[8];
+        while (read(fd, buffer, sizeof buffer) == static_cast<ssize_t>(sizeof buffer))
+            if (write(fd, buffer, sizeof buffer) != static_cast<ssize_t>(sizeof buffer)) break;
+    });
+    char buffer[8] = {};
+    measure_round_trips(state, [&](int) {
+        if (write(ends[0], buffer, sizeof buffer) != static_cast<ssize_t>(sizeof buffer)) return -1L;
+        return static_cast<long>(read(ends[0], buffer, sizeof buffer));
+    });
+    close(ends[0]);
+    echo.join();
+    close(ends[1]);
+}
+
 }  // namespace
 
+BENCHMARK(socket_ping_pong_floor)->MinTime(1.0)->UseRealTime();
 BENCHMARK(process_pool_start)->Unit(benchmark::kMillisecond)->Iterations(10)->UseRealTime();
 BENCHMARK(round_trip<fronta::process_pool>)->MinTime(1.0)->UseRealTime();
 BENCHMARK(round_trip<fronta::thread_pool>)->MinTime(1.0)->UseRealTime();
