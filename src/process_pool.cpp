@@ -140,6 +140,8 @@ public:
 
     std::size_t concurrency() const noexcept override { return target_; }
 
+    void shutdown_at_destruction() override { shutdown(true, true); }
+
     std::vector<int> worker_pids() const {
         std::lock_guard lock(mutex_);
         return pids_;
@@ -622,14 +624,14 @@ process_pool::process_pool(process_pool_options options)
 
 process_pool& process_pool::operator=(process_pool&& other) noexcept {
     if (this != &other) {
-        if (sink_) sink_->shutdown(true, true);
+        if (sink_) sink_->shutdown_at_destruction();
         sink_ = std::move(other.sink_);
     }
     return *this;
 }
 
 process_pool::~process_pool() {
-    if (sink_) sink_->shutdown(true, true);
+    if (sink_) sink_->shutdown_at_destruction();
 }
 
 std::vector<int> process_pool::worker_pids() const {

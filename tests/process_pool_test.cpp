@@ -472,6 +472,16 @@ TEST(process_pool_erased, fits_the_type_erased_executor) {
     EXPECT_DOUBLE_EQ(total, 14.0);
 }
 
+TEST(process_pool_erased, last_handle_stops_a_stuck_worker_like_the_destructor) {
+    fronta::future<int> stuck;
+    {
+        fronta::executor ex = fronta::process_pool(1);
+        stuck = ex.submit(misbehave, std::string("spin"));
+        EXPECT_TRUE(eventually([&] { return stuck.running(); }));
+    }
+    EXPECT_THROW(stuck.get(), fronta::cancelled_error);
+}
+
 TEST(process_pool_erased, futures_work_with_as_completed) {
     fronta::process_pool pool(2);
     std::vector<fronta::future<double>> futures;

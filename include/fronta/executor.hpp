@@ -8,7 +8,8 @@
 /// auto f = ex.submit(do_some_math, 5.0);
 /// for (double y : ex.map(do_some_math, inputs)) use(y);
 /// @endcode
-/// Built from an executor moved in, the handle owns it: the last copy shuts it down (wait=true).
+/// Built from an executor moved in, the handle owns it: the last copy shuts it down as that
+/// executor's destructor would.
 /// Built from an lvalue, it shares the executor, whose own destructor still shuts it down; a
 /// handle used after that throws `shutdown_error`.
 
@@ -39,7 +40,7 @@ private:
     struct shutdown_on_last_copy {
         std::shared_ptr<detail::task_sink> sink;
         explicit shutdown_on_last_copy(std::shared_ptr<detail::task_sink> s) : sink(std::move(s)) {}
-        ~shutdown_on_last_copy() { sink->shutdown(true, false); }
+        ~shutdown_on_last_copy() { sink->shutdown_at_destruction(); }
     };
     static std::shared_ptr<detail::task_sink> take_sink(detail::executor_base& source) {
         auto& sink = sink_of(source);

@@ -81,6 +81,9 @@ public:
     /// Takes ownership of `t`. On failure (shut down, broken) it cancels or fails `t`, then throws.
     virtual void enqueue(task* t) = 0;
     virtual void shutdown(bool wait, bool cancel_futures) = 0;
+    /// What the owner's destructor does: wait for everything (threads), or stop what runs
+    /// (processes, which can be stopped; see process_pool).
+    virtual void shutdown_at_destruction() { shutdown(true, false); }
     /// How many tasks run at once; `map` sizes its window from it.
     virtual std::size_t concurrency() const noexcept = 0;
 
