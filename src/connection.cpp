@@ -50,7 +50,7 @@ void connection::queue(wire::kind type, std::uint64_t id, std::string_view paylo
         }
 }
 
-bool connection::flush() {
+bool connection::flush(bool wait) {
     std::size_t sent_bytes = 0;
     while (sent_bytes < out_.size()) {
         iovec part{out_.data() + sent_bytes, out_.size() - sent_bytes};
@@ -75,6 +75,10 @@ bool connection::flush() {
         if (sent < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (!wait) {
+                    out_.erase(0, sent_bytes);  // the rest goes when the peer has read some
+                    return true;
+                }
                 pollfd p{fd_, POLLOUT, 0};
                 poll(&p, 1, -1);
                 continue;

@@ -34,8 +34,9 @@ public:
     /// Adds a frame to the outgoing buffer; `attached` descriptors go with it (duplicated).
     void queue(remote::wire::kind type, std::uint64_t id, std::string_view payload,
                const remote::attachments* attached = nullptr);
-    /// Sends everything queued; waits while the socket is full. False if the peer is gone.
-    bool flush();
+    /// Sends what is queued. With `wait`, waits while the socket is full; without, keeps the rest
+    /// for a later call (see has_queued). False if the peer is gone.
+    bool flush(bool wait = true);
     bool has_queued() const noexcept { return !out_.empty(); }
 
     enum class status { data, nothing, closed };

@@ -193,7 +193,7 @@ private:
         w->pid = pid;
         w->link = std::make_unique<detail::connection>(sockets[0], options_.shared_memory_threshold);
         w->link->queue(wire::kind::hello, 0, detail::build_id());
-        w->link->flush();  // if it died at once, the read side notices and reports it
+        w->link->flush(false);  // if it died at once, the read side notices and reports it
         workers_.push_back(std::move(w));
         publish_pids();
     }
@@ -231,7 +231,7 @@ private:
     void retire(worker_process& w) {  // a graceful exit: max_tasks_per_child, idle, shutdown
         if (w.link) {
             w.link->queue(wire::kind::shutdown, 0, {});
-            if (w.link->flush()) {
+            if (w.link->flush(false)) {
                 pollfd p{w.fd(), POLLIN, 0};  // it closes the socket as it exits
                 poll(&p, 1, 1000);
             }
@@ -314,7 +314,8 @@ private:
             polled.clear();
             fds.push_back({wake_fd_, POLLIN, 0});
             for (auto& w : workers_) {
-                fds.push_back({w->fd(), POLLIN, 0});
+                const short events = static_cast<short>(POLLIN | (w->link->has_queued() ? POLLOUT : 0));
+                fds.push_back({w->fd(), events, 0});
                 polled.push_back(w.get());
             }
             if (!wait_for_events(fds, busy)) break;
@@ -322,8 +323,10 @@ private:
                 std::uint64_t count;
                 [[maybe_unused]] auto ignored = read(wake_fd_, &count, sizeof count);
             }
-            for (std::size_t i = 0; i < polled.size(); ++i)
-                if (fds[i + 1].revents != 0) read_from(*polled[i]);
+            for (std::size_t i = 0; i < polled.size(); ++i) {
+                if ((fds[i + 1].revents & POLLOUT) && polled[i]->link) polled[i]->link->flush(false);
+                if (fds[i + 1].revents & ~POLLOUT) read_from(*polled[i]);
+            }
         }
         for (auto& w : workers_) retire(*w);
         workers_.clear();
@@ -455,8 +458,10 @@ private:
                 sent_any = true;
             }
         }
+        // Never wait for a worker to read: one stuck in a long task must not stall the dispatcher
+        // (and with it every timeout). What does not fit now goes when poll says it can.
         for (auto& w : workers_)
-            if (w->link && w->link->has_queued()) w->link->flush();  // a dead one is noticed on read
+            if (w->link && w->link->has_queued()) w->link->flush(false);  // a dead one is noticed on read
     }
 
     remote::remote_task* take_next() {

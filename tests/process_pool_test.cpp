@@ -303,6 +303,23 @@ TEST(process_pool_faults, timeout_kills_a_stuck_worker) {
     EXPECT_THROW(pool.submit_with({.timeout = 50ms}, misbehave, std::string("spin")).get(), fronta::timeout_error);
 }
 
+std::size_t text_length(std::string text) { return text.size(); }
+FRONTA_REMOTE(text_length);
+
+TEST(process_pool_faults, a_stuck_worker_with_a_full_socket_does_not_stall_the_pool) {
+    fronta::process_pool_options options;
+    options.workers = 1;
+    options.task_timeout = 500ms;
+    fronta::process_pool pool(options);
+    for (int i = 0; i < 200; ++i) pool.submit(square, 1.0).get();  // short tasks: it sends ahead
+    auto stuck = pool.submit(misbehave, std::string("spin"));
+    std::vector<fronta::future<std::size_t>> behind;
+    const std::string half_megabyte(500'000, 'x');  // under the shared-memory threshold: socket
+    for (int i = 0; i < 31; ++i) behind.push_back(pool.submit(text_length, half_megabyte));
+    EXPECT_THROW(stuck.get(), fronta::timeout_error) << "the timeout fired although the socket was full";
+    for (auto& f : behind) EXPECT_EQ(f.get(), half_megabyte.size());
+}
+
 TEST(process_pool_faults, memory_limit_turns_into_bad_alloc) {
     if (sanitized) GTEST_SKIP() << "sanitizers reserve more address space than any RLIMIT_AS allows";
     fronta::process_pool_options options;
