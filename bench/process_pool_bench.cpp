@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fronta/fronta.hpp"
+#include "measure.hpp"
 
 namespace {
 
@@ -30,18 +31,6 @@ FRONTA_REMOTE(trivial);
 double first_element(fronta::shared_array<const double> values) { return values[values.size() / 2]; }
 FRONTA_REMOTE(first_element);
 
-template <class RoundTrip>
-void measure_round_trips(benchmark::State& state, RoundTrip&& round_trip) {
-    std::vector<double> samples;
-    int i = 0;
-    for (auto _ : state) {
-        const auto start = std::chrono::steady_clock::now();
-        benchmark::DoNotOptimize(round_trip(i++));
-        samples.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count());
-    }
-    std::nth_element(samples.begin(), samples.begin() + samples.size() / 2, samples.end());
-    state.counters["median_ns"] = samples[samples.size() / 2];
-}
 
 template <class Pool>
 void batched(benchmark::State& state) {

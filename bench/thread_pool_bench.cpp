@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "fronta/fronta.hpp"
+#include "measure.hpp"
 
 namespace {
 
@@ -25,20 +26,6 @@ constexpr long batch = 200'000;
 
 int trivial(int x) { return x + 1; }
 
-// Times each round trip and reports the median (robust to the noise of a shared machine).
-template <class RoundTrip>
-void measure_round_trips(benchmark::State& state, RoundTrip&& round_trip) {
-    std::vector<double> samples;
-    samples.reserve(1 << 20);
-    int i = 0;
-    for (auto _ : state) {
-        const auto start = std::chrono::steady_clock::now();
-        benchmark::DoNotOptimize(round_trip(i++));
-        samples.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - start).count());
-    }
-    std::nth_element(samples.begin(), samples.begin() + samples.size() / 2, samples.end());
-    state.counters["median_ns"] = samples[samples.size() / 2];
-}
 
 template <class SubmitAll>
 void measure_batch(benchmark::State& state, SubmitAll&& run_batch, long tasks = batch) {

@@ -616,14 +616,7 @@ private:
 }  // namespace
 
 process_pool::process_pool() : process_pool(process_pool_options{}) {}
-process_pool::process_pool(std::size_t workers) : process_pool([workers] {
-        if (workers == 0)
-            throw std::invalid_argument(
-                "process_pool(0): a pool needs at least one worker; use process_pool() for one per hardware thread");
-        process_pool_options options;
-        options.workers = workers;
-        return options;
-    }()) {}
+process_pool::process_pool(std::size_t workers) : process_pool(with_workers<process_pool_options>(workers, "process_pool")) {}
 process_pool::process_pool(process_pool_options options)
     : executor_base(std::make_shared<process_pool_impl>(std::move(options))) {}
 

@@ -292,14 +292,7 @@ std::shared_ptr<detail::task_sink> make_pool(thread_pool_options options) {
 }  // namespace
 
 thread_pool::thread_pool() : thread_pool(thread_pool_options{}) {}
-thread_pool::thread_pool(std::size_t workers) : thread_pool([workers] {
-        if (workers == 0)
-            throw std::invalid_argument(
-                "thread_pool(0): a pool needs at least one worker; use thread_pool() for one per hardware thread");
-        thread_pool_options options;
-        options.workers = workers;
-        return options;
-    }()) {}
+thread_pool::thread_pool(std::size_t workers) : thread_pool(with_workers<thread_pool_options>(workers, "thread_pool")) {}
 thread_pool::thread_pool(thread_pool_options options) : executor_base(make_pool(std::move(options))) {}
 
 thread_pool& thread_pool::operator=(thread_pool&& other) noexcept {

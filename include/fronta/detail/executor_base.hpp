@@ -137,6 +137,18 @@ protected:
         return sink_;
     }
 
+    /// Options with `workers = n` for the `pool(n)` constructors; n = 0 is an error there (the
+    /// default constructor is the way to ask for one worker per hardware thread).
+    template <class Options>
+    static Options with_workers(std::size_t n, const char* pool_name) {
+        if (n == 0)
+            throw std::invalid_argument(std::string(pool_name) + "(0): a pool needs at least one worker; use " +
+                                        pool_name + "() for one per hardware thread");
+        Options options;
+        options.workers = n;
+        return options;
+    }
+
     /// For `executor`, which adopts or shares another executor's sink.
     static std::shared_ptr<task_sink>& sink_of(executor_base& other) noexcept { return other.sink_; }
 
