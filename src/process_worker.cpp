@@ -6,8 +6,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -46,34 +44,6 @@ bool wait_for_input(int fd) {
 }
 
 }  // namespace
-
-bool write_all(int fd, const std::string& header, const std::string& payload) {
-    iovec parts[2] = {{const_cast<char*>(header.data()), header.size()},
-                      {const_cast<char*>(payload.data()), payload.size()}};
-    int first = 0;
-    while (first < 2) {
-        msghdr message{};
-        message.msg_iov = parts + first;
-        message.msg_iovlen = static_cast<size_t>(2 - first);
-        const ssize_t sent = sendmsg(fd, &message, MSG_NOSIGNAL);
-        if (sent < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                pollfd p{fd, POLLOUT, 0};
-                poll(&p, 1, -1);
-                continue;
-            }
-            return false;
-        }
-        auto left = static_cast<size_t>(sent);
-        while (first < 2 && left >= parts[first].iov_len) left -= parts[first++].iov_len;
-        if (first < 2) {
-            parts[first].iov_base = static_cast<char*>(parts[first].iov_base) + left;
-            parts[first].iov_len -= left;
-        }
-    }
-    return true;
-}
 
 int run_process_worker(const std::string& settings) {
     const int fd = static_cast<int>(setting(settings, "fd", -1));

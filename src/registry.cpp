@@ -30,33 +30,30 @@ std::string demangle_symbol(const char* symbol) {
 
 namespace {
 template <class E>
-std::exception_ptr make_from(const std::string& message) {
-    return std::make_exception_ptr(E(message));
-}
+constexpr auto make_from = &detail::make_exception_from_message<E>;
 std::exception_ptr make_bad_alloc(const std::string&) { return std::make_exception_ptr(std::bad_alloc()); }
-std::exception_ptr make_cancelled(const std::string& message) { return std::make_exception_ptr(cancelled_error(message)); }
 }  // namespace
 
 registry::registry() {
     // Standard exceptions come back as themselves; fronta's own too.
-    add_exception("std::logic_error", typeid(std::logic_error), &make_from<std::logic_error>);
-    add_exception("std::invalid_argument", typeid(std::invalid_argument), &make_from<std::invalid_argument>);
-    add_exception("std::domain_error", typeid(std::domain_error), &make_from<std::domain_error>);
-    add_exception("std::length_error", typeid(std::length_error), &make_from<std::length_error>);
-    add_exception("std::out_of_range", typeid(std::out_of_range), &make_from<std::out_of_range>);
-    add_exception("std::runtime_error", typeid(std::runtime_error), &make_from<std::runtime_error>);
-    add_exception("std::range_error", typeid(std::range_error), &make_from<std::range_error>);
-    add_exception("std::overflow_error", typeid(std::overflow_error), &make_from<std::overflow_error>);
-    add_exception("std::underflow_error", typeid(std::underflow_error), &make_from<std::underflow_error>);
+    add_exception("std::logic_error", typeid(std::logic_error), make_from<std::logic_error>);
+    add_exception("std::invalid_argument", typeid(std::invalid_argument), make_from<std::invalid_argument>);
+    add_exception("std::domain_error", typeid(std::domain_error), make_from<std::domain_error>);
+    add_exception("std::length_error", typeid(std::length_error), make_from<std::length_error>);
+    add_exception("std::out_of_range", typeid(std::out_of_range), make_from<std::out_of_range>);
+    add_exception("std::runtime_error", typeid(std::runtime_error), make_from<std::runtime_error>);
+    add_exception("std::range_error", typeid(std::range_error), make_from<std::range_error>);
+    add_exception("std::overflow_error", typeid(std::overflow_error), make_from<std::overflow_error>);
+    add_exception("std::underflow_error", typeid(std::underflow_error), make_from<std::underflow_error>);
     add_exception("std::bad_alloc", typeid(std::bad_alloc), &make_bad_alloc);
-    add_exception("fronta::cancelled_error", typeid(cancelled_error), &make_cancelled);
-    add_exception("fronta::timeout_error", typeid(timeout_error), &make_from<timeout_error>);
-    add_exception("fronta::invalid_state_error", typeid(invalid_state_error), &make_from<invalid_state_error>);
-    add_exception("fronta::broken_executor", typeid(broken_executor), &make_from<broken_executor>);
-    add_exception("fronta::shutdown_error", typeid(shutdown_error), &make_from<shutdown_error>);
-    add_exception("fronta::worker_died", typeid(worker_died), &make_from<worker_died>);
+    add_exception("fronta::cancelled_error", typeid(cancelled_error), make_from<cancelled_error>);
+    add_exception("fronta::timeout_error", typeid(timeout_error), make_from<timeout_error>);
+    add_exception("fronta::invalid_state_error", typeid(invalid_state_error), make_from<invalid_state_error>);
+    add_exception("fronta::broken_executor", typeid(broken_executor), make_from<broken_executor>);
+    add_exception("fronta::shutdown_error", typeid(shutdown_error), make_from<shutdown_error>);
+    add_exception("fronta::worker_died", typeid(worker_died), make_from<worker_died>);
     add_exception("fronta::remote::deserialization_error", typeid(deserialization_error),
-                  &make_from<deserialization_error>);
+                  make_from<deserialization_error>);
 }
 
 registry& registry::instance() {
