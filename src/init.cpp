@@ -19,6 +19,12 @@ namespace {
 
 std::atomic<bool> init_done{false};
 
+// Hooks are added by static initializers, before main: a fixed table needs no dynamic
+// initialization of its own.
+constexpr int max_init_hooks = 4;
+detail::init_hook init_hooks[max_init_hooks] = {};
+int init_hook_count = 0;
+
 // The GNU build-id note of the main program, read from its loaded program headers.
 int find_build_id(dl_phdr_info* info, size_t, void* out) {
     auto* id = static_cast<std::string*>(out);
@@ -59,19 +65,24 @@ std::string compute_build_id() {
 
 }  // namespace
 
-void init(int, char**) {
+void init(int argc, char** argv) {
     if (const char* worker = std::getenv(detail::worker_environment_variable)) {
         const std::string settings = worker;
         unsetenv(detail::worker_environment_variable);  // not for programs this worker may start
         std::exit(detail::run_process_worker(settings));
     }
     remote::registry::instance().check();
+    for (int i = 0; i < init_hook_count; ++i) init_hooks[i](argc, argv);
     init_done.store(true);
 }
 
 namespace detail {
 
 bool initialized() noexcept { return init_done.load(); }
+
+void add_init_hook(init_hook hook) noexcept {
+    if (init_hook_count < max_init_hooks) init_hooks[init_hook_count++] = hook;
+}
 
 const char* build_id() noexcept {
     static const std::string id = [] {

@@ -21,6 +21,10 @@ void init(int argc, char** argv);
 namespace detail {
 /// True once `init` ran in this process (process_pool refuses to start workers otherwise).
 bool initialized() noexcept;
+/// Optional components (the MPI pool) hook into `init`: a hook runs after the process-pool worker
+/// check, in the order added; an MPI worker rank serves inside its hook and never returns.
+using init_hook = void (*)(int argc, char** argv);
+void add_init_hook(init_hook hook) noexcept;
 /// Identifies this executable's build (its GNU build-id, else size and modification time).
 const char* build_id() noexcept;
 }  // namespace detail

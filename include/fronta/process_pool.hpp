@@ -94,7 +94,7 @@ public:
         check_shippable<F, Args...>();
         using shipping = remote::shipping<F, Args...>;
         using result = detail::call_result_t<F, Args...>;
-        auto request = shipping::single(f, std::forward<Args>(args)...);
+        auto request = shipping::single(true, f, std::forward<Args>(args)...);
         std::string description = request.function;
         auto [fut, t] = remote::make_remote_task<result>(std::move(request), std::move(description));
         if (options.retries) t->retries_left = *options.retries;
@@ -125,18 +125,7 @@ public:
 private:
     template <class F, class... Args>
     static constexpr void check_shippable() {
-        using shipping = remote::shipping<F, Args...>;
-        static_assert(shipping::callable_ok,
-                      "process_pool: this callable cannot be sent to another process. A lambda with captures, or a "
-                      "function object without serialize(), cannot be shipped. Use a function registered with "
-                      "FRONTA_REMOTE(name), a captureless lambda, or a struct that holds the captured values and "
-                      "has a serialize(Archive&) member");
-        static_assert(shipping::arguments_ok,
-                      "process_pool: an argument cannot be sent to another process: its type has no cereal "
-                      "serialization (add a serialize(Archive&) member) or does not convert to the parameter type");
-        static_assert(shipping::result_ok,
-                      "process_pool: the result cannot be sent back: its type has no cereal serialization (add a "
-                      "serialize(Archive&) member)");
+        remote::check_shippable<F, Args...>();
     }
 };
 

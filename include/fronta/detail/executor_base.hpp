@@ -72,7 +72,7 @@ protected:
         if constexpr (shipping::value) {
             static_assert(std::is_same_v<typename shipping::result, local_result>,
                           "submit: the callable's result differs between a local and a remote call");
-            auto request = shipping::single(f, std::forward<Args>(args)...);
+            auto request = shipping::single(target.passes_descriptors(), f, std::forward<Args>(args)...);
             std::string description = request.function;
             auto [fut, t] = remote::make_remote_task<local_result>(std::move(request), std::move(description));
             target.enqueue_remote(t);
@@ -111,7 +111,7 @@ protected:
                 if (target->is_remote()) {
                     using shipping = remote::chunk_shipping<fn_type, input>;
                     if constexpr (shipping::value) {
-                        auto request = shipping::chunk(*fn, std::move(items));
+                        auto request = shipping::chunk(target->passes_descriptors(), *fn, std::move(items));
                         std::string description = request.function + " (map chunk)";
                         auto [fut, t] =
                             remote::make_remote_task<chunk_result<result>>(std::move(request), std::move(description));

@@ -89,6 +89,9 @@ public:
 
     /// True for executors that run tasks in other processes: they take remote tasks only.
     virtual bool is_remote() const noexcept { return false; }
+    /// True for remote executors whose transport passes file descriptors (shared memory handed over
+    /// by descriptor); false where everything travels as bytes (MPI).
+    virtual bool passes_descriptors() const noexcept { return true; }
     /// Takes ownership of `t`, as `enqueue` does, for remote executors.
     virtual void enqueue_remote(remote::remote_task* t) {
         t->fail(std::make_exception_ptr(std::logic_error("this executor runs tasks in-process only")));

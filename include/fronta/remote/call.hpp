@@ -182,9 +182,11 @@ struct shipping {
         }
     }
 
-    static request single(const callable& f, Args&&... args) {
+    /// `descriptors`: the transport can pass file descriptors (a local socket), so shared buffers
+    /// travel as descriptors; otherwise (MPI) they travel by value.
+    static request single(bool descriptors, const callable& f, Args&&... args) {
         request r;
-        attachment_scope scope(&r.attached);  // shared buffers pass as descriptors where they can
+        attachment_scope scope(descriptors ? &r.attached : nullptr);
         std::tie(r.function, r.state) = identify(f);
         r.arguments = to_bytes(arguments(std::forward<Args>(args)...));
         return r;
@@ -195,9 +197,9 @@ struct shipping {
 template <class F, class Input>
 struct chunk_shipping : shipping<F, Input> {
     using base = shipping<F, Input>;
-    static request chunk(const typename base::callable& f, std::vector<Input>&& items) {
+    static request chunk(bool descriptors, const typename base::callable& f, std::vector<Input>&& items) {
         request r;
-        attachment_scope scope(&r.attached);
+        attachment_scope scope(descriptors ? &r.attached : nullptr);
         std::tie(r.function, r.state) = base::identify(f);
         detail::chunk_items_t<typename base::arguments> converted;
         converted.reserve(items.size());
@@ -207,6 +209,23 @@ struct chunk_shipping : shipping<F, Input> {
         return r;
     }
 };
+
+/// Compile-time check that `f(args...)` can run in another process, with messages naming the fix.
+template <class F, class... Args>
+constexpr void check_shippable() {
+    using shipping = remote::shipping<F, Args...>;
+    static_assert(shipping::callable_ok,
+                  "this callable cannot be sent to another process. A lambda with captures, or a function object "
+                  "without serialize(), cannot be shipped. Use a function registered with FRONTA_REMOTE(name), a "
+                  "captureless lambda, or a struct that holds the captured values and has a serialize(Archive&) "
+                  "member");
+    static_assert(shipping::arguments_ok,
+                  "an argument cannot be sent to another process: its type has no cereal serialization (add a "
+                  "serialize(Archive&) member) or does not convert to the parameter type");
+    static_assert(shipping::result_ok,
+                  "the result cannot be sent back: its type has no cereal serialization (add a "
+                  "serialize(Archive&) member)");
+}
 
 /// A future and the task that completes it; the task holds one reference for the pool.
 template <class R>

@@ -1,0 +1,110 @@
+#pragma once
+/// @file mpi_pool.hpp
+/// @brief `fronta::mpi_pool`: the executor interface on MPI ranks, on one machine or many
+/// (mpi4py.futures' MPIPoolExecutor for C++). Link `fronta::mpi` (built when MPI is installed).
+/// @code
+/// double do_some_math(double x) { return x * x; }
+/// FRONTA_REMOTE(do_some_math);
+///
+/// int main(int argc, char** argv) {
+///     fronta::init(argc, argv);                 // worker ranks serve in here and exit at the end
+///     fronta::mpi_pool pool;                    // under `mpirun -n N`: the N-1 other ranks
+///     auto f = pool.submit(do_some_math, 5.0);  // the call you would make on a thread pool
+///     for (double y : pool.map(do_some_math, inputs, {.chunk_size = 64})) use(y);
+/// }
+/// @endcode
+///
+/// Two launches, as in mpi4py.futures:
+/// - `mpirun -n N prog` (or `srun -n N prog`): rank 0 runs `main`; ranks 1..N-1 become workers
+///   inside `fronta::init`, serve every `mpi_pool` that rank 0 creates, and exit cleanly when rank
+///   0's program ends. Only one pool at a time owns them.
+/// - `prog` started alone: `mpi_pool(n)` starts n workers with MPI_Comm_spawn (copies of this
+///   executable). With Debian's Open MPI this works on one machine; more workers than cores are
+///   allowed (the pool asks Open MPI to oversubscribe).
+///
+/// What can be shipped is what `process_pool` ships (FRONTA_REMOTE functions, captureless lambdas,
+/// serializable function objects; cereal-serializable arguments and results), checked at compile
+/// time. Exceptions come back typed. `shared_array` travels by value (ranks share no memory).
+///
+/// Faults: a task that throws fails its future only. A worker rank that dies ends the MPI job with
+/// Open MPI's default settings (mpirun stops every rank): the client does not hang, it is stopped.
+/// See docs/design.md, "MPI: what a failure ends".
+///
+/// Where callbacks run: futures complete on the pool's dispatcher thread; keep callbacks short.
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <utility>
+
+#include "fronta/detail/executor_base.hpp"
+#include "fronta/init.hpp"
+#include "fronta/remote/call.hpp"
+
+namespace fronta {
+
+/// How an `mpi_pool` finds its workers.
+enum class mpi_launch {
+    automatic,  ///< the other ranks of MPI_COMM_WORLD when started by mpirun/srun with more than one rank, else spawn
+    world,      ///< the other ranks of MPI_COMM_WORLD (an error when there are none)
+    spawn,      ///< new processes started with MPI_Comm_spawn
+};
+
+struct mpi_pool_options {
+    /// World: how many of the other ranks to use (0: all). Spawn: how many to start (0: one per
+    /// hardware thread).
+    std::size_t workers = 0;
+    mpi_launch launch = mpi_launch::automatic;
+    /// Spawn only: MPI_Info keys for MPI_Comm_spawn (for example {"host", "node1,node2"}).
+    std::map<std::string, std::string> spawn_info;
+    /// Messages longer than this are sent as several MPI messages (MPI counts are `int`, so one
+    /// message holds at most 2 GiB). Must be at least 4096 bytes.
+    std::size_t max_piece_bytes = std::size_t{1} << 30;
+};
+
+class mpi_pool : public detail::executor_base {
+public:
+    /// launch = automatic, all available workers.
+    mpi_pool();
+    explicit mpi_pool(std::size_t workers);
+    explicit mpi_pool(mpi_pool_options options);
+    mpi_pool(mpi_pool&&) noexcept = default;
+    mpi_pool& operator=(mpi_pool&& other) noexcept;
+    ~mpi_pool();
+
+    template <class F, class... Args>
+    auto submit(F&& f, Args&&... args) {
+        check_shippable<F, Args...>();
+        return executor_base::submit(std::forward<F>(f), std::forward<Args>(args)...);
+    }
+    template <class F, std::ranges::viewable_range Range>
+        requires std::ranges::input_range<Range>
+    auto map(F&& f, Range&& inputs, const map_options& options = {}) {
+        check_shippable<F, std::ranges::range_value_t<Range>>();
+        return executor_base::map(std::forward<F>(f), std::forward<Range>(inputs), options);
+    }
+    template <class F, std::ranges::viewable_range Range>
+        requires std::ranges::input_range<Range>
+    auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
+        check_shippable<F, std::ranges::range_value_t<Range>>();
+        return executor_base::map_unordered(std::forward<F>(f), std::forward<Range>(inputs), options);
+    }
+
+    /// Number of worker ranks.
+    std::size_t size() const { return concurrency(); }
+    /// True when the workers were spawned, false when they are ranks of MPI_COMM_WORLD.
+    bool spawned() const;
+    /// Host name of each worker, as the worker reports it (MPI_Get_processor_name).
+    std::vector<std::string> worker_hosts() const;
+
+    /// This process's rank in MPI_COMM_WORLD and the world's size ({0, 1} before MPI starts).
+    static std::pair<int, int> world();
+
+private:
+    template <class F, class... Args>
+    static constexpr void check_shippable() {
+        remote::check_shippable<F, Args...>();
+    }
+};
+
+}  // namespace fronta

@@ -1,0 +1,443 @@
+// mpi_pool: one dispatcher thread per pool makes every MPI call of the client side. Submitters
+// (any number of threads) only touch a mutex-protected inbox. The dispatcher hands tasks to
+// workers with free capacity (a free worker takes the next task), sends ahead more of them when
+// tasks are short, and completes futures from replies, which each worker sends in order.
+#include "fronta/mpi_pool.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <climits>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime.hpp"
+#include "transport.hpp"
+
+namespace fronta {
+namespace {
+
+namespace mpi = detail::mpi;
+using clock = std::chrono::steady_clock;
+
+// How long workers may take to answer the handshake.
+constexpr auto handshake_limit = std::chrono::seconds(60);
+
+std::string own_executable() {
+    std::string path(PATH_MAX, '\0');
+    const ssize_t n = readlink("/proc/self/exe", path.data(), path.size());
+    if (n <= 0) throw std::runtime_error("mpi_pool: cannot read /proc/self/exe to spawn workers");
+    path.resize(static_cast<std::size_t>(n));
+    return path;
+}
+
+struct worker_rank {
+    int rank = -1;
+    std::string host;
+    std::deque<std::pair<std::uint64_t, remote::remote_task*>> tasks;  // sent, in order
+    clock::time_point head_started{};
+    double average_task_seconds = 1e-3;
+};
+
+class mpi_pool_impl final : public detail::task_sink {
+public:
+    explicit mpi_pool_impl(mpi_pool_options options) : options_(std::move(options)) {
+        if (!detail::initialized())
+            throw invalid_state_error(
+                "mpi_pool: call fronta::init(argc, argv) at the top of main: worker ranks serve inside it");
+        if (options_.max_piece_bytes < mpi::min_piece || options_.max_piece_bytes > mpi::max_piece_limit)
+            throw std::invalid_argument("mpi_pool: max_piece_bytes must be between " + std::to_string(mpi::min_piece) +
+                                        " and " + std::to_string(mpi::max_piece_limit));
+        try {
+            mpi::ensure_started();
+        } catch (const mpi::mpi_error& e) {
+            throw broken_executor(std::string("mpi_pool: MPI could not start: ") + e.what());
+        }
+        mpi_launch launch = options_.launch;
+        if (launch == mpi_launch::automatic)
+            launch = mpi::launched_with_world() ? mpi_launch::world : mpi_launch::spawn;
+        if (launch == mpi_launch::world)
+            join_world();
+        else
+            spawn_workers();
+        mpi::pool_started();
+        try {
+            handshake();
+        } catch (...) {
+            end_workers();
+            mpi::pool_ended();
+            throw;
+        }
+        dispatcher_ = std::thread([this] { run(); });
+    }
+
+    ~mpi_pool_impl() override {
+        shutdown(true, false);
+        mpi::pool_ended();
+    }
+
+    bool is_remote() const noexcept override { return true; }
+    bool passes_descriptors() const noexcept override { return false; }
+
+    void enqueue(detail::task* t) override {
+        t->fail(std::make_exception_ptr(std::logic_error("mpi_pool runs remote tasks only")));
+        throw std::logic_error("mpi_pool runs remote tasks only");
+    }
+
+    void enqueue_remote(remote::remote_task* t) override {
+        {
+            std::lock_guard lock(mutex_);
+            if (!broken_.empty()) {
+                const std::string message = broken_;
+                t->fail(std::make_exception_ptr(broken_executor(message)));
+                throw broken_executor(message);
+            }
+            if (stopping_) {
+                t->cancel();
+                throw shutdown_error("mpi_pool: submit after shutdown(); create a new pool or submit before shutting down");
+            }
+            inbox_.push_back(t);
+            inbox_size_.store(inbox_.size(), std::memory_order_release);
+        }
+        wake_.notify_one();
+    }
+
+    void shutdown(bool wait, bool cancel_futures) override {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+            if (cancel_futures) cancel_requested_ = true;
+        }
+        wake_.notify_one();
+        if (wait) {
+            std::lock_guard join_lock(join_mutex_);
+            if (dispatcher_.joinable() && dispatcher_.get_id() != std::this_thread::get_id()) dispatcher_.join();
+        }
+    }
+
+    std::size_t concurrency() const noexcept override { return workers_.size(); }
+
+    bool spawned() const noexcept { return spawned_; }
+    std::vector<std::string> hosts() const {
+        std::vector<std::string> out;
+        for (const auto& w : workers_) out.push_back(w.host);
+        return out;
+    }
+
+private:
+    // ---- workers ---------------------------------------------------------------------------------
+
+    void join_world() {
+        if (!mpi::launched_with_world())
+            throw invalid_state_error(
+                "mpi_pool: launch = world needs a program started by mpirun/srun with at least 2 ranks");
+        if (mpi::world_rank() != 0) throw invalid_state_error("mpi_pool: only rank 0 runs main and creates pools");
+        const std::size_t available = static_cast<std::size_t>(mpi::world_size() - 1);
+        const std::size_t n = options_.workers == 0 ? available : options_.workers;
+        if (n > available)
+            throw std::invalid_argument("mpi_pool: asked for " + std::to_string(n) + " workers but only " +
+                                        std::to_string(available) + " other ranks run (mpirun -n " +
+                                        std::to_string(n + 1) + " gives " + std::to_string(n) + ")");
+        if (!mpi::claim_world())
+            throw invalid_state_error(
+                "mpi_pool: another mpi_pool uses the world's worker ranks; shut it down first (one pool at a time "
+                "in a world launch)");
+        comm_ = mpi::world_comm();
+        for (std::size_t i = 0; i < n; ++i) add_worker(static_cast<int>(i + 1));
+    }
+
+    void spawn_workers() {
+        const std::size_t n =
+            options_.workers != 0 ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
+        if (n > INT_MAX) throw std::invalid_argument("mpi_pool: too many workers");
+        const std::string program = own_executable();
+        MPI_Info info = MPI_INFO_NULL;
+        mpi::check(MPI_Info_create(&info), "MPI_Info_create");
+        bool mapping_given = false;
+        for (const auto& [key, value] : options_.spawn_info) {
+            MPI_Info_set(info, key.c_str(), value.c_str());
+            mapping_given = mapping_given || key == "map_by";
+        }
+        // Open MPI refuses more processes than cores unless told otherwise.
+        if (!mapping_given) MPI_Info_set(info, "map_by", ":OVERSUBSCRIBE");
+        std::string flag = mpi::spawned_worker_flag;
+        char* argv[] = {flag.data(), nullptr};
+        std::vector<int> codes(n, MPI_SUCCESS);
+        MPI_Comm intercomm = MPI_COMM_NULL;
+        int code;
+        {
+            auto serial = mpi::serialize_calls();
+            MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
+            code = MPI_Comm_spawn(program.c_str(), argv, static_cast<int>(n), info, 0, MPI_COMM_SELF, &intercomm,
+                                  codes.data());
+        }
+        MPI_Info_free(&info);
+        try {
+            mpi::check(code, "MPI_Comm_spawn");
+            for (std::size_t i = 0; i < n; ++i) mpi::check(codes[i], "MPI_Comm_spawn (a worker)");
+        } catch (const mpi::mpi_error& e) {
+            throw broken_executor(std::string("mpi_pool: could not start workers: ") + e.what());
+        }
+        mpi::check(MPI_Comm_set_errhandler(intercomm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+        comm_ = intercomm;
+        spawned_ = true;
+        for (std::size_t i = 0; i < n; ++i) add_worker(static_cast<int>(i));
+    }
+
+    void handshake() {
+        auto serial = mpi::serialize_calls();
+        mpi::sender out(options_.max_piece_bytes);
+        for (auto& w : workers_) out.post(comm_, w.rank, mpi::hello_tag, 0, detail::build_id());
+        std::size_t answered = 0;
+        std::string refusal;
+        const auto deadline = clock::now() + handshake_limit;
+        mpi::backoff idle;
+        while (answered < workers_.size()) {
+            out.progress();
+            auto m = mpi::try_receive(comm_, MPI_ANY_SOURCE, mpi::hello_tag);
+            if (!m) {
+                if (clock::now() > deadline)
+                    throw broken_executor("mpi_pool: " + std::to_string(workers_.size() - answered) +
+                                          " workers did not answer within 60 s");
+                idle.pause();
+                continue;
+            }
+            idle.reset();
+            ++answered;
+            worker_rank* w = find(m->source);
+            if (w == nullptr) continue;
+            if (m->payload.rfind("ok\n", 0) == 0)
+                w->host = m->payload.substr(3);
+            else
+                refusal = m->payload;
+        }
+        out.finish();
+        if (!refusal.empty()) throw broken_executor("mpi_pool: " + refusal);
+    }
+
+    void add_worker(int rank) {
+        workers_.emplace_back();
+        workers_.back().rank = rank;
+    }
+
+    worker_rank* find(int rank) {
+        for (auto& w : workers_)
+            if (w.rank == rank) return &w;
+        return nullptr;
+    }
+
+    // Spawned workers exit; world ranks wait for the next pool. Called once, by the dispatcher (or
+    // the constructor before there is one).
+    void end_workers() noexcept {
+        if (comm_ == MPI_COMM_NULL) return;
+        auto serial = mpi::serialize_calls();
+        for (auto& w : workers_) {
+            try {
+                mpi::send_control(comm_, w.rank, mpi::stop_tag, "");
+            } catch (const mpi::mpi_error& e) {
+                std::fprintf(stderr, "fronta: mpi_pool could not stop worker %d: %s\n", w.rank, e.what());
+            }
+        }
+        if (spawned_) {
+            MPI_Comm_disconnect(&comm_);
+        } else {
+            mpi::release_world();
+        }
+        comm_ = MPI_COMM_NULL;
+    }
+
+    // ---- the dispatcher ----------------------------------------------------------------------------
+
+    // Short tasks go several at a time to a worker, so it never waits for the dispatcher; long
+    // ones one at a time, so a free worker is never kept waiting behind a busy one.
+    static std::size_t depth(const worker_rank& w) {
+        if (w.average_task_seconds < 100e-6) return 16;
+        if (w.average_task_seconds < 1e-3) return 2;
+        return 1;
+    }
+
+    void run() {
+        mpi::sender out(options_.max_piece_bytes);
+        std::size_t in_flight = 0;
+        unsigned idle_rounds = 0;
+        try {
+            for (;;) {
+                bool stopping = false;
+                {
+                    std::unique_lock lock(mutex_);
+                    for (auto* t : inbox_) queue_.push_back(t);
+                    inbox_.clear();
+                    inbox_size_.store(0, std::memory_order_relaxed);
+                    stopping = stopping_;
+                    if (cancel_requested_) {
+                        for (auto* t : queue_) t->cancel();
+                        queue_.clear();
+                    }
+                    if (stopping && queue_.empty() && in_flight == 0) break;
+                    if (queue_.empty() && in_flight == 0 && out.idle()) {
+                        // Nothing can arrive: sleep until a submit or shutdown.
+                        wake_.wait(lock, [&] { return !inbox_.empty() || stopping_; });
+                        idle_rounds = 0;
+                        continue;
+                    }
+                }
+                bool progress = false;
+                {
+                    auto serial = mpi::serialize_calls();
+                    progress = assign(out, in_flight);
+                    progress = receive_replies(in_flight) || progress;
+                    out.progress();
+                }
+                if (progress) {
+                    idle_rounds = 0;
+                    continue;
+                }
+                // Waiting for replies: poll with yields for ~100 µs, then sleeps that a submit cuts short.
+                if (++idle_rounds < 200) {
+                    std::this_thread::yield();
+                } else {
+                    const auto pause = std::chrono::microseconds(20 << std::min(idle_rounds - 200, 6u));
+                    std::unique_lock lock(mutex_);
+                    wake_.wait_for(lock, pause, [&] { return !inbox_.empty() || stopping_ != stopping; });
+                }
+            }
+            out.finish();
+        } catch (const std::exception& e) {
+            fail_everything(std::string("mpi_pool: MPI failed: ") + e.what());
+            out.abandon();
+            return;  // the workers cannot be reached reliably: leave them to MPI's end of the job
+        }
+        end_workers();
+    }
+
+    bool assign(mpi::sender& out, std::size_t& in_flight) {
+        bool sent = false;
+        // Fill the least loaded workers first, one task at a time, so work spreads evenly.
+        for (bool sent_any = true; sent_any && !queue_.empty();) {
+            sent_any = false;
+            for (auto& w : workers_) {
+                if (queue_.empty()) break;
+                if (w.tasks.size() >= depth(w)) continue;
+                remote::remote_task* t = queue_.front();
+                queue_.pop_front();
+                if (!t->started) {
+                    if (!t->start()) {
+                        t->cancel();
+                        continue;
+                    }
+                    t->started = true;
+                }
+                std::string bytes;
+                try {
+                    bytes = remote::to_bytes(t->call);
+                } catch (...) {
+                    t->fail(std::current_exception());
+                    continue;
+                }
+                if (w.tasks.empty()) w.head_started = clock::now();
+                w.tasks.emplace_back(++next_task_id_, t);
+                ++in_flight;
+                out.post(comm_, w.rank, mpi::task_tag, next_task_id_, bytes);
+                sent_any = sent = true;
+            }
+        }
+        return sent;
+    }
+
+    bool receive_replies(std::size_t& in_flight) {
+        bool any = false;
+        while (auto m = mpi::try_receive(comm_, MPI_ANY_SOURCE, mpi::reply_tag)) {
+            any = true;
+            worker_rank* w = find(m->source);
+            if (w == nullptr || w->tasks.empty() || w->tasks.front().first != m->id)
+                throw mpi::mpi_error("rank " + std::to_string(m->source) + " replied to a task it was not running");
+            remote::remote_task* t = w->tasks.front().second;
+            w->tasks.pop_front();
+            --in_flight;
+            const auto now = clock::now();
+            w->average_task_seconds =
+                0.8 * w->average_task_seconds + 0.2 * std::chrono::duration<double>(now - w->head_started).count();
+            w->head_started = now;
+            remote::attachments none;
+            t->complete(m->payload, none);
+        }
+        return any;
+    }
+
+    void fail_everything(const std::string& message) noexcept {
+        std::deque<remote::remote_task*> queued;
+        {
+            std::lock_guard lock(mutex_);
+            broken_ = message;
+            for (auto* t : inbox_) queue_.push_back(t);
+            inbox_.clear();
+            queued.swap(queue_);
+        }
+        const auto error = std::make_exception_ptr(broken_executor(message));
+        for (auto* t : queued) t->fail(error);
+        for (auto& w : workers_) {
+            for (auto& [id, t] : w.tasks) t->fail(error);
+            w.tasks.clear();
+        }
+    }
+
+    mpi_pool_options options_;
+    MPI_Comm comm_ = MPI_COMM_NULL;
+    bool spawned_ = false;
+    std::vector<worker_rank> workers_;
+    std::uint64_t next_task_id_ = 0;
+    std::deque<remote::remote_task*> queue_;  // dispatcher only
+
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    std::deque<remote::remote_task*> inbox_;
+    std::atomic<std::size_t> inbox_size_{0};
+    bool stopping_ = false;
+    bool cancel_requested_ = false;
+    std::string broken_;
+
+    std::mutex join_mutex_;
+    std::thread dispatcher_;
+};
+
+mpi_pool_impl& impl_of(const std::shared_ptr<detail::task_sink>& sink) {
+    return static_cast<mpi_pool_impl&>(*sink);
+}
+
+}  // namespace
+
+mpi_pool::mpi_pool() : mpi_pool(mpi_pool_options{}) {}
+mpi_pool::mpi_pool(std::size_t workers) : mpi_pool(with_workers<mpi_pool_options>(workers, "mpi_pool")) {}
+mpi_pool::mpi_pool(mpi_pool_options options) : executor_base(std::make_shared<mpi_pool_impl>(std::move(options))) {}
+
+mpi_pool& mpi_pool::operator=(mpi_pool&& other) noexcept {
+    if (this != &other) {
+        if (sink_) sink_->shutdown_at_destruction();
+        sink_ = std::move(other.sink_);
+    }
+    return *this;
+}
+
+mpi_pool::~mpi_pool() {
+    if (sink_) sink_->shutdown_at_destruction();
+}
+
+bool mpi_pool::spawned() const { return impl_of(sink()).spawned(); }
+std::vector<std::string> mpi_pool::worker_hosts() const { return impl_of(sink()).hosts(); }
+
+std::pair<int, int> mpi_pool::world() {
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (!initialized) return {0, 1};
+    return {mpi::world_rank(), mpi::world_size()};
+}
+
+}  // namespace fronta

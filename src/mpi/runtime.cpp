@@ -1,0 +1,208 @@
+#include "runtime.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "fronta/init.hpp"
+#include "fronta/remote/attachments.hpp"
+#include "fronta/remote/registry.hpp"
+#include "transport.hpp"
+
+namespace fronta::detail::mpi {
+namespace {
+
+bool we_started = false;
+int thread_level = MPI_THREAD_SINGLE;
+MPI_Comm world = MPI_COMM_NULL;
+std::atomic<bool> world_claimed{false};
+std::atomic<int> live_pools{0};
+std::mutex call_mutex;
+
+bool under_launcher() {
+    // Open MPI's mpirun, MPICH's hydra (and Slurm's PMI-2), and PMIx launchers (srun --mpi=pmix).
+    for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
+        if (std::getenv(name) != nullptr) return true;
+    return false;
+}
+
+void finalize_at_exit() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (finalized) return;
+    if (world != MPI_COMM_NULL && world_rank() == 0) {
+        // Rank 0's program is ending: the world's workers leave.
+        for (int rank = 1; rank < world_size(); ++rank) {
+            try {
+                send_control(world, rank, exit_tag, "");
+            } catch (const mpi_error& e) {
+                std::fprintf(stderr, "fronta: could not tell MPI rank %d to exit: %s\n", rank, e.what());
+            }
+        }
+    }
+    if (!we_started) return;
+    if (live_pools.load() != 0) {
+        std::fprintf(stderr, "fronta: an mpi_pool is still alive at exit; MPI is left running\n");
+        return;
+    }
+    if (world != MPI_COMM_NULL) MPI_Comm_free(&world);
+    MPI_Finalize();
+}
+
+[[noreturn]] void leave(int code) {
+    if (world != MPI_COMM_NULL) MPI_Comm_free(&world);
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (we_started && !finalized) MPI_Finalize();
+    we_started = false;  // the atexit handler has nothing left to do
+    std::exit(code);
+}
+
+// Runs inside fronta::init: worker ranks serve here and never return.
+void init_hook(int argc, char** argv) {
+    if (argc >= 2 && std::strcmp(argv[1], spawned_worker_flag) == 0) {
+        try {
+            ensure_started();
+        } catch (const mpi_error& e) {
+            std::fprintf(stderr, "fronta mpi worker: %s\n", e.what());
+            std::exit(2);
+        }
+        MPI_Comm parent = MPI_COMM_NULL;
+        MPI_Comm_get_parent(&parent);
+        if (parent == MPI_COMM_NULL) {
+            std::fprintf(stderr, "fronta mpi worker: started with %s but not by MPI_Comm_spawn\n", spawned_worker_flag);
+            leave(2);
+        }
+        const int code = serve(parent, 0, true);
+        MPI_Comm_disconnect(&parent);
+        leave(code);
+    }
+    if (!under_launcher()) return;  // started alone: MPI starts when a pool needs it
+    try {
+        ensure_started();
+        int size = 0;
+        check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
+        if (size <= 1) return;
+        check(MPI_Comm_dup(MPI_COMM_WORLD, &world), "MPI_Comm_dup");
+        check(MPI_Comm_set_errhandler(world, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+    } catch (const mpi_error& e) {
+        std::fprintf(stderr, "fronta: MPI launch: %s\n", e.what());
+        std::exit(2);
+    }
+    if (world_rank() != 0) leave(serve(world, 0, false));
+}
+
+const bool hook_added = [] {
+    add_init_hook(&init_hook);
+    return true;
+}();
+
+}  // namespace
+
+void ensure_started() {
+    int initialized = 0;
+    check(MPI_Initialized(&initialized), "MPI_Initialized");
+    if (initialized) {
+        MPI_Query_thread(&thread_level);
+    } else {
+        check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &thread_level), "MPI_Init_thread");
+        we_started = true;
+        std::atexit(&finalize_at_exit);
+    }
+    if (thread_level < MPI_THREAD_SERIALIZED)
+        throw mpi_error("this MPI library gives thread level " + std::to_string(thread_level) +
+                        "; fronta's dispatcher thread needs at least MPI_THREAD_SERIALIZED");
+}
+
+bool launched_with_world() { return world != MPI_COMM_NULL; }
+
+int world_rank() {
+    int rank = 0;
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    return rank;
+}
+
+int world_size() {
+    int size = 1;
+    int initialized = 0;
+    MPI_Initialized(&initialized);
+    if (initialized) MPI_Comm_size(MPI_COMM_WORLD, &size);
+    return size;
+}
+
+MPI_Comm world_comm() { return world; }
+
+bool claim_world() noexcept {
+    bool expected = false;
+    return world_claimed.compare_exchange_strong(expected, true);
+}
+void release_world() noexcept { world_claimed.store(false); }
+
+void pool_started() noexcept { live_pools.fetch_add(1); }
+void pool_ended() noexcept { live_pools.fetch_sub(1); }
+
+std::unique_lock<std::mutex> serialize_calls() {
+    if (thread_level >= MPI_THREAD_MULTIPLE) return {};
+    return std::unique_lock<std::mutex>(call_mutex);
+}
+
+int serve(MPI_Comm comm, int client, bool spawned) {
+    (void)hook_added;
+    MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+    char host[MPI_MAX_PROCESSOR_NAME] = {};
+    int host_length = 0;
+    MPI_Get_processor_name(host, &host_length);
+    sender out(max_piece_limit);
+    backoff idle;
+    try {
+        for (;;) {
+            out.progress();
+            std::optional<message> m = try_receive(comm, client, MPI_ANY_TAG);
+            if (!m) {
+                idle.pause();
+                continue;
+            }
+            idle.reset();
+            switch (m->tag) {
+                case hello_tag: {
+                    const std::string mine = build_id();
+                    std::string answer = m->payload == mine
+                                             ? "ok\n" + std::string(host, static_cast<std::size_t>(host_length))
+                                             : "the worker is a different build of the program (worker " + mine +
+                                                   ", client " + m->payload + "); use the same executable everywhere";
+                    out.post(comm, client, hello_tag, 0, answer);
+                    break;
+                }
+                case task_tag: {
+                    remote::attachments none;  // ranks share no descriptors: everything came by value
+                    const std::string reply = remote::execute(m->payload, none);
+                    m->payload = std::string();
+                    out.post(comm, client, reply_tag, m->id, reply);
+                    break;
+                }
+                case stop_tag:
+                    if (spawned) {
+                        out.finish();
+                        return 0;
+                    }
+                    break;  // a world rank waits for the next pool
+                case exit_tag:
+                    out.finish();
+                    return 0;
+                default:
+                    std::fprintf(stderr, "fronta mpi worker: unexpected message tag %d; ignored\n", m->tag);
+            }
+        }
+    } catch (const mpi_error& e) {
+        std::fprintf(stderr, "fronta mpi worker %d: %s; exiting\n", static_cast<int>(getpid()), e.what());
+        return 4;
+    }
+}
+
+}  // namespace fronta::detail::mpi

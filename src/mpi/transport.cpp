@@ -1,0 +1,185 @@
+#include "transport.hpp"
+
+#include <sched.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace fronta::detail::mpi {
+namespace {
+
+void put_u64(char* out, std::uint64_t value) {
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+}
+std::uint64_t get_u64(const char* in) {
+    std::uint64_t value = 0;
+    for (int i = 0; i < 8; ++i) value |= std::uint64_t(static_cast<unsigned char>(in[i])) << (8 * i);
+    return value;
+}
+constexpr std::uint64_t header_magic = 0x464d5049544e5246ull;  // "FRNTIPMF"
+
+void receive_pieces(MPI_Comm comm, int source, message& m, std::size_t total, std::size_t have) {
+    while (have < total) {
+        MPI_Status status;
+        check(MPI_Probe(source, piece_tag, comm, &status), "MPI_Probe");
+        int count = 0;
+        check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
+        if (count <= 0 || static_cast<std::size_t>(count) > total - have)
+            throw mpi_error("a message piece from rank " + std::to_string(source) + " does not fit the message");
+        check(MPI_Recv(m.payload.data() + have, count, MPI_BYTE, source, piece_tag, comm, MPI_STATUS_IGNORE),
+              "MPI_Recv");
+        have += static_cast<std::size_t>(count);
+    }
+}
+
+message finish_receive(MPI_Comm comm, const MPI_Status& status) {
+    int count = 0;
+    check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
+    if (count < static_cast<int>(header_bytes)) {
+        // Consume it so that it does not come back, then report it.
+        std::string junk(static_cast<std::size_t>(std::max(count, 0)), '\0');
+        MPI_Recv(junk.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm, MPI_STATUS_IGNORE);
+        throw mpi_error("a message of " + std::to_string(count) + " bytes from rank " +
+                        std::to_string(status.MPI_SOURCE) + " is shorter than its header");
+    }
+    std::string first(static_cast<std::size_t>(count), '\0');
+    check(MPI_Recv(first.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm, MPI_STATUS_IGNORE),
+          "MPI_Recv");
+    message m;
+    m.source = status.MPI_SOURCE;
+    m.tag = status.MPI_TAG;
+    if (get_u64(first.data()) != header_magic)
+        throw mpi_error("a message from rank " + std::to_string(m.source) + " is not a fronta message");
+    m.id = get_u64(first.data() + 8);
+    const std::uint64_t total = get_u64(first.data() + 16);
+    const std::size_t have = first.size() - header_bytes;
+    if (total < have) throw mpi_error("a message from rank " + std::to_string(m.source) + " has a wrong length");
+    if (total == have) {
+        first.erase(0, header_bytes);
+        m.payload = std::move(first);
+        return m;
+    }
+    m.payload.resize(total);
+    std::memcpy(m.payload.data(), first.data() + header_bytes, have);
+    first = std::string();
+    receive_pieces(comm, m.source, m, total, have);
+    return m;
+}
+
+}  // namespace
+
+void check(int code, const char* what) {
+    if (code == MPI_SUCCESS) return;
+    char text[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) length = 0;
+    throw mpi_error(std::string(what) + " failed: " + (length > 0 ? std::string(text, length) : "error " + std::to_string(code)));
+}
+
+sender::~sender() { abandon(); }
+
+void sender::post(MPI_Comm comm, int destination, int tag, std::uint64_t id, std::string_view payload) {
+    in_flight f;
+    f.buffer = std::make_unique<std::string>(header_bytes + payload.size(), '\0');
+    char* out = f.buffer->data();
+    put_u64(out, header_magic);
+    put_u64(out + 8, id);
+    put_u64(out + 16, payload.size());
+    std::memcpy(out + header_bytes, payload.data(), payload.size());
+    std::size_t offset = 0;
+    const std::size_t total = f.buffer->size();
+    int piece_number = 0;
+    while (offset < total) {
+        const std::size_t length = std::min(max_piece_, total - offset);
+        MPI_Request request = MPI_REQUEST_NULL;
+        const int code = MPI_Isend(out + offset, static_cast<int>(length), MPI_BYTE, destination,
+                                   piece_number == 0 ? tag : piece_tag, comm, &request);
+        if (code != MPI_SUCCESS) {
+            for (auto& r : f.requests) MPI_Request_free(&r);
+            check(code, "MPI_Isend");
+        }
+        f.requests.push_back(request);
+        offset += length;
+        ++piece_number;
+    }
+    pending_.push_back(std::move(f));
+}
+
+bool sender::progress() {
+    while (!pending_.empty()) {
+        auto& front = pending_.front();
+        int done = 0;
+        check(MPI_Testall(static_cast<int>(front.requests.size()), front.requests.data(), &done, MPI_STATUSES_IGNORE),
+              "MPI_Testall");
+        if (!done) break;
+        pending_.pop_front();
+    }
+    // Later sends may complete before earlier ones (other destinations): test them too.
+    for (auto it = pending_.begin(); it != pending_.end();) {
+        int done = 0;
+        check(MPI_Testall(static_cast<int>(it->requests.size()), it->requests.data(), &done, MPI_STATUSES_IGNORE),
+              "MPI_Testall");
+        it = done ? pending_.erase(it) : std::next(it);
+    }
+    return pending_.empty();
+}
+
+void sender::finish() {
+    while (!pending_.empty()) {
+        auto& front = pending_.front();
+        check(MPI_Waitall(static_cast<int>(front.requests.size()), front.requests.data(), MPI_STATUSES_IGNORE),
+              "MPI_Waitall");
+        pending_.pop_front();
+    }
+}
+
+void sender::abandon() noexcept {
+    for (auto& f : pending_)
+        for (auto& r : f.requests)
+            if (r != MPI_REQUEST_NULL) MPI_Request_free(&r);
+    // MPI may still read a freed request's buffer until the send completes: keep those alive.
+    static std::deque<in_flight> leaked;
+    for (auto& f : pending_) leaked.push_back(std::move(f));
+    pending_.clear();
+}
+
+std::optional<message> try_receive(MPI_Comm comm, int source, int tag) {
+    int flag = 0;
+    MPI_Status status;
+    check(MPI_Iprobe(source, tag, comm, &flag, &status), "MPI_Iprobe");
+    if (!flag) return std::nullopt;
+    if (status.MPI_TAG == piece_tag)
+        throw mpi_error("a message piece from rank " + std::to_string(status.MPI_SOURCE) + " came without its start");
+    return finish_receive(comm, status);
+}
+
+message receive(MPI_Comm comm, int source) {
+    MPI_Status status;
+    check(MPI_Probe(source, MPI_ANY_TAG, comm, &status), "MPI_Probe");
+    if (status.MPI_TAG == piece_tag)
+        throw mpi_error("a message piece from rank " + std::to_string(status.MPI_SOURCE) + " came without its start");
+    return finish_receive(comm, status);
+}
+
+void send_control(MPI_Comm comm, int destination, int tag, std::string_view payload) {
+    sender s(max_piece_limit);
+    s.post(comm, destination, tag, 0, payload);
+    s.finish();
+}
+
+void backoff::pause() noexcept {
+    // About 100 µs of polling with yields, then sleeps of 20 µs doubling to 1 ms.
+    constexpr unsigned spin_rounds = 200;
+    if (idle_rounds_ < spin_rounds) {
+        ++idle_rounds_;
+        sched_yield();
+        return;
+    }
+    const unsigned step = std::min(idle_rounds_ - spin_rounds, 6u);
+    ++idle_rounds_;
+    timespec ts{0, static_cast<long>(20'000) << step};
+    nanosleep(&ts, nullptr);
+}
+
+}  // namespace fronta::detail::mpi

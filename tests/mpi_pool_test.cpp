@@ -1,0 +1,331 @@
+// mpi_pool: the executor interface on MPI ranks. Run two ways by CTest:
+//   mpirun -n 3 mpi_pool_test --gtest_filter='mpi_world*'   (rank 0 runs the tests, ranks 1-2 serve)
+//   mpi_pool_test --gtest_filter='mpi_spawn*'               (started alone; workers come from MPI_Comm_spawn)
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <numeric>
+#include <ranges>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fronta/as_completed.hpp"
+#include "fronta/executor.hpp"
+#include "fronta/init.hpp"
+#include "fronta/mpi_pool.hpp"
+#include "fronta/shared_array.hpp"
+#include "fronta/wait.hpp"
+
+namespace {
+
+double square(double x) { return x * x; }
+FRONTA_REMOTE(square);
+
+int my_rank() { return fronta::mpi_pool::world().first; }
+FRONTA_REMOTE(my_rank);
+
+int my_pid() { return static_cast<int>(getpid()); }
+FRONTA_REMOTE(my_pid);
+
+// Busy for about `microseconds`, then says which process ran it.
+int busy_pid(int microseconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(microseconds);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(busy_pid);
+
+struct parse_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+FRONTA_REMOTE_EXCEPTION(parse_error);
+struct unregistered_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+int throw_kind(int kind) {
+    switch (kind) {
+        case 0: throw std::out_of_range("index 7 of 3");
+        case 1: throw parse_error("line 3: unexpected ','");
+        case 2: throw unregistered_error("mine");
+        default: return kind;
+    }
+}
+FRONTA_REMOTE(throw_kind);
+
+int not_registered(int x) { return x; }
+
+// Checksum of a large buffer, and a large buffer back (messages in pieces both ways).
+std::uint64_t checksum(const std::string& bytes) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+    return h;
+}
+std::uint64_t checksum_remote(std::string bytes) { return checksum(bytes); }
+FRONTA_REMOTE(checksum_remote);
+
+std::string reversed(std::string bytes) {
+    std::reverse(bytes.begin(), bytes.end());
+    return bytes;
+}
+FRONTA_REMOTE(reversed);
+
+double sum_shared(fronta::shared_array<const double> values) {
+    return std::accumulate(values.begin(), values.end(), 0.0);
+}
+FRONTA_REMOTE(sum_shared);
+
+struct scaler {
+    double factor = 1;
+    double operator()(double x) const { return factor * x; }
+    template <class Archive>
+    void serialize(Archive& archive) {
+        archive(factor);
+    }
+};
+
+std::string pattern(std::size_t size) {
+    std::string s(size, '\0');
+    std::uint32_t x = 12345;
+    for (auto& c : s) {
+        x = x * 1664525u + 1013904223u;
+        c = static_cast<char>(x >> 24);
+    }
+    return s;
+}
+
+// ---- the same checks for both launches ---------------------------------------------------------
+
+void check_submit(fronta::mpi_pool& pool) {
+    EXPECT_DOUBLE_EQ(pool.submit(square, 7.0).get(), 49.0);
+    EXPECT_EQ(pool.submit([](int a, int b) { return a + b; }, 2, 3).get(), 5);
+    EXPECT_DOUBLE_EQ(pool.submit(scaler{2.5}, 4.0).get(), 10.0);
+    EXPECT_NE(pool.submit(my_pid).get(), static_cast<int>(getpid())) << "tasks run in other processes";
+}
+
+void check_exceptions(fronta::mpi_pool& pool) {
+    try {
+        pool.submit(throw_kind, 0).get();
+        FAIL();
+    } catch (const std::out_of_range& e) {
+        EXPECT_STREQ(e.what(), "index 7 of 3");
+    }
+    try {
+        pool.submit(throw_kind, 1).get();
+        FAIL();
+    } catch (const parse_error& e) {
+        EXPECT_STREQ(e.what(), "line 3: unexpected ','");
+    }
+    try {
+        pool.submit(throw_kind, 2).get();
+        FAIL();
+    } catch (const fronta::remote_error& e) {
+        EXPECT_NE(e.type_name().find("unregistered_error"), std::string::npos) << e.type_name();
+        EXPECT_EQ(e.message(), "mine");
+    }
+    try {
+        pool.submit(not_registered, 1);
+        FAIL();
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("FRONTA_REMOTE"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(pool.submit(throw_kind, 9).get(), 9) << "the pool goes on after exceptions";
+}
+
+void check_map(fronta::mpi_pool& pool) {
+    std::vector<double> inputs(5000);
+    std::iota(inputs.begin(), inputs.end(), 0.0);
+    std::size_t i = 0;
+    for (double y : pool.map(square, inputs, {.chunk_size = 64})) {
+        ASSERT_DOUBLE_EQ(y, inputs[i] * inputs[i]);
+        ++i;
+    }
+    EXPECT_EQ(i, inputs.size());
+    std::multiset<double> got;
+    for (double y : pool.map_unordered(scaler{3}, inputs, {.chunk_size = 100})) got.insert(y);
+    std::multiset<double> expected;
+    for (double x : inputs) expected.insert(3 * x);
+    EXPECT_EQ(got, expected);
+    // A lazy input far larger than what may be in flight: backpressure keeps it bounded.
+    double total = 0;
+    for (double y : pool.map(square, std::views::iota(0, 200000) | std::views::transform([](int k) { return double(k % 10); }),
+                             {.chunk_size = 1000, .max_in_flight = 4}))
+        total += y;
+    EXPECT_DOUBLE_EQ(total, 20000.0 * (0 + 1 + 4 + 9 + 16 + 25 + 36 + 49 + 64 + 81));
+    std::vector<int> seen;
+    try {
+        for (int y : pool.map(throw_kind, std::vector<int>{5, 6, 7, 0, 8}, {.chunk_size = 2})) seen.push_back(y);
+        FAIL();
+    } catch (const std::out_of_range&) {
+    }
+    EXPECT_EQ(seen, (std::vector<int>{5, 6, 7}));
+}
+
+void check_large_messages(std::size_t workers, fronta::mpi_launch launch) {
+    // Small pieces make every message below travel as many MPI messages.
+    fronta::mpi_pool pool({.workers = workers, .launch = launch, .max_piece_bytes = 4096});
+    const std::string big = pattern(3'000'000);
+    EXPECT_EQ(pool.submit(checksum_remote, big).get(), checksum(big));
+    std::string back = pool.submit(reversed, big).get();
+    std::reverse(back.begin(), back.end());
+    EXPECT_TRUE(back == big);
+    auto shared = fronta::shared_array<const double>::copy_of(std::vector<double>(100000, 0.5));
+    EXPECT_DOUBLE_EQ(pool.submit(sum_shared, shared).get(), 50000.0) << "shared_array travels by value";
+}
+
+void check_many_threads(fronta::mpi_pool& pool) {
+    constexpr int threads = 4, each = 500;
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> submitters;
+    for (int t = 0; t < threads; ++t)
+        submitters.emplace_back([&, t] {
+            std::vector<fronta::future<double>> futures;
+            for (int i = 0; i < each; ++i) futures.push_back(pool.submit(square, double(t * each + i)));
+            for (int i = 0; i < each; ++i) {
+                const double x = t * each + i;
+                if (futures[i].get() != x * x) ++wrong;
+            }
+        });
+    for (auto& s : submitters) s.join();
+    EXPECT_EQ(wrong.load(), 0);
+}
+
+void check_load_balancing(fronta::mpi_pool& pool) {
+    // Tasks long enough to go one at a time: every worker takes some.
+    std::vector<fronta::future<int>> futures;
+    for (int i = 0; i < 8 * static_cast<int>(pool.size()); ++i) futures.push_back(pool.submit(busy_pid, 3000));
+    std::set<int> pids;
+    for (auto& f : futures) pids.insert(f.get());
+    EXPECT_EQ(pids.size(), pool.size());
+}
+
+// ---- under mpirun -n 3 -------------------------------------------------------------------------
+
+TEST(mpi_world, rank_zero_runs_main_and_the_other_ranks_serve) {
+    const auto [rank, size] = fronta::mpi_pool::world();
+    ASSERT_EQ(rank, 0);
+    ASSERT_GE(size, 3) << "run this suite with mpirun -n 3";
+    fronta::mpi_pool pool;
+    EXPECT_FALSE(pool.spawned());
+    EXPECT_EQ(pool.size(), static_cast<std::size_t>(size - 1));
+    EXPECT_EQ(pool.worker_hosts().size(), pool.size());
+    std::set<int> ranks;
+    for (int i = 0; i < 50; ++i) ranks.insert(pool.submit(my_rank).get());
+    for (int r : ranks) EXPECT_TRUE(r >= 1 && r < size) << r;
+    check_submit(pool);
+}
+
+TEST(mpi_world, exceptions_come_back_typed) {
+    fronta::mpi_pool pool;
+    check_exceptions(pool);
+}
+
+TEST(mpi_world, map_chunks_unordered_and_backpressure) {
+    fronta::mpi_pool pool;
+    check_map(pool);
+}
+
+TEST(mpi_world, messages_in_pieces_and_shared_array_by_value) {
+    check_large_messages(0, fronta::mpi_launch::world);
+}
+
+TEST(mpi_world, submit_from_many_threads) {
+    fronta::mpi_pool pool;
+    check_many_threads(pool);
+}
+
+TEST(mpi_world, a_free_worker_takes_the_next_task) {
+    fronta::mpi_pool pool;
+    check_load_balancing(pool);
+}
+
+TEST(mpi_world, one_pool_at_a_time_owns_the_workers) {
+    auto first = std::make_unique<fronta::mpi_pool>();
+    EXPECT_THROW(fronta::mpi_pool second, fronta::invalid_state_error);
+    first.reset();
+    fronta::mpi_pool again(1);
+    EXPECT_EQ(again.size(), 1u);
+    EXPECT_EQ(again.submit(my_rank).get(), 1) << "mpi_pool(n) takes ranks 1..n";
+    EXPECT_THROW(fronta::mpi_pool too_many(fronta::mpi_pool_options{.workers = 100, .launch = fronta::mpi_launch::world}),
+                 std::invalid_argument);
+}
+
+TEST(mpi_world, shutdown_cancels_queued_work_and_refuses_more) {
+    fronta::mpi_pool pool;
+    std::vector<fronta::future<int>> futures;
+    for (int i = 0; i < 200; ++i) futures.push_back(pool.submit(busy_pid, 2000));
+    pool.shutdown(true, true);
+    int done = 0, cancelled = 0;
+    for (auto& f : futures) {
+        ASSERT_TRUE(f.done()) << "shutdown(wait=true) returns when nothing runs";
+        if (f.cancelled())
+            ++cancelled;
+        else if (f.get() > 0)
+            ++done;
+    }
+    EXPECT_EQ(done + cancelled, 200);
+    EXPECT_GT(cancelled, 0);
+    EXPECT_THROW(pool.submit(square, 1.0), fronta::shutdown_error);
+}
+
+TEST(mpi_world, futures_work_with_wait_as_completed_then_and_the_erased_executor) {
+    fronta::executor ex = fronta::mpi_pool();
+    std::vector<fronta::future<double>> futures;
+    for (int i = 0; i < 20; ++i) futures.push_back(ex.submit(square, double(i)));
+    double total = 0;
+    for (const auto& f : fronta::as_completed(futures)) total += f.get();
+    EXPECT_DOUBLE_EQ(total, 2470.0);
+    auto all = fronta::wait(futures);
+    EXPECT_EQ(all.done.size(), futures.size());
+    EXPECT_DOUBLE_EQ(ex.submit(square, 3.0).then([](double y) { return y + 1; }).get(), 10.0);
+    int captured = 3;
+    EXPECT_THROW(ex.submit([captured](int x) { return x + captured; }, 1), std::invalid_argument)
+        << "the erased executor finds out at run time";
+}
+
+// More than 2 GiB in one argument: several MPI messages. About 10 GiB of memory in all, so only
+// when asked (FRONTA_MPI_HUGE=1).
+TEST(mpi_world, a_message_larger_than_2_gib) {
+    if (std::getenv("FRONTA_MPI_HUGE") == nullptr) GTEST_SKIP() << "set FRONTA_MPI_HUGE=1 to send 2.2 GiB";
+    fronta::mpi_pool pool(1);
+    const std::string big(std::size_t{2200} << 20, 'x');
+    EXPECT_EQ(pool.submit(checksum_remote, big).get(), checksum(big));
+}
+
+// ---- started alone: spawned workers ------------------------------------------------------------
+
+TEST(mpi_spawn, workers_started_with_comm_spawn) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2, .launch = fronta::mpi_launch::spawn});
+    EXPECT_TRUE(pool.spawned());
+    EXPECT_EQ(pool.size(), 2u);
+    check_submit(pool);
+    check_exceptions(pool);
+    check_map(pool);
+    check_many_threads(pool);
+    check_load_balancing(pool);
+}
+
+TEST(mpi_spawn, messages_in_pieces) { check_large_messages(2, fronta::mpi_launch::spawn); }
+
+TEST(mpi_spawn, bad_options_are_clear_errors) {
+    EXPECT_THROW(fronta::mpi_pool(0), std::invalid_argument);
+    EXPECT_THROW(fronta::mpi_pool(fronta::mpi_pool_options{.max_piece_bytes = 10}), std::invalid_argument);
+    EXPECT_THROW(fronta::mpi_pool(fronta::mpi_pool_options{.launch = fronta::mpi_launch::world}),
+                 fronta::invalid_state_error)
+        << "started alone there is no world to use";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    fronta::init(argc, argv);  // worker ranks serve in here and exit
+    testing::InitGoogleTest(&argc, argv);
+    return RUN_ALL_TESTS();
+}
