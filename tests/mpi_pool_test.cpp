@@ -291,11 +291,12 @@ TEST(mpi_world, futures_work_with_wait_as_completed_then_and_the_erased_executor
 }
 
 // More than 2 GiB in one argument: several MPI messages. About 10 GiB of memory in all, so only
-// when asked (FRONTA_MPI_HUGE=1).
+// when asked (FRONTA_MPI_HUGE_MB=2200).
 TEST(mpi_world, a_message_larger_than_2_gib) {
-    if (std::getenv("FRONTA_MPI_HUGE") == nullptr) GTEST_SKIP() << "set FRONTA_MPI_HUGE=1 to send 2.2 GiB";
+    const char* huge = std::getenv("FRONTA_MPI_HUGE_MB");
+    if (huge == nullptr) GTEST_SKIP() << "set FRONTA_MPI_HUGE_MB=2200 to send 2.2 GiB";
     fronta::mpi_pool pool(1);
-    const std::string big(std::size_t{2200} << 20, 'x');
+    const std::string big(std::size_t(std::atol(huge)) << 20, 'x');
     EXPECT_EQ(pool.submit(checksum_remote, big).get(), checksum(big));
 }
 

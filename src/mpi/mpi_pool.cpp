@@ -195,7 +195,7 @@ private:
     void handshake() {
         auto serial = mpi::serialize_calls();
         mpi::sender out(options_.max_piece_bytes);
-        for (auto& w : workers_) out.post(comm_, w.rank, mpi::hello_tag, 0, detail::build_id());
+        for (auto& w : workers_) out.post(comm_, w.rank, mpi::hello_tag, 0, std::string_view(detail::build_id()));
         std::size_t answered = 0;
         std::string refusal;
         const auto deadline = clock::now() + handshake_limit;
@@ -214,10 +214,11 @@ private:
             ++answered;
             worker_rank* w = find(m->source);
             if (w == nullptr) continue;
-            if (m->payload.rfind("ok\n", 0) == 0)
-                w->host = m->payload.substr(3);
+            const std::string_view answer = m->payload.view();
+            if (answer.substr(0, 3) == "ok\n")
+                w->host = std::string(answer.substr(3));
             else
-                refusal = m->payload;
+                refusal = std::string(answer);
         }
         out.finish();
         if (!refusal.empty()) throw broken_executor("mpi_pool: " + refusal);
@@ -290,14 +291,20 @@ private:
                     }
                 }
                 bool progress = false;
+                bool sending = false;
                 {
                     auto serial = mpi::serialize_calls();
                     progress = assign(out, in_flight);
                     progress = receive_replies(in_flight) || progress;
-                    out.progress();
+                    sending = !out.progress();
                 }
                 if (progress) {
                     idle_rounds = 0;
+                    continue;
+                }
+                if (sending) {
+                    // A large send moves only while this side calls into MPI: keep polling.
+                    std::this_thread::yield();
                     continue;
                 }
                 // Waiting for replies: poll with yields for ~100 µs, then sleeps that a submit cuts short.
@@ -338,6 +345,7 @@ private:
                 std::string bytes;
                 try {
                     bytes = remote::to_bytes(t->call);
+                    t->call.arguments = std::string();  // the bytes above hold them; keep one copy
                 } catch (...) {
                     t->fail(std::current_exception());
                     continue;
@@ -345,7 +353,7 @@ private:
                 if (w.tasks.empty()) w.head_started = clock::now();
                 w.tasks.emplace_back(++next_task_id_, t);
                 ++in_flight;
-                out.post(comm_, w.rank, mpi::task_tag, next_task_id_, bytes);
+                out.post(comm_, w.rank, mpi::task_tag, next_task_id_, std::move(bytes));
                 sent_any = sent = true;
             }
         }
@@ -367,7 +375,7 @@ private:
                 0.8 * w->average_task_seconds + 0.2 * std::chrono::duration<double>(now - w->head_started).count();
             w->head_started = now;
             remote::attachments none;
-            t->complete(m->payload, none);
+            t->complete(m->payload.view(), none);
         }
         return any;
     }

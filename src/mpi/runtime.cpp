@@ -1,5 +1,6 @@
 #include "runtime.hpp"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -162,28 +163,32 @@ int serve(MPI_Comm comm, int client, bool spawned) {
     backoff idle;
     try {
         for (;;) {
-            out.progress();
+            const bool sending = !out.progress();
             std::optional<message> m = try_receive(comm, client, MPI_ANY_TAG);
             if (!m) {
-                idle.pause();
+                if (sending)
+                    sched_yield();  // a large reply moves only while this side calls into MPI
+                else
+                    idle.pause();
                 continue;
             }
             idle.reset();
             switch (m->tag) {
                 case hello_tag: {
                     const std::string mine = build_id();
-                    std::string answer = m->payload == mine
+                    const std::string_view theirs = m->payload.view();
+                    std::string answer = theirs == mine
                                              ? "ok\n" + std::string(host, static_cast<std::size_t>(host_length))
                                              : "the worker is a different build of the program (worker " + mine +
-                                                   ", client " + m->payload + "); use the same executable everywhere";
+                                                   ", client " + std::string(theirs) + "); use the same executable everywhere";
                     out.post(comm, client, hello_tag, 0, answer);
                     break;
                 }
                 case task_tag: {
                     remote::attachments none;  // ranks share no descriptors: everything came by value
-                    const std::string reply = remote::execute(m->payload, none);
-                    m->payload = std::string();
-                    out.post(comm, client, reply_tag, m->id, reply);
+                    std::string reply = remote::execute(m->payload.view(), none);
+                    m->payload = buffer();
+                    out.post(comm, client, reply_tag, m->id, std::move(reply));
                     break;
                 }
                 case stop_tag:

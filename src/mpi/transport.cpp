@@ -1,10 +1,13 @@
 #include "transport.hpp"
 
 #include <sched.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <algorithm>
 #include <cstring>
+#include <new>
+#include <utility>
 
 namespace fronta::detail::mpi {
 namespace {
@@ -36,38 +39,60 @@ void receive_pieces(MPI_Comm comm, int source, message& m, std::size_t total, st
 message finish_receive(MPI_Comm comm, const MPI_Status& status) {
     int count = 0;
     check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
-    if (count < static_cast<int>(header_bytes)) {
-        // Consume it so that it does not come back, then report it.
-        std::string junk(static_cast<std::size_t>(std::max(count, 0)), '\0');
-        MPI_Recv(junk.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm, MPI_STATUS_IGNORE);
-        throw mpi_error("a message of " + std::to_string(count) + " bytes from rank " +
-                        std::to_string(status.MPI_SOURCE) + " is shorter than its header");
-    }
-    std::string first(static_cast<std::size_t>(count), '\0');
+    buffer first(static_cast<std::size_t>(std::max(count, 0)));
     check(MPI_Recv(first.data(), count, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm, MPI_STATUS_IGNORE),
           "MPI_Recv");
     message m;
     m.source = status.MPI_SOURCE;
     m.tag = status.MPI_TAG;
+    if (count < static_cast<int>(header_bytes))
+        throw mpi_error("a message of " + std::to_string(count) + " bytes from rank " + std::to_string(m.source) +
+                        " is shorter than its header");
     if (get_u64(first.data()) != header_magic)
         throw mpi_error("a message from rank " + std::to_string(m.source) + " is not a fronta message");
     m.id = get_u64(first.data() + 8);
     const std::uint64_t total = get_u64(first.data() + 16);
     const std::size_t have = first.size() - header_bytes;
     if (total < have) throw mpi_error("a message from rank " + std::to_string(m.source) + " has a wrong length");
-    if (total == have) {
-        first.erase(0, header_bytes);
-        m.payload = std::move(first);
-        return m;
-    }
-    m.payload.resize(total);
-    std::memcpy(m.payload.data(), first.data() + header_bytes, have);
-    first = std::string();
+    m.payload = buffer(total);
+    if (have != 0) std::memcpy(m.payload.data(), first.data() + header_bytes, have);
     receive_pieces(comm, m.source, m, total, have);
     return m;
 }
 
 }  // namespace
+
+buffer::buffer(std::size_t size) : size_(size) {
+    constexpr std::size_t map_from = 1 << 20;
+    if (size >= map_from) {
+        void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        data_ = static_cast<char*>(p);
+        mapped_ = true;
+    } else if (size != 0) {
+        data_ = new char[size];
+    }
+}
+buffer::buffer(buffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)), mapped_(other.mapped_) {}
+buffer& buffer::operator=(buffer&& other) noexcept {
+    if (this != &other) {
+        release();
+        data_ = std::exchange(other.data_, nullptr);
+        size_ = std::exchange(other.size_, 0);
+        mapped_ = other.mapped_;
+    }
+    return *this;
+}
+buffer::~buffer() { release(); }
+void buffer::release() noexcept {
+    if (data_ == nullptr) return;
+    if (mapped_)
+        munmap(data_, size_);
+    else
+        delete[] data_;
+    data_ = nullptr;
+}
 
 void check(int code, const char* what) {
     if (code == MPI_SUCCESS) return;
@@ -79,30 +104,49 @@ void check(int code, const char* what) {
 
 sender::~sender() { abandon(); }
 
+void sender::send_pieces(MPI_Comm comm, int destination, int first_tag, const char* data, std::size_t size,
+                         std::vector<MPI_Request>& requests) {
+    std::size_t offset = 0;
+    int tag = first_tag;
+    do {
+        const std::size_t length = std::min(max_piece_, size - offset);
+        MPI_Request request = MPI_REQUEST_NULL;
+        const int code = MPI_Isend(data + offset, static_cast<int>(length), MPI_BYTE, destination, tag, comm, &request);
+        if (code != MPI_SUCCESS) {
+            for (auto& r : requests) MPI_Request_free(&r);
+            requests.clear();
+            check(code, "MPI_Isend");
+        }
+        requests.push_back(request);
+        offset += length;
+        tag = piece_tag;
+    } while (offset < size);
+}
+
 void sender::post(MPI_Comm comm, int destination, int tag, std::uint64_t id, std::string_view payload) {
     in_flight f;
-    f.buffer = std::make_unique<std::string>(header_bytes + payload.size(), '\0');
-    char* out = f.buffer->data();
+    f.header = std::make_unique<std::string>(header_bytes + payload.size(), '\0');
+    char* out = f.header->data();
     put_u64(out, header_magic);
     put_u64(out + 8, id);
     put_u64(out + 16, payload.size());
     std::memcpy(out + header_bytes, payload.data(), payload.size());
-    std::size_t offset = 0;
-    const std::size_t total = f.buffer->size();
-    int piece_number = 0;
-    while (offset < total) {
-        const std::size_t length = std::min(max_piece_, total - offset);
-        MPI_Request request = MPI_REQUEST_NULL;
-        const int code = MPI_Isend(out + offset, static_cast<int>(length), MPI_BYTE, destination,
-                                   piece_number == 0 ? tag : piece_tag, comm, &request);
-        if (code != MPI_SUCCESS) {
-            for (auto& r : f.requests) MPI_Request_free(&r);
-            check(code, "MPI_Isend");
-        }
-        f.requests.push_back(request);
-        offset += length;
-        ++piece_number;
-    }
+    send_pieces(comm, destination, tag, out, f.header->size(), f.requests);
+    pending_.push_back(std::move(f));
+}
+
+void sender::post(MPI_Comm comm, int destination, int tag, std::uint64_t id, std::string&& payload) {
+    constexpr std::size_t copy_below = 64 * 1024;
+    if (payload.size() < copy_below) return post(comm, destination, tag, id, std::string_view(payload));
+    // The header goes alone and the payload follows as pieces, straight from the caller's string.
+    in_flight f;
+    f.header = std::make_unique<std::string>(header_bytes, '\0');
+    put_u64(f.header->data(), header_magic);
+    put_u64(f.header->data() + 8, id);
+    put_u64(f.header->data() + 16, payload.size());
+    f.body = std::make_unique<std::string>(std::move(payload));
+    send_pieces(comm, destination, tag, f.header->data(), header_bytes, f.requests);
+    send_pieces(comm, destination, piece_tag, f.body->data(), f.body->size(), f.requests);
     pending_.push_back(std::move(f));
 }
 

@@ -40,11 +40,32 @@ public:
 /// Throws mpi_error naming `what` unless `code` is MPI_SUCCESS.
 void check(int code, const char* what);
 
+/// Bytes received. Large ones live in memory mapped with MAP_POPULATE: on virtual machines where
+/// every first touch of a page traps, letting the kernel fill the pages at once is many times
+/// faster than faulting them in one by one as MPI writes.
+class buffer {
+public:
+    buffer() = default;
+    explicit buffer(std::size_t size);
+    buffer(buffer&& other) noexcept;
+    buffer& operator=(buffer&& other) noexcept;
+    ~buffer();
+    char* data() noexcept { return data_; }
+    std::size_t size() const noexcept { return size_; }
+    std::string_view view() const noexcept { return {data_, size_}; }
+
+private:
+    void release() noexcept;
+    char* data_ = nullptr;
+    std::size_t size_ = 0;
+    bool mapped_ = false;
+};
+
 struct message {
     int source = -1;
     int tag = 0;
     std::uint64_t id = 0;
-    std::string payload;
+    buffer payload;
 };
 
 /// Nonblocking sends in progress, with the buffers they read from.
@@ -57,6 +78,8 @@ public:
 
     /// Starts sending; returns at once. The payload is copied.
     void post(MPI_Comm comm, int destination, int tag, std::uint64_t id, std::string_view payload);
+    /// As above, taking the payload over: a large one is sent from where it is, without a copy.
+    void post(MPI_Comm comm, int destination, int tag, std::uint64_t id, std::string&& payload);
     /// Completes what it can without blocking; true if nothing is left in flight.
     bool progress();
     /// Blocks until every send completed.
@@ -66,8 +89,11 @@ public:
     void abandon() noexcept;
 
 private:
+    void send_pieces(MPI_Comm comm, int destination, int first_tag, const char* data, std::size_t size,
+                     std::vector<MPI_Request>& requests);
     struct in_flight {
-        std::unique_ptr<std::string> buffer;
+        std::unique_ptr<std::string> header;
+        std::unique_ptr<std::string> body;
         std::vector<MPI_Request> requests;
     };
     std::size_t max_piece_;
