@@ -10,7 +10,7 @@ SANITIZER_STRESS_TASKS ?= 100000
 all: build/.built
 
 deps:
-	@scripts/install-deps.sh build
+	@scripts/install-deps.sh build mpi
 
 build/.built: deps FORCE
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
@@ -36,7 +36,7 @@ test-asan: deps
 	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) FRONTA_FAULT_TASKS=10000 ctest -j $(JOBS) --output-on-failure -E install_consumer
 
 bench:
-	@scripts/install-deps.sh build bench
+	@scripts/install-deps.sh build mpi bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFRONTA_BUILD_BENCH=ON -DFRONTA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-bench -j $(JOBS)
 	@bench/run.sh build-bench

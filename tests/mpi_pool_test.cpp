@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <numeric>
 #include <ranges>
@@ -41,6 +42,18 @@ int busy_pid(int microseconds) {
     return static_cast<int>(getpid());
 }
 FRONTA_REMOTE(busy_pid);
+
+std::string host_name() {
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    return name;
+}
+// Busy for a while, then says where it ran.
+std::string busy_host(int microseconds) {
+    busy_pid(microseconds);
+    return host_name();
+}
+FRONTA_REMOTE(busy_host);
 
 struct parse_error : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -220,6 +233,25 @@ TEST(mpi_world, rank_zero_runs_main_and_the_other_ranks_serve) {
     for (int i = 0; i < 50; ++i) ranks.insert(pool.submit(my_rank).get());
     for (int r : ranks) EXPECT_TRUE(r >= 1 && r < size) << r;
     check_submit(pool);
+}
+
+// With FRONTA_MPI_EXPECT_HOSTS=n (tests/mpi/netns_hosts.sh sets it) the ranks must be on n hosts.
+TEST(mpi_world, tasks_run_on_every_host) {
+    fronta::mpi_pool pool;
+    std::set<std::string> hosts{host_name()};
+    for (const auto& h : pool.worker_hosts()) hosts.insert(h);
+    std::vector<fronta::future<std::string>> futures;
+    for (std::size_t i = 0; i < 4 * pool.size(); ++i) futures.push_back(pool.submit(busy_host, 3000));
+    std::set<std::string> ran;
+    for (auto& f : futures) ran.insert(f.get());
+    std::string listed;
+    for (const auto& h : hosts) listed += " " + h;
+    std::printf("client on %s; hosts:%s\n", host_name().c_str(), listed.c_str());
+    if (const char* expected = std::getenv("FRONTA_MPI_EXPECT_HOSTS")) {
+        EXPECT_EQ(hosts.size(), static_cast<std::size_t>(std::atoi(expected))) << listed;
+        EXPECT_EQ(ran.size() + 1, hosts.size()) << "tasks ran on every worker host";
+        EXPECT_EQ(ran.count(host_name()), 0u) << "the client's host runs no worker";
+    }
 }
 
 TEST(mpi_world, exceptions_come_back_typed) {
