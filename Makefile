@@ -5,7 +5,7 @@ CMAKE_FLAGS ?=
 # Sanitizer runs are 5-20x slower: the stress tests use fewer tasks there.
 SANITIZER_STRESS_TASKS ?= 100000
 
-.PHONY: all deps demo test test-tsan test-asan bench examples clean fuzz
+.PHONY: all deps demo test test-tsan test-asan bench bench-mpi examples clean fuzz
 
 all: build/.built
 
@@ -40,6 +40,14 @@ bench:
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFRONTA_BUILD_BENCH=ON -DFRONTA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-bench -j $(JOBS)
 	@bench/run.sh build-bench
+
+# mpi_pool beside mpi4py.futures for 1, 2, 4 and 8 workers (MPI_WORKERS to choose).
+MPI_WORKERS ?= 1 2 4 8
+bench-mpi:
+	@scripts/install-deps.sh build mpi bench
+	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFRONTA_BUILD_BENCH=ON -DFRONTA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-bench -j $(JOBS) --target mpi_pool_bench
+	@bench/run_mpi.sh build-bench $(MPI_WORKERS)
 
 clean:
 	rm -rf build build-tsan build-asan build-bench build-fuzz
