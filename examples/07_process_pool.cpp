@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
 
     double factor = 3.0;
     // pool.submit([factor](double x) { return factor * x; }, 5.0);
-    //   error: static assertion failed: process_pool: this callable cannot be sent to another
+    //   error: static assertion failed: this callable cannot be sent to another
     //   process. A lambda with captures, or a function object without serialize(), cannot be
     //   shipped. Use a function registered with FRONTA_REMOTE(name), a captureless lambda, or a
     //   struct that holds the captured values and has a serialize(Archive&) member
