@@ -261,7 +261,8 @@ private:
     // ones one at a time, so a free worker is never kept waiting behind a busy one.
     static std::size_t depth(const worker_rank& w) {
         if (w.average_task_seconds < 100e-6) return 16;
-        if (w.average_task_seconds < 1e-3) return 2;
+        if (w.average_task_seconds < 1e-3) return 4;
+        if (w.average_task_seconds < 10e-3) return 2;
         return 1;
     }
 
@@ -307,11 +308,14 @@ private:
                     std::this_thread::yield();
                     continue;
                 }
-                // Waiting for replies: poll with yields for ~100 µs, then sleeps that a submit cuts short.
+                // Waiting for replies: poll with yields for a while, then sleep in steps that grow
+                // but stay well below how long the tasks in flight usually take (a reply is not
+                // left waiting for long), and that a submit cuts short.
                 if (++idle_rounds < 200) {
                     std::this_thread::yield();
                 } else {
-                    const auto pause = std::chrono::microseconds(20 << std::min(idle_rounds - 200, 6u));
+                    const auto pause = std::min(std::chrono::microseconds(10 << std::min(idle_rounds - 200, 7u)),
+                                                reply_poll_limit());
                     std::unique_lock lock(mutex_);
                     wake_.wait_for(lock, pause, [&] { return !inbox_.empty() || stopping_ != stopping; });
                 }
@@ -323,6 +327,15 @@ private:
             return;  // the workers cannot be reached reliably: leave them to MPI's end of the job
         }
         end_workers();
+    }
+
+    // An eighth of the shortest usual task time among busy workers, within 10 µs .. 1 ms.
+    std::chrono::microseconds reply_poll_limit() const {
+        double shortest = 1.0;
+        for (const auto& w : workers_)
+            if (!w.tasks.empty()) shortest = std::min(shortest, w.average_task_seconds);
+        const auto limit = std::chrono::microseconds(static_cast<long>(shortest * 1e6 / 8));
+        return std::clamp(limit, std::chrono::microseconds(10), std::chrono::microseconds(1000));
     }
 
     bool assign(mpi::sender& out, std::size_t& in_flight) {
