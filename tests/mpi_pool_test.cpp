@@ -365,6 +365,22 @@ TEST(mpi_spawn, workers_started_with_comm_spawn) {
 
 TEST(mpi_spawn, messages_in_pieces) { check_large_messages(2, fronta::mpi_launch::spawn); }
 
+TEST(mpi_spawn, a_dying_worker_fails_its_task_and_the_pool_heals) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2, .launch = fronta::mpi_launch::spawn});
+    for (int round = 0; round < 2; ++round) {
+        const auto before = pool.submit(my_pid).get();
+        try {
+            pool.submit(die, 3).get();
+            FAIL() << "the task of a worker that exited cannot succeed";
+        } catch (const fronta::worker_died& e) {
+            EXPECT_NE(std::string(e.what()).find("died while running die"), std::string::npos) << e.what();
+        }
+        for (int i = 0; i < 20; ++i) EXPECT_DOUBLE_EQ(pool.submit(square, double(i)).get(), double(i) * i);
+        EXPECT_NE(pool.submit(my_pid).get(), before) << "new workers took over";
+        EXPECT_EQ(pool.worker_hosts().size(), 2u);
+    }
+}
+
 TEST(mpi_spawn, bad_options_are_clear_errors) {
     EXPECT_THROW(fronta::mpi_pool(0), std::invalid_argument);
     EXPECT_THROW(fronta::mpi_pool(fronta::mpi_pool_options{.max_piece_bytes = 10}), std::invalid_argument);

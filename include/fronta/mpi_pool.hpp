@@ -26,9 +26,10 @@
 /// serializable function objects; cereal-serializable arguments and results), checked at compile
 /// time. Exceptions come back typed. `shared_array` travels by value (ranks share no memory).
 ///
-/// Faults: a task that throws fails its future only. A worker rank that dies ends the MPI job with
-/// Open MPI's default settings (mpirun stops every rank): the client does not hang, it is stopped.
-/// See docs/design.md, "MPI: what a failure ends".
+/// Faults: a task that throws fails its future only. A spawned worker that dies fails the tasks of
+/// its group with `worker_died` and the pool spawns a new group. Under mpirun, a worker rank that
+/// dies ends the MPI job with Open MPI's default settings (mpirun stops every rank): the client
+/// does not hang, it is stopped. See docs/design.md, "MPI: what a failure ends".
 ///
 /// Where callbacks run: futures complete on the pool's dispatcher thread; keep callbacks short.
 

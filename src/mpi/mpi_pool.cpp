@@ -4,7 +4,11 @@
 // tasks are short, and completes futures from replies, which each worker sends in order.
 #include "fronta/mpi_pool.hpp"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
 
 #include <algorithm>
 #include <atomic>
@@ -42,6 +46,9 @@ std::string own_executable() {
 struct worker_rank {
     int rank = -1;
     std::string host;
+    pid_t pid = -1;
+    bool local = false;  // on this machine: its process can be watched
+    bool dead = false;
     std::deque<std::pair<std::uint64_t, remote::remote_task*>> tasks;  // sent, in order
     clock::time_point head_started{};
     double average_task_seconds = 1e-3;
@@ -76,6 +83,7 @@ public:
             mpi::pool_ended();
             throw;
         }
+        size_ = workers_.size();
         dispatcher_ = std::thread([this] { run(); });
     }
 
@@ -123,10 +131,11 @@ public:
         }
     }
 
-    std::size_t concurrency() const noexcept override { return workers_.size(); }
+    std::size_t concurrency() const noexcept override { return size_; }
 
     bool spawned() const noexcept { return spawned_; }
     std::vector<std::string> hosts() const {
+        std::lock_guard lock(mutex_);  // the dispatcher replaces workers under it
         std::vector<std::string> out;
         for (const auto& w : workers_) out.push_back(w.host);
         return out;
@@ -198,6 +207,10 @@ private:
         for (auto& w : workers_) out.post(comm_, w.rank, mpi::hello_tag, 0, std::string_view(detail::build_id()));
         std::size_t answered = 0;
         std::string refusal;
+        char name[MPI_MAX_PROCESSOR_NAME] = {};
+        int name_length = 0;
+        MPI_Get_processor_name(name, &name_length);
+        const std::string own_host(name, static_cast<std::size_t>(name_length));
         const auto deadline = clock::now() + handshake_limit;
         mpi::backoff idle;
         while (answered < workers_.size()) {
@@ -215,16 +228,23 @@ private:
             worker_rank* w = find(m->source);
             if (w == nullptr) continue;
             const std::string_view answer = m->payload.view();
-            if (answer.substr(0, 3) == "ok\n")
-                w->host = std::string(answer.substr(3));
-            else
+            if (answer.substr(0, 3) == "ok\n") {
+                std::lock_guard lock(mutex_);
+                const std::string rest(answer.substr(3));
+                const auto newline = rest.find('\n');
+                w->host = rest.substr(0, newline);
+                if (newline != std::string::npos) w->pid = static_cast<pid_t>(std::atol(rest.c_str() + newline + 1));
+                w->local = w->pid > 0 && w->host == own_host;
+            } else {
                 refusal = std::string(answer);
+            }
         }
         out.finish();
         if (!refusal.empty()) throw broken_executor("mpi_pool: " + refusal);
     }
 
     void add_worker(int rank) {
+        std::lock_guard lock(mutex_);
         workers_.emplace_back();
         workers_.back().rank = rank;
     }
@@ -235,12 +255,21 @@ private:
         return nullptr;
     }
 
+    // Every worker died: nothing can be said to them, and disconnecting would wait for them forever.
+    void leave_dead_workers() noexcept {
+        if (!spawned_) mpi::release_world();
+        comm_ = MPI_COMM_NULL;
+    }
+
     // Spawned workers exit; world ranks wait for the next pool. Called once, by the dispatcher (or
     // the constructor before there is one).
     void end_workers() noexcept {
         if (comm_ == MPI_COMM_NULL) return;
         auto serial = mpi::serialize_calls();
+        bool any_dead = false;
         for (auto& w : workers_) {
+            any_dead = any_dead || w.dead;
+            if (w.dead) continue;
             try {
                 mpi::send_control(comm_, w.rank, mpi::stop_tag, "");
             } catch (const mpi::mpi_error& e) {
@@ -248,7 +277,8 @@ private:
             }
         }
         if (spawned_) {
-            MPI_Comm_disconnect(&comm_);
+            // Disconnecting waits for every member, and a dead one never comes: then let it be.
+            if (!any_dead) MPI_Comm_disconnect(&comm_);
         } else {
             mpi::release_world();
         }
@@ -270,6 +300,7 @@ private:
         mpi::sender out(options_.max_piece_bytes);
         std::size_t in_flight = 0;
         unsigned idle_rounds = 0;
+        auto last_watch = clock::now();
         try {
             for (;;) {
                 bool stopping = false;
@@ -311,6 +342,14 @@ private:
                 // Waiting for replies: poll with yields for a while, then sleep in steps that grow
                 // but stay well below how long the tasks in flight usually take (a reply is not
                 // left waiting for long), and that a submit cuts short.
+                if (clock::now() - last_watch > std::chrono::milliseconds(50)) {
+                    last_watch = clock::now();
+                    if (!watch_workers(in_flight)) {
+                        out.abandon();
+                        leave_dead_workers();
+                        return;
+                    }
+                }
                 if (++idle_rounds < 200) {
                     std::this_thread::yield();
                 } else {
@@ -320,13 +359,79 @@ private:
                     wake_.wait_for(lock, pause, [&] { return !inbox_.empty() || stopping_ != stopping; });
                 }
             }
-            out.finish();
+            if (std::any_of(workers_.begin(), workers_.end(), [](const worker_rank& w) { return w.dead; }))
+                out.abandon();  // a send to a dead worker never completes
+            else
+                out.finish();
         } catch (const std::exception& e) {
             fail_everything(std::string("mpi_pool: MPI failed: ") + e.what());
             out.abandon();
             return;  // the workers cannot be reached reliably: leave them to MPI's end of the job
         }
         end_workers();
+    }
+
+    // Workers on this machine are watched. When one's process is gone, the tasks it held fail with
+    // `worker_died`. Open MPI ends a spawned group together when one member dies, so a spawned
+    // pool then fails what the whole group held and spawns a new group (the pool heals). False
+    // when the pool cannot go on (everything has failed).
+    bool watch_workers(std::size_t& in_flight) {
+        worker_rank* dead = nullptr;
+        for (auto& w : workers_)
+            if (!w.dead && w.local && !process_alive(w.pid)) {
+                w.dead = true;
+                dead = &w;
+            }
+        if (dead == nullptr) return true;
+        const std::string what = "mpi_pool: worker rank " + std::to_string(dead->rank) + " (pid " +
+                                 std::to_string(dead->pid) + " on " + dead->host + ") died";
+        for (auto& w : workers_) {
+            if (!w.dead && !spawned_) continue;  // world: the others go on (mpirun decides their fate)
+            for (auto& [id, t] : w.tasks) {
+                const std::string how = &w == dead || w.dead ? " while running " : " and took down its group, stopping ";
+                t->fail(std::make_exception_ptr(worker_died(what + how + t->description)));
+                --in_flight;
+            }
+            w.tasks.clear();
+        }
+        if (!spawned_) {
+            if (std::all_of(workers_.begin(), workers_.end(), [](const worker_rank& w) { return w.dead; })) {
+                fail_everything("mpi_pool: every worker rank died");
+                return false;
+            }
+            return true;
+        }
+        // A spawned group: stop what is left of it here and start a new one.
+        for (auto& w : workers_)
+            if (!w.dead && w.local) kill(w.pid, SIGKILL);
+        comm_ = MPI_COMM_NULL;  // disconnecting would wait for the dead forever
+        if (++replacements_in_a_row_ > 3) {
+            fail_everything(what + "; the pool gave up after replacing its workers 3 times without a success");
+            return false;
+        }
+        std::fprintf(stderr, "fronta: %s; starting new workers\n", what.c_str());
+        try {
+            std::vector<worker_rank> replacement;
+            {
+                std::lock_guard lock(mutex_);
+                workers_.swap(replacement);
+            }
+            spawn_workers();
+            handshake();
+        } catch (const std::exception& e) {
+            fail_everything(what + "; new workers could not start: " + e.what());
+            return false;
+        }
+        return true;
+    }
+
+    static bool process_alive(pid_t pid) {
+        if (kill(pid, 0) != 0 && errno == ESRCH) return false;
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string line;
+        if (!std::getline(stat, line)) return false;
+        const auto close = line.rfind(')');
+        return close == std::string::npos || close + 2 >= line.size() || (line[close + 2] != 'Z' && line[close + 2] != 'X');
     }
 
     // An eighth of the shortest usual task time among busy workers, within 10 µs .. 1 ms.
@@ -345,7 +450,7 @@ private:
             sent_any = false;
             for (auto& w : workers_) {
                 if (queue_.empty()) break;
-                if (w.tasks.size() >= depth(w)) continue;
+                if (w.dead || w.tasks.size() >= depth(w)) continue;
                 remote::remote_task* t = queue_.front();
                 queue_.pop_front();
                 if (!t->started) {
@@ -389,6 +494,7 @@ private:
             w->head_started = now;
             remote::attachments none;
             t->complete(m->payload.view(), none);
+            replacements_in_a_row_ = 0;
         }
         return any;
     }
@@ -411,6 +517,8 @@ private:
     }
 
     mpi_pool_options options_;
+    std::size_t size_ = 0;
+    int replacements_in_a_row_ = 0;  // spawned groups replaced since a task last succeeded
     MPI_Comm comm_ = MPI_COMM_NULL;
     bool spawned_ = false;
     std::vector<worker_rank> workers_;

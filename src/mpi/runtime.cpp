@@ -178,7 +178,8 @@ int serve(MPI_Comm comm, int client, bool spawned) {
                     const std::string mine = build_id();
                     const std::string_view theirs = m->payload.view();
                     std::string answer = theirs == mine
-                                             ? "ok\n" + std::string(host, static_cast<std::size_t>(host_length))
+                                             ? "ok\n" + std::string(host, static_cast<std::size_t>(host_length)) +
+                                                   "\n" + std::to_string(getpid())
                                              : "the worker is a different build of the program (worker " + mine +
                                                    ", client " + std::string(theirs) + "); use the same executable everywhere";
                     out.post(comm, client, hello_tag, 0, answer);
