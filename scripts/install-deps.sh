@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fronta needs, and only those that are missing.
 # Usage: scripts/install-deps.sh [build|mpi|bench|fuzz]...
-#   build: compile and test; mpi: mpi_pool (Open MPI, and MPICH to check it builds there too);
+#   build: compile and test; mpi: mpi_pool (Open MPI; MPICH to check it builds there too; Slurm
+#   and munge for a local one-node cluster test);
 #   bench: the peers of the benchmarks; fuzz: clang's libFuzzer
 set -euo pipefail
 
 declare -A groups=(
   [build]="g++ cmake make pkg-config libgtest-dev libgmock-dev libcereal-dev"
-  [mpi]="libopenmpi-dev openmpi-bin libmpich-dev mpich iproute2 util-linux"
+  [mpi]="libopenmpi-dev openmpi-bin libmpich-dev mpich iproute2 util-linux slurm-wlm munge"
   [bench]="g++ cmake make pkg-config libbenchmark-dev libtbb-dev libboost-dev libcereal-dev python3 python3-joblib python3-mpi4py"
   [fuzz]="clang libclang-rt-14-dev"
 )
