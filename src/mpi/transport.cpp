@@ -2,9 +2,11 @@
 
 #include <sched.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -213,7 +215,7 @@ void send_control(MPI_Comm comm, int destination, int tag, std::string_view payl
 }
 
 void backoff::pause() noexcept {
-    // About 100 µs of polling with yields, then sleeps of 20 µs doubling to 1 ms.
+    // About 100 µs of polling with yields, then sleeps of 20 µs doubling to 1.3 ms.
     constexpr unsigned spin_rounds = 200;
     if (idle_rounds_ < spin_rounds) {
         ++idle_rounds_;
