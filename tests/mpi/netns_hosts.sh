@@ -55,7 +55,7 @@ AGENT
 chmod +x "$work/agent"
 for i in $(seq 1 $hosts); do echo "h$i slots=1"; done >"$work/hostfile"
 
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mca_base_component_disable_dlclose=1
 echo "netns_hosts: $hosts hosts h1..h$hosts on $subnet.0/24; rank 0 on h1"
 ip netns exec "$(ns 1)" unshare --uts bash -c 'hostname h1; exec "$@"' _ \
   timeout 240 "$mpirun" --hostfile "$work/hostfile" -n $hosts --mca plm_rsh_agent "$work/agent" \

@@ -75,7 +75,7 @@ sinfo -h -o %T 2>/dev/null | grep -qE "^idle" || { echo "slurm_local: the node d
 echo "slurm_local: controller and node $host up (port $port)"
 
 ranks=$(nproc)  # no more tasks than the node's CPUs, or the job waits in the queue forever
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_mca_base_component_disable_dlclose=1
 echo "slurm_local: srun --mpi=pmix -n $ranks $*"
 timeout 120 srun --mpi=pmix -n "$ranks" --time=2 "$@" || { echo "slurm_local: srun failed"; exit 1; }
 
