@@ -1,6 +1,9 @@
 // process_pool: worker processes started with posix_spawn from this executable, one socket each,
 // and one dispatcher thread that hands tasks to idle workers, completes futures from replies, and
 // notices deaths, timeouts and idleness. Submitters only touch a mutex-protected inbox.
+// Tasks and replies travel through each worker's mailbox (shared-memory rings, mailbox.hpp): while
+// there is work, or shortly after, the dispatcher and the workers poll their rings and the inbox
+// instead of sleeping, so a round trip needs no system call; idle, both sleep in poll().
 #include "fronta/process_pool.hpp"
 
 #include <fcntl.h>
@@ -27,6 +30,7 @@
 
 #include "fronta/remote/wire.hpp"
 #include "connection.hpp"
+#include "mailbox.hpp"
 #include "process_worker.hpp"
 
 extern char** environ;
@@ -192,7 +196,22 @@ private:
         auto w = std::make_unique<worker_process>();
         w->pid = pid;
         w->link = std::make_unique<detail::connection>(sockets[0], options_.shared_memory_threshold);
-        w->link->queue(wire::kind::hello, 0, detail::build_id());
+        // The mailbox and the worker's doorbell travel with the hello, with our doorbell (wake_fd_).
+        // Failing here, the worker is killed: it may wait for the hello.
+        remote::attachments hello_fds;
+        try {
+            auto box = detail::mailbox::create();
+            const int doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            if (doorbell < 0) throw std::system_error(errno, std::generic_category(), "process_pool: eventfd");
+            hello_fds.add(box->fd());
+            hello_fds.add(doorbell);
+            hello_fds.add(wake_fd_);
+            w->link->use_mailbox(std::move(box), true, doorbell, -1);
+        } catch (...) {
+            reap(*w, true);
+            throw;
+        }
+        w->link->queue(wire::kind::hello, 0, detail::build_id(), &hello_fds);
         w->link->flush(false);  // if it died at once, the read side notices and reports it
         workers_.push_back(std::move(w));
         publish_pids();
@@ -293,6 +312,7 @@ private:
             bool cancel = false;
             {
                 std::lock_guard lock(mutex_);
+                if (!inbox_.empty()) last_activity_ = clock::now();
                 while (!inbox_.empty()) {
                     queue_.push_back(inbox_.front());
                     inbox_.pop_front();
@@ -325,7 +345,8 @@ private:
             }
             for (std::size_t i = 0; i < polled.size(); ++i) {
                 if ((fds[i + 1].revents & POLLOUT) && polled[i]->link) polled[i]->link->flush(false);
-                if (fds[i + 1].revents & ~POLLOUT) read_from(*polled[i]);
+                if ((fds[i + 1].revents & ~POLLOUT) || (polled[i]->link && polled[i]->link->ring_ready()))
+                    read_from(*polled[i]);  // may remove it: polled[i] is not used after this
             }
         }
         for (auto& w : workers_) retire(*w);
@@ -333,28 +354,49 @@ private:
         publish_pids();
     }
 
-    // Polls without sleeping for a short while when tasks are running (replies and new submits come
-    // within microseconds), then sleeps until a worker writes, a submit wakes us, or a deadline.
+    // Polls the inbox and the workers' rings without sleeping while tasks run and for a short
+    // while after the last submit or reply (the next one often comes within microseconds), with a
+    // look at the sockets now and then; then sleeps until a worker writes or rings, a submit wakes
+    // us, or a deadline.
     bool wait_for_events(std::vector<pollfd>& fds, bool busy) {
-        if (busy) {
-            const auto spin_until = clock::now() + std::chrono::microseconds(50);
-            while (clock::now() < spin_until) {
-                const int ready = poll(fds.data(), fds.size(), 0);
-                if (ready != 0 || inbox_size_.load(std::memory_order_acquire) != 0) return ready >= 0 || errno == EINTR;
-                std::this_thread::yield();  // on a full machine, let the thread we wait for run
+        const auto spin_until = busy ? clock::now() + detail::mailbox_spin_time : last_activity_ + detail::mailbox_spin_time;
+        if (clock::now() < spin_until) {
+            for (unsigned i = 0;; ++i) {
+                if (inbox_size_.load(std::memory_order_acquire) != 0 || any_ring_ready()) return true;
+                if (i % 16 == 0) {
+                    const int ready = poll(fds.data(), fds.size(), 0);
+                    if (ready != 0) return ready > 0 || errno == EINTR;
+                    if (clock::now() >= spin_until) break;
+                }
+                detail::relax(i);
             }
         }
-        {
+        for (auto& w : workers_)
+            if (w->link) w->link->set_sleeping(true);
+        bool sleep = !any_ring_ready();
+        if (sleep) {
             std::lock_guard lock(mutex_);
-            if (!inbox_.empty()) return true;
-            dispatcher_sleeping_ = true;
+            if (!inbox_.empty()) {
+                sleep = false;
+            } else {
+                dispatcher_sleeping_ = true;
+            }
         }
-        const int rc = poll(fds.data(), fds.size(), poll_timeout_ms());
-        {
+        int rc = 0;
+        if (sleep) {
+            rc = poll(fds.data(), fds.size(), poll_timeout_ms());
             std::lock_guard lock(mutex_);
             dispatcher_sleeping_ = false;
         }
+        for (auto& w : workers_)
+            if (w->link) w->link->set_sleeping(false);
         return rc >= 0 || errno == EINTR;
+    }
+
+    bool any_ring_ready() const {
+        for (auto& w : workers_)
+            if (w->link && w->link->ring_ready()) return true;
+        return false;
     }
 
     void read_from(worker_process& w) {
@@ -414,6 +456,7 @@ private:
                 const double took = std::chrono::duration<double>(now - w.head_started).count();
                 w.average_task_seconds = 0.8 * w.average_task_seconds + 0.2 * took;
                 w.head_started = now;
+                last_activity_ = now;
                 if (w.tasks.empty()) w.idle_since = now;
                 t->complete(frame.payload, got.attached);
                 if (options_.max_tasks_per_child != 0 && ++w.tasks_done >= options_.max_tasks_per_child &&
@@ -449,7 +492,7 @@ private:
             sent_any = false;
             for (auto& w : workers_) {
                 if (queue_.empty()) break;
-                if (!w->ready || !w->link || w->tasks.size() >= depth(*w)) continue;
+                if (!w->ready || !w->link || w->tasks.size() >= depth(*w) || !w->link->can_queue()) continue;
                 remote::remote_task* t = take_next();
                 if (t == nullptr) break;
                 if (w->tasks.empty()) w->head_started = clock::now();
@@ -460,8 +503,9 @@ private:
         }
         // Never wait for a worker to read: one stuck in a long task must not stall the dispatcher
         // (and with it every timeout). What does not fit now goes when poll says it can.
+        // Flushing also rings the doorbell of a worker that sleeps on its ring.
         for (auto& w : workers_)
-            if (w->link && w->link->has_queued()) w->link->flush(false);  // a dead one is noticed on read
+            if (w->link) w->link->flush(false);  // a dead one is noticed on read
     }
 
     remote::remote_task* take_next() {
@@ -608,6 +652,7 @@ private:
     std::vector<std::unique_ptr<worker_process>> workers_;
     std::uint64_t next_task_id_ = 0;
     int spawn_failures_ = 0;
+    clock::time_point last_activity_{};  // the last submit taken or reply handled
 
     std::mutex join_mutex_;
     std::thread dispatcher_;
