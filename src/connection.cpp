@@ -46,6 +46,18 @@ void connection::ring_doorbell() noexcept {
     [[maybe_unused]] auto ignored = write(doorbell_out_, &one, sizeof one);
 }
 
+bool connection::push_task_from_another_thread(std::uint64_t id, std::string_view payload) {
+    if (!box_ || payload.size() + wire::header_size > mailbox::max_inline_frame || payload.size() > threshold_)
+        return false;
+    const std::string header = wire::encode_header(wire::kind::task, id, payload);
+    if (!out_ring_.push(ring::tag::frame, header, payload, marker_reserve)) return false;
+    if (out_ring_.consumer_needs_wake()) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto ignored = write(doorbell_out_, &one, sizeof one);
+    }
+    return true;
+}
+
 void connection::queue(wire::kind type, std::uint64_t id, std::string_view payload, const remote::attachments* attached) {
     if (box_ && (type == wire::kind::task || type == wire::kind::reply)) {
         if ((attached == nullptr || attached->empty()) && payload.size() + wire::header_size <= mailbox::max_inline_frame &&

@@ -51,6 +51,9 @@ public:
     void set_sleeping(bool sleeping) noexcept {
         if (box_) in_ring_.set_sleeping(sleeping);
     }
+    /// Puts a task inline into the outgoing ring and wakes the peer if it sleeps, from a thread
+    /// other than the owner's while the owner neither queues nor flushes; false if it does not fit.
+    bool push_task_from_another_thread(std::uint64_t id, std::string_view payload);
     /// Whether `queue` can take another task or reply now (the ring has room for its marker).
     bool can_queue() const noexcept { return !box_ || out_ring_.free_space() >= marker_reserve; }
 

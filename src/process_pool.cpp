@@ -121,12 +121,57 @@ public:
                 throw shutdown_error("process_pool: submit after shutdown(); create a new pool or submit before shutting down");
             }
             if (t->retries_left < 0) t->retries_left = options_.retries;
+            if (inbox_.empty() && hand_to_idle_worker(t)) return;
             inbox_.push_back(t);
             inbox_size_.store(inbox_.size(), std::memory_order_release);
             sleeping = dispatcher_sleeping_;
             dispatcher_sleeping_ = false;  // one wake-up is enough
         }
         if (sleeping) wake();
+    }
+
+    // The fast path of a lone task (under mutex_): while the pool has nothing else to do, the
+    // dispatcher lends us one idle worker (idle_worker_), and the task goes straight into its ring
+    // without waiting for the dispatcher thread, which adopts it (handed_) before it reads that
+    // worker's replies or touches it otherwise. Tasks with a timeout, descriptors or a large
+    // payload take the dispatcher's path (it must know their deadline before it sleeps).
+    bool hand_to_idle_worker(remote::remote_task* t) {
+        worker_process* w = idle_worker_;
+        if (w == nullptr || !t->call.attached.empty() || limit_for(*t).count() != 0) return false;
+        std::string payload = remote::to_bytes(t->call);
+        if (!t->started) {
+            if (!t->start()) return false;  // cancelled: the dispatcher cancels it
+            t->started = true;
+        }
+        const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (!w->link->push_task_from_another_thread(id, payload)) return false;
+        idle_worker_ = nullptr;  // one task per loan
+        handed_.push_back({w, {t, id}, clock::now()});
+        return true;
+    }
+
+    // Dispatcher: takes back the worker lent to submitters and adopts what they gave it.
+    void reclaim_idle_worker() {
+        std::lock_guard lock(mutex_);
+        idle_worker_ = nullptr;
+        for (auto& h : handed_) {
+            if (h.worker->tasks.empty()) h.worker->head_started = h.sent;
+            h.worker->tasks.push_back(h.task);
+            last_activity_ = clock::now();
+        }
+        handed_.clear();
+    }
+
+    // Dispatcher, before it waits: lends an idle worker if nothing waits for one.
+    void lend_idle_worker(bool stopping) {
+        if (stopping || !queue_.empty() || !broken_message().empty()) return;
+        for (auto& w : workers_) {
+            if (w->ready && w->link && w->tasks.empty() && depth(*w) > 0) {
+                std::lock_guard lock(mutex_);
+                idle_worker_ = w.get();
+                return;
+            }
+        }
     }
 
     void shutdown(bool wait, bool cancel_futures) override {
@@ -338,7 +383,10 @@ private:
                 fds.push_back({w->fd(), events, 0});
                 polled.push_back(w.get());
             }
-            if (!wait_for_events(fds, busy)) break;
+            lend_idle_worker(stopping);
+            const bool ok = wait_for_events(fds, busy);
+            reclaim_idle_worker();
+            if (!ok) break;
             if (fds[0].revents & POLLIN) {
                 std::uint64_t count;
                 [[maybe_unused]] auto ignored = read(wake_fd_, &count, sizeof count);
@@ -359,11 +407,12 @@ private:
     // look at the sockets now and then; then sleeps until a worker writes or rings, a submit wakes
     // us, or a deadline.
     bool wait_for_events(std::vector<pollfd>& fds, bool busy) {
-        const auto spin_until = busy ? clock::now() + detail::mailbox_spin_time : last_activity_ + detail::mailbox_spin_time;
-        if (clock::now() < spin_until) {
+        const auto now = clock::now();
+        const auto spin_until = busy ? now + detail::mailbox_spin_time : last_activity_ + detail::mailbox_spin_time;
+        if (now < spin_until) {
             for (unsigned i = 0;; ++i) {
                 if (inbox_size_.load(std::memory_order_acquire) != 0 || any_ring_ready()) return true;
-                if (i % 16 == 0) {
+                if (i % detail::socket_check_interval == 0) {
                     const int ready = poll(fds.data(), fds.size(), 0);
                     if (ready != 0) return ready > 0 || errno == EINTR;
                     if (clock::now() >= spin_until) break;
@@ -496,8 +545,9 @@ private:
                 remote::remote_task* t = take_next();
                 if (t == nullptr) break;
                 if (w->tasks.empty()) w->head_started = clock::now();
-                w->tasks.push_back({t, ++next_task_id_});
-                w->link->queue(wire::kind::task, next_task_id_, remote::to_bytes(t->call), &t->call.attached);
+                const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+                w->tasks.push_back({t, id});
+                w->link->queue(wire::kind::task, id, remote::to_bytes(t->call), &t->call.attached);
                 sent_any = true;
             }
         }
@@ -650,9 +700,17 @@ private:
     // Dispatcher thread only (and the constructor before the thread starts).
     std::deque<remote::remote_task*> queue_;
     std::vector<std::unique_ptr<worker_process>> workers_;
-    std::uint64_t next_task_id_ = 0;
+    std::atomic<std::uint64_t> next_task_id_{0};
     int spawn_failures_ = 0;
     clock::time_point last_activity_{};  // the last submit taken or reply handled
+    struct handed_task {
+        worker_process* worker;
+        in_flight task;
+        clock::time_point sent;
+    };
+    // Guarded by mutex_: the worker lent to submitters (see hand_to_idle_worker), and what they gave.
+    worker_process* idle_worker_ = nullptr;
+    std::vector<handed_task> handed_;
 
     std::mutex join_mutex_;
     std::thread dispatcher_;

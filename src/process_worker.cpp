@@ -44,7 +44,7 @@ bool wait_for_input(connection& link) {
     const auto spin_until = std::chrono::steady_clock::now() + mailbox_spin_time;
     for (unsigned i = 0;; ++i) {
         if (link.ring_ready()) return true;
-        if (i % 16 == 0) {
+        if (i % socket_check_interval == 0) {
             if (poll(fds, 1, 0) > 0) return true;
             if (std::chrono::steady_clock::now() >= spin_until) break;
         }
