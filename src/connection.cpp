@@ -181,6 +181,13 @@ bool connection::waiting_for_socket() const {
     return kind && *kind == ring::tag::on_socket;
 }
 
+std::optional<received_frame> connection::next_inline_frame() {
+    if (!box_ || decoder_.pending() != 0 || !from_socket_.empty()) return std::nullopt;
+    const auto kind = in_ring_.peek();
+    if (!kind || *kind != ring::tag::frame) return std::nullopt;
+    return next();
+}
+
 std::optional<received_frame> connection::next() {
     while (auto got = next_from_socket()) {
         const auto type = got->frame.type;

@@ -54,6 +54,8 @@ public:
     /// Puts a task inline into the outgoing ring and wakes the peer if it sleeps, from a thread
     /// other than the owner's while the owner neither queues nor flushes; false if it does not fit.
     bool push_task_from_another_thread(std::uint64_t id, std::string_view payload);
+    /// The next frame if it is inline in the ring and nothing from the socket comes before it.
+    std::optional<received_frame> next_inline_frame();
     /// Whether `queue` can take another task or reply now (the ring has room for its marker).
     bool can_queue() const noexcept { return !box_ || out_ring_.free_space() >= marker_reserve; }
 

@@ -37,6 +37,7 @@ std::size_t ring::free_space() const noexcept {
 }
 
 void ring::copy_in(std::uint64_t at, const char* from, std::size_t n) noexcept {
+    if (n == 0) return;  // (an empty string_view may hold a null pointer: not for memcpy)
     const std::size_t offset = static_cast<std::size_t>(at & (capacity_ - 1));
     const std::size_t first = std::min(n, capacity_ - offset);
     std::memcpy(data_ + offset, from, first);
@@ -44,6 +45,7 @@ void ring::copy_in(std::uint64_t at, const char* from, std::size_t n) noexcept {
 }
 
 void ring::copy_out(std::uint64_t at, char* to, std::size_t n) const noexcept {
+    if (n == 0) return;
     const std::size_t offset = static_cast<std::size_t>(at & (capacity_ - 1));
     const std::size_t first = std::min(n, capacity_ - offset);
     std::memcpy(to, data_ + offset, first);

@@ -71,6 +71,11 @@ struct worker_process {
     clock::time_point started = clock::now();
     std::size_t tasks_done = 0;
     double average_task_seconds = 1e-3;  // how long its tasks take, to decide how many to send ahead
+    // A submitting thread has this worker (see hand_to_idle_worker): the dispatcher neither reads
+    // its replies nor sends it tasks nor removes it until the flag drops. Set and cleared under
+    // the pool's mutex_.
+    std::atomic<bool> claimed{false};
+    std::size_t lone_done = 0;  // tasks submitters completed themselves (under mutex_)
     int fd() const { return link ? link->fd() : -1; }
 };
 
@@ -109,6 +114,8 @@ public:
 
     void enqueue_remote(remote::remote_task* t) override {
         bool sleeping = false;
+        worker_process* lone = nullptr;
+        std::uint64_t lone_id = 0;
         {
             std::lock_guard lock(mutex_);
             if (!broken_.empty()) {
@@ -121,54 +128,143 @@ public:
                 throw shutdown_error("process_pool: submit after shutdown(); create a new pool or submit before shutting down");
             }
             if (t->retries_left < 0) t->retries_left = options_.retries;
-            if (inbox_.empty() && hand_to_idle_worker(t)) return;
-            inbox_.push_back(t);
-            inbox_size_.store(inbox_.size(), std::memory_order_release);
-            sleeping = dispatcher_sleeping_;
-            dispatcher_sleeping_ = false;  // one wake-up is enough
+            if (inbox_.empty()) lone = hand_to_idle_worker(t, lone_id);
+            if (lone == nullptr) {
+                inbox_.push_back(t);
+                inbox_size_.store(inbox_.size(), std::memory_order_release);
+                sleeping = dispatcher_sleeping_;
+                dispatcher_sleeping_ = false;  // one wake-up is enough
+            }
+        }
+        if (lone != nullptr) {
+            finish_lone_task(*lone, t, lone_id);
+            return;
         }
         if (sleeping) wake();
     }
 
-    // The fast path of a lone task (under mutex_): while the pool has nothing else to do, the
-    // dispatcher lends us one idle worker (idle_worker_), and the task goes straight into its ring
-    // without waiting for the dispatcher thread, which adopts it (handed_) before it reads that
-    // worker's replies or touches it otherwise. Tasks with a timeout, descriptors or a large
-    // payload take the dispatcher's path (it must know their deadline before it sleeps).
-    bool hand_to_idle_worker(remote::remote_task* t) {
+    // The fast path of a lone task, for round trips. While the pool has nothing else to do, the
+    // dispatcher lends one idle worker to submitters (idle_worker_). A submit that finds it claims
+    // it (under mutex_), pushes the task straight into its ring and, back outside the lock, polls
+    // its reply ring for a short while: a short task's reply is there within microseconds, and
+    // the submitting thread completes the future itself before submit returns (no user callback
+    // can be attached yet). Otherwise, or if anything unusual shows (a frame on the socket, a
+    // reply too large for the ring), it hands the task to the dispatcher (handed_), which adopts
+    // it as if it had sent it. Either way the worker goes back: lent again if the dispatcher has
+    // not asked for it meanwhile, else to the dispatcher. Tasks with a timeout, descriptors or a
+    // large payload take the dispatcher's path.
+    worker_process* hand_to_idle_worker(remote::remote_task* t, std::uint64_t& id) {
         worker_process* w = idle_worker_;
-        if (w == nullptr || !t->call.attached.empty() || limit_for(*t).count() != 0) return false;
+        if (w == nullptr || !t->call.attached.empty() || limit_for(*t).count() != 0) return nullptr;
         std::string payload = remote::to_bytes(t->call);
         if (!t->started) {
-            if (!t->start()) return false;  // cancelled: the dispatcher cancels it
+            if (!t->start()) return nullptr;  // cancelled: the dispatcher cancels it
             t->started = true;
         }
-        const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
-        if (!w->link->push_task_from_another_thread(id, payload)) return false;
-        idle_worker_ = nullptr;  // one task per loan
-        handed_.push_back({w, {t, id}, clock::now()});
-        return true;
+        id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (!w->link->push_task_from_another_thread(id, payload)) return nullptr;
+        idle_worker_ = nullptr;
+        w->claimed.store(true, std::memory_order_release);
+        return w;
     }
 
-    // Dispatcher: takes back the worker lent to submitters and adopts what they gave it.
-    void reclaim_idle_worker() {
-        std::lock_guard lock(mutex_);
-        idle_worker_ = nullptr;
-        for (auto& h : handed_) {
-            if (h.worker->tasks.empty()) h.worker->head_started = h.sent;
-            h.worker->tasks.push_back(h.task);
-            last_activity_ = clock::now();
+    void finish_lone_task(worker_process& w, remote::remote_task* t, std::uint64_t id) {
+        const auto sent = clock::now();
+        const auto give_up = sent + lone_task_wait;
+        for (unsigned i = 1; !w.link->ring_ready(); ++i) {
+            if (i % 32 == 0 && clock::now() >= give_up) break;
+            detail::relax(i);  // yields now and then, in case the worker waits for this CPU
         }
-        handed_.clear();
+        bool done = false;
+        std::string corrupt;
+        pollfd socket{w.fd(), POLLIN, 0};
+        // Anything on the socket (a frame, garbage, EOF) comes before the ring: the dispatcher's job.
+        if (w.link->ring_ready() && poll(&socket, 1, 0) == 0) {
+            try {
+                if (auto got = w.link->next_inline_frame()) {
+                    if (got->frame.type != wire::kind::reply || got->frame.id != id)
+                        throw wire::protocol_error("a reply to task " + std::to_string(got->frame.id) +
+                                                   " when it ran task " + std::to_string(id));
+                    t->complete(got->frame.payload, got->attached);
+                    done = true;
+                }
+            } catch (const wire::protocol_error& e) {
+                corrupt = e.what();
+            }
+        }
+        bool sleeping = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (done) {
+                ++w.lone_done;
+                w.claimed.store(false, std::memory_order_release);
+            } else {
+                // The worker stays claimed until the dispatcher has adopted the task: it must not
+                // send it another task first (the worker runs them in ring order).
+                handed_.push_back({&w, {t, id}, sent, std::move(corrupt)});
+            }
+            if (done && lend_open_ && inbox_.empty() && !stopping_ && options_.max_tasks_per_child == 0) {
+                idle_worker_ = &w;  // the dispatcher has not asked for it: keep it lent
+            } else {
+                handed_pending_.store(true, std::memory_order_release);
+                sleeping = dispatcher_sleeping_;
+                dispatcher_sleeping_ = false;
+            }
+        }
+        if (sleeping) wake();
+    }
+
+    // Dispatcher: takes back the worker lent to submitters and adopts what they gave back. True if
+    // it removed a worker (one that sent a corrupt reply, or did its max_tasks_per_child).
+    bool reclaim_idle_worker() {
+        std::vector<handed_task> corrupt;
+        {
+            std::lock_guard lock(mutex_);
+            lend_open_ = false;
+            idle_worker_ = nullptr;
+            lent_ = nullptr;
+            handed_pending_.store(false, std::memory_order_relaxed);
+            for (auto& h : handed_) {
+                if (h.worker->tasks.empty()) h.worker->head_started = h.sent;
+                h.worker->tasks.push_back(h.task);
+                h.worker->claimed.store(false, std::memory_order_release);
+                last_activity_ = clock::now();
+                if (!h.corrupt.empty()) corrupt.push_back(std::move(h));
+            }
+            handed_.clear();
+            for (auto& w : workers_) {
+                if (w->lone_done == 0) continue;
+                w->tasks_done += w->lone_done;
+                w->lone_done = 0;
+                if (w->tasks.empty()) w->idle_since = clock::now();
+            }
+        }
+        for (auto& h : corrupt) kill_corrupt(*h.worker, h.corrupt);
+        bool removed = !corrupt.empty();
+        if (options_.max_tasks_per_child == 0) return removed;
+        for (std::size_t i = 0; i < workers_.size();) {
+            worker_process& w = *workers_[i];
+            if (w.tasks.empty() && !w.claimed.load(std::memory_order_acquire) &&
+                w.tasks_done >= options_.max_tasks_per_child) {
+                retire(w);
+                remove_worker(&w);
+                removed = true;
+                continue;
+            }
+            ++i;
+        }
+        return removed;
     }
 
     // Dispatcher, before it waits: lends an idle worker if nothing waits for one.
     void lend_idle_worker(bool stopping) {
         if (stopping || !queue_.empty() || !broken_message().empty()) return;
         for (auto& w : workers_) {
-            if (w->ready && w->link && w->tasks.empty() && depth(*w) > 0) {
+            if (w->ready && w->link && w->tasks.empty() && depth(*w) > 0 && !w->claimed.load(std::memory_order_acquire)) {
                 std::lock_guard lock(mutex_);
                 idle_worker_ = w.get();
+                lend_open_ = true;
+                lent_ = w.get();
                 return;
             }
         }
@@ -373,7 +469,9 @@ private:
             assign_tasks();
 
             const bool busy = std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return !w->tasks.empty(); });
-            if (stopping && queue_.empty() && !busy) break;
+            const bool lent = std::any_of(workers_.begin(), workers_.end(),
+                                          [](auto& w) { return w->claimed.load(std::memory_order_acquire); });
+            if (stopping && queue_.empty() && !busy && !lent) break;
 
             fds.clear();
             polled.clear();
@@ -385,13 +483,15 @@ private:
             }
             lend_idle_worker(stopping);
             const bool ok = wait_for_events(fds, busy);
-            reclaim_idle_worker();
+            const bool removed = reclaim_idle_worker();
             if (!ok) break;
+            if (removed) continue;  // `polled` may point at a removed worker; poll again
             if (fds[0].revents & POLLIN) {
                 std::uint64_t count;
                 [[maybe_unused]] auto ignored = read(wake_fd_, &count, sizeof count);
             }
             for (std::size_t i = 0; i < polled.size(); ++i) {
+                if (polled[i]->claimed.load(std::memory_order_acquire)) continue;  // a submitter has it
                 if ((fds[i + 1].revents & POLLOUT) && polled[i]->link) polled[i]->link->flush(false);
                 if ((fds[i + 1].revents & ~POLLOUT) || (polled[i]->link && polled[i]->link->ring_ready()))
                     read_from(*polled[i]);  // may remove it: polled[i] is not used after this
@@ -411,7 +511,9 @@ private:
         const auto spin_until = busy ? now + detail::mailbox_spin_time : last_activity_ + detail::mailbox_spin_time;
         if (now < spin_until) {
             for (unsigned i = 0;; ++i) {
-                if (inbox_size_.load(std::memory_order_acquire) != 0 || any_ring_ready()) return true;
+                if (inbox_size_.load(std::memory_order_acquire) != 0 || handed_pending_.load(std::memory_order_acquire) ||
+                    any_ring_ready())
+                    return true;
                 if (i % detail::socket_check_interval == 0) {
                     const int ready = poll(fds.data(), fds.size(), 0);
                     if (ready != 0) return ready > 0 || errno == EINTR;
@@ -420,12 +522,14 @@ private:
                 detail::relax(i);
             }
         }
+        // Not the lent worker: its replies go to the submitter that claims it, who wakes us if it
+        // hands a task back.
         for (auto& w : workers_)
-            if (w->link) w->link->set_sleeping(true);
+            if (w->link && w.get() != lent_) w->link->set_sleeping(true);
         bool sleep = !any_ring_ready();
         if (sleep) {
             std::lock_guard lock(mutex_);
-            if (!inbox_.empty()) {
+            if (!inbox_.empty() || handed_pending_.load(std::memory_order_relaxed)) {
                 sleep = false;
             } else {
                 dispatcher_sleeping_ = true;
@@ -444,7 +548,7 @@ private:
 
     bool any_ring_ready() const {
         for (auto& w : workers_)
-            if (w->link && w->link->ring_ready()) return true;
+            if (w->link && !w->claimed.load(std::memory_order_acquire) && w->link->ring_ready()) return true;
         return false;
     }
 
@@ -467,19 +571,23 @@ private:
             while (auto got = w.link->next())
                 if (!handle_frame(w, *got)) return false;
         } catch (const wire::protocol_error& e) {
-            requeue_waiting(w);
-            if (!w.tasks.empty()) {
-                remote::remote_task* t = w.tasks.front().task;
-                w.tasks.clear();
-                retry_or_fail(t, std::make_exception_ptr(worker_died("process_pool: worker " + std::to_string(w.pid) +
-                                                                     " sent a corrupt reply to " + t->description +
-                                                                     " (" + e.what() + "); it was killed")));
-            }
-            reap(w, true);
-            remove_worker(&w);
+            kill_corrupt(w, e.what());
             return false;
         }
         return true;
+    }
+
+    void kill_corrupt(worker_process& w, const std::string& what) {
+        requeue_waiting(w);
+        if (!w.tasks.empty()) {
+            remote::remote_task* t = w.tasks.front().task;
+            w.tasks.clear();
+            retry_or_fail(t, std::make_exception_ptr(worker_died("process_pool: worker " + std::to_string(w.pid) +
+                                                                 " sent a corrupt reply to " + t->description + " (" +
+                                                                 what + "); it was killed")));
+        }
+        reap(w, true);
+        remove_worker(&w);
     }
 
     bool handle_frame(worker_process& w, detail::received_frame& got) {
@@ -498,7 +606,8 @@ private:
                 return true;
             case wire::kind::reply: {
                 if (w.tasks.empty() || frame.id != w.tasks.front().id)
-                    throw wire::protocol_error("a reply to a task it was not running");
+                    throw wire::protocol_error("a reply to task " + std::to_string(frame.id) + ", not to " +
+                                               (w.tasks.empty() ? std::string("none") : std::to_string(w.tasks.front().id)));
                 remote::remote_task* t = w.tasks.front().task;
                 w.tasks.pop_front();
                 const auto now = clock::now();
@@ -541,7 +650,9 @@ private:
             sent_any = false;
             for (auto& w : workers_) {
                 if (queue_.empty()) break;
-                if (!w->ready || !w->link || w->tasks.size() >= depth(*w) || !w->link->can_queue()) continue;
+                if (!w->ready || !w->link || w->tasks.size() >= depth(*w) || !w->link->can_queue() ||
+                    w->claimed.load(std::memory_order_acquire))
+                    continue;
                 remote::remote_task* t = take_next();
                 if (t == nullptr) break;
                 if (w->tasks.empty()) w->head_started = clock::now();
@@ -620,7 +731,8 @@ private:
                 worker_lost(w, "did not answer the handshake within 30 s and was ", true);
                 continue;
             }
-            if (w.ready && w.tasks.empty() && options_.idle_timeout && queue_.empty() &&
+            if (w.ready && w.tasks.empty() && !w.claimed.load(std::memory_order_acquire) && options_.idle_timeout &&
+                queue_.empty() &&
                 now - w.idle_since >= *options_.idle_timeout) {
                 retire(w);
                 remove_worker(&w);
@@ -707,10 +819,17 @@ private:
         worker_process* worker;
         in_flight task;
         clock::time_point sent;
+        std::string corrupt;  // why its reply was refused, if it was
     };
-    // Guarded by mutex_: the worker lent to submitters (see hand_to_idle_worker), and what they gave.
+    // How long a submitter polls for the reply of a task it gave a lent worker.
+    static constexpr auto lone_task_wait = std::chrono::microseconds(20);
+    // Guarded by mutex_: the worker lent to submitters (see hand_to_idle_worker), whether the
+    // dispatcher still lends it, and the tasks submitters gave back.
     worker_process* idle_worker_ = nullptr;
+    bool lend_open_ = false;
+    worker_process* lent_ = nullptr;  // the dispatcher's own note of what it lent (dispatcher only)
     std::vector<handed_task> handed_;
+    std::atomic<bool> handed_pending_{false};  // handed_ or lone_done changed: the dispatcher looks
 
     std::mutex join_mutex_;
     std::thread dispatcher_;
