@@ -40,7 +40,16 @@ bool poll_until_ready(pollfd* fds, nfds_t count) {
 // microseconds of the last reply), then sleeps in poll() on the socket and the doorbell.
 bool wait_for_input(connection& link) {
     pollfd fds[2] = {{link.fd(), POLLIN, 0}, {link.doorbell_in(), POLLIN, 0}};
-    if (link.waiting_for_socket()) return poll_until_ready(fds, 1);  // the ring points at the socket
+    if (link.waiting_for_socket()) {
+        // The ring points at a frame on the socket, whose bytes are on their way (the client
+        // publishes the marker as it queues the frame, before it sends it): poll for them a while.
+        const auto spin_until = std::chrono::steady_clock::now() + mailbox_spin_time;
+        for (unsigned i = 0; std::chrono::steady_clock::now() < spin_until; ++i) {
+            if (poll(fds, 1, 0) > 0) return true;
+            relax(i);
+        }
+        return poll_until_ready(fds, 1);
+    }
     const auto spin_until = std::chrono::steady_clock::now() + mailbox_spin_time;
     for (unsigned i = 0;; ++i) {
         if (link.ring_ready()) return true;
