@@ -24,11 +24,55 @@ connection::connection(int fd, std::size_t threshold) : fd_(fd), threshold_(thre
 
 connection::~connection() {
     close(fd_);
+    if (doorbell_out_ >= 0) close(doorbell_out_);
+    if (doorbell_in_ >= 0) close(doorbell_in_);
     for (int fd : out_fds_) close(fd);
     for (int fd : in_fds_) close(fd);
 }
 
+void connection::use_mailbox(std::unique_ptr<mailbox> box, bool client, int doorbell_out, int doorbell_in) {
+    out_ring_ = client ? box->requests() : box->replies();
+    in_ring_ = client ? box->replies() : box->requests();
+    box_ = std::move(box);
+    doorbell_out_ = doorbell_out;
+    doorbell_in_ = doorbell_in;
+}
+
+void connection::ring_doorbell() noexcept {
+    if (!pushed_) return;
+    pushed_ = false;
+    if (!out_ring_.consumer_needs_wake()) return;
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto ignored = write(doorbell_out_, &one, sizeof one);
+}
+
+bool connection::push_task_from_another_thread(std::uint64_t id, std::string_view payload) {
+    if (!box_ || payload.size() + wire::header_size > mailbox::max_inline_frame || payload.size() > threshold_)
+        return false;
+    const std::string header = wire::encode_header(wire::kind::task, id, payload);
+    if (!out_ring_.push(ring::tag::frame, header, payload, marker_reserve)) return false;
+    if (out_ring_.consumer_needs_wake()) {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] auto ignored = write(doorbell_out_, &one, sizeof one);
+    }
+    return true;
+}
+
 void connection::queue(wire::kind type, std::uint64_t id, std::string_view payload, const remote::attachments* attached) {
+    if (box_ && (type == wire::kind::task || type == wire::kind::reply)) {
+        if ((attached == nullptr || attached->empty()) && payload.size() + wire::header_size <= mailbox::max_inline_frame &&
+            payload.size() <= threshold_) {
+            const std::string header = wire::encode_header(type, id, payload);
+            if (out_ring_.push(ring::tag::frame, header, payload, marker_reserve)) {
+                pushed_ = true;
+                return;
+            }
+        }
+        // On the socket; the marker keeps its place in the order of frames.
+        if (!out_ring_.push(ring::tag::on_socket, {}, {}))
+            throw std::runtime_error("fronta: a worker's mailbox is full (more frames in flight than it holds)");
+        pushed_ = true;
+    }
     std::uint16_t count = attached ? static_cast<std::uint16_t>(attached->size()) : 0;
     if (payload.size() > threshold_) {
         // Large payloads go through shared memory: one copy in, a descriptor over the socket.
@@ -51,6 +95,14 @@ void connection::queue(wire::kind type, std::uint64_t id, std::string_view paylo
 }
 
 bool connection::flush(bool wait) {
+    if (out_.empty()) {
+        ring_doorbell();
+        return true;
+    }
+    struct doorbell_after {  // once the socket part is sent, so a woken peer finds it
+        connection* self;
+        ~doorbell_after() { self->ring_doorbell(); }
+    } doorbell{this};
     std::size_t sent_bytes = 0;
     while (sent_bytes < out_.size()) {
         iovec part{out_.data() + sent_bytes, out_.size() - sent_bytes};
@@ -123,7 +175,47 @@ connection::status connection::receive() {
     }
 }
 
+bool connection::waiting_for_socket() const {
+    if (!box_ || !from_socket_.empty()) return false;
+    const auto kind = in_ring_.peek();
+    return kind && *kind == ring::tag::on_socket;
+}
+
+std::optional<received_frame> connection::next_inline_frame() {
+    if (!box_ || decoder_.pending() != 0 || !from_socket_.empty()) return std::nullopt;
+    const auto kind = in_ring_.peek();
+    if (!kind || *kind != ring::tag::frame) return std::nullopt;
+    return next();
+}
+
 std::optional<received_frame> connection::next() {
+    while (auto got = next_from_socket()) {
+        const auto type = got->frame.type;
+        if (!box_ || type == wire::kind::hello || type == wire::kind::shutdown) return got;
+        from_socket_.push_back(std::move(*got));  // taken when the ring reaches its marker
+    }
+    if (!box_) return std::nullopt;
+    const auto kind = in_ring_.peek();
+    if (!kind) return std::nullopt;
+    if (*kind == ring::tag::on_socket) {
+        if (from_socket_.empty()) return std::nullopt;  // still on its way
+        in_ring_.pop(nullptr);
+        received_frame out = std::move(from_socket_.front());
+        from_socket_.pop_front();
+        return out;
+    }
+    in_ring_.pop(&record_);
+    ring_decoder_.feed(record_.data(), record_.size());
+    auto frame = ring_decoder_.next();
+    if (!frame || ring_decoder_.pending() != 0 || frame->attachments != 0 ||
+        (frame->type != wire::kind::task && frame->type != wire::kind::reply))
+        throw wire::protocol_error("bad mailbox record: not exactly one task or reply frame");
+    received_frame out;
+    out.frame = std::move(*frame);
+    return out;
+}
+
+std::optional<received_frame> connection::next_from_socket() {
     auto frame = decoder_.next();
     if (!frame) return std::nullopt;
     received_frame out;

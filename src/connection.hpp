@@ -2,10 +2,15 @@
 // A Unix socket carrying frames, with file descriptors passed beside them (SCM_RIGHTS). Used by
 // both ends of a process_pool: the client's dispatcher (non-blocking) and a worker (blocking).
 // Payloads above a threshold travel in shared memory: the frame carries only the descriptor.
+//
+// With a mailbox (mailbox.hpp), task and reply frames travel in its rings where they fit, and a
+// marker in the ring keeps the place of those that travel on the socket; hello and shutdown frames
+// always take the socket. The socket is still how a peer's death shows (EOF).
 
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,6 +18,7 @@
 
 #include "fronta/remote/attachments.hpp"
 #include "fronta/remote/wire.hpp"
+#include "mailbox.hpp"
 
 namespace fronta::detail {
 
@@ -31,10 +37,32 @@ public:
 
     int fd() const noexcept { return fd_; }
 
+    /// Sends tasks and replies through `box` from now on. `client`: this end sends requests and
+    /// reads replies. `doorbell_out` (owned) wakes the peer when it sleeps; `doorbell_in` (owned,
+    /// or -1) is what this end sleeps on besides the socket.
+    void use_mailbox(std::unique_ptr<mailbox> box, bool client, int doorbell_out, int doorbell_in);
+    bool has_mailbox() const noexcept { return box_ != nullptr; }
+    int doorbell_in() const noexcept { return doorbell_in_; }
+    /// Something waits in the incoming ring (one load from shared memory).
+    bool ring_ready() const noexcept { return box_ && !in_ring_.empty(); }
+    /// The next frame in order travels on the socket and has not arrived yet.
+    bool waiting_for_socket() const;
+    /// Before this end sleeps (true; then check ring_ready() once more) and after (false).
+    void set_sleeping(bool sleeping) noexcept {
+        if (box_) in_ring_.set_sleeping(sleeping);
+    }
+    /// Puts a task inline into the outgoing ring and wakes the peer if it sleeps, from a thread
+    /// other than the owner's while the owner neither queues nor flushes; false if it does not fit.
+    bool push_task_from_another_thread(std::uint64_t id, std::string_view payload);
+    /// The next frame if it is inline in the ring and nothing from the socket comes before it.
+    std::optional<received_frame> next_inline_frame();
+    /// Whether `queue` can take another task or reply now (the ring has room for its marker).
+    bool can_queue() const noexcept { return !box_ || out_ring_.free_space() >= marker_reserve; }
+
     /// Adds a frame to the outgoing buffer; `attached` descriptors go with it (duplicated).
     void queue(remote::wire::kind type, std::uint64_t id, std::string_view payload,
                const remote::attachments* attached = nullptr);
-    /// Sends what is queued. With `wait`, waits while the socket is full; without, keeps the rest
+    /// Sends what is queued (and wakes the peer if it sleeps on the ring). With `wait`, waits while the socket is full; without, keeps the rest
     /// for a later call (see has_queued). False if the peer is gone.
     bool flush(bool wait = true);
     bool has_queued() const noexcept { return !out_.empty(); }
@@ -45,9 +73,18 @@ public:
     /// The next complete frame; throws remote::wire::protocol_error on malformed input.
     std::optional<received_frame> next();
     /// True if a complete frame may be buffered already (checked cheaply).
-    bool has_buffered() const noexcept { return decoder_.pending() >= remote::wire::header_size; }
+    bool has_buffered() const noexcept {
+        return decoder_.pending() >= remote::wire::header_size || !from_socket_.empty() || ring_ready();
+    }
 
 private:
+    // Room kept in a ring for markers: a frame goes inline only if this much stays free. A pool
+    // keeps at most 32 tasks at a worker, so markers never lack room.
+    static constexpr std::size_t marker_reserve = 64 * ring::record_header;
+
+    std::optional<received_frame> next_from_socket();
+    void ring_doorbell() noexcept;
+
     int fd_;
     std::size_t threshold_;
     remote::wire::decoder decoder_;
@@ -55,6 +92,16 @@ private:
     std::vector<int> out_fds_;            // owned until sent
     std::deque<int> in_fds_;              // received, not yet claimed by a frame
     std::string in_buffer_;
+
+    std::unique_ptr<mailbox> box_;
+    ring out_ring_;
+    ring in_ring_;
+    int doorbell_out_ = -1;
+    int doorbell_in_ = -1;
+    bool pushed_ = false;                     // records pushed since the last doorbell check
+    std::deque<received_frame> from_socket_;  // tasks or replies that came on the socket, before their marker
+    remote::wire::decoder ring_decoder_;
+    std::string record_;
 };
 
 }  // namespace fronta::detail

@@ -1,6 +1,9 @@
 // process_pool: worker processes started with posix_spawn from this executable, one socket each,
 // and one dispatcher thread that hands tasks to idle workers, completes futures from replies, and
 // notices deaths, timeouts and idleness. Submitters only touch a mutex-protected inbox.
+// Tasks and replies travel through each worker's mailbox (shared-memory rings, mailbox.hpp): while
+// there is work, or shortly after, the dispatcher and the workers poll their rings and the inbox
+// instead of sleeping, so a round trip needs no system call; idle, both sleep in poll().
 #include "fronta/process_pool.hpp"
 
 #include <fcntl.h>
@@ -27,6 +30,7 @@
 
 #include "fronta/remote/wire.hpp"
 #include "connection.hpp"
+#include "mailbox.hpp"
 #include "process_worker.hpp"
 
 extern char** environ;
@@ -67,6 +71,11 @@ struct worker_process {
     clock::time_point started = clock::now();
     std::size_t tasks_done = 0;
     double average_task_seconds = 1e-3;  // how long its tasks take, to decide how many to send ahead
+    // A submitting thread has this worker (see hand_to_idle_worker): the dispatcher neither reads
+    // its replies nor sends it tasks nor removes it until the flag drops. Set and cleared under
+    // the pool's mutex_.
+    std::atomic<bool> claimed{false};
+    std::size_t lone_done = 0;  // tasks submitters completed themselves (under mutex_)
     int fd() const { return link ? link->fd() : -1; }
 };
 
@@ -105,6 +114,8 @@ public:
 
     void enqueue_remote(remote::remote_task* t) override {
         bool sleeping = false;
+        worker_process* lone = nullptr;
+        std::uint64_t lone_id = 0;
         {
             std::lock_guard lock(mutex_);
             if (!broken_.empty()) {
@@ -117,12 +128,146 @@ public:
                 throw shutdown_error("process_pool: submit after shutdown(); create a new pool or submit before shutting down");
             }
             if (t->retries_left < 0) t->retries_left = options_.retries;
-            inbox_.push_back(t);
-            inbox_size_.store(inbox_.size(), std::memory_order_release);
-            sleeping = dispatcher_sleeping_;
-            dispatcher_sleeping_ = false;  // one wake-up is enough
+            if (inbox_.empty()) lone = hand_to_idle_worker(t, lone_id);
+            if (lone == nullptr) {
+                inbox_.push_back(t);
+                inbox_size_.store(inbox_.size(), std::memory_order_release);
+                sleeping = dispatcher_sleeping_;
+                dispatcher_sleeping_ = false;  // one wake-up is enough
+            }
+        }
+        if (lone != nullptr) {
+            finish_lone_task(*lone, t, lone_id);
+            return;
         }
         if (sleeping) wake();
+    }
+
+    // The fast path of a lone task, for round trips. While the pool has nothing else to do, the
+    // dispatcher lends one idle worker to submitters (idle_worker_). A submit that finds it claims
+    // it (under mutex_), pushes the task straight into its ring and, back outside the lock, polls
+    // its reply ring for a short while: a short task's reply is there within microseconds, and
+    // the submitting thread completes the future itself before submit returns (no user callback
+    // can be attached yet). Otherwise, or if anything unusual shows (a frame on the socket, a
+    // reply too large for the ring), it hands the task to the dispatcher (handed_), which adopts
+    // it as if it had sent it. Either way the worker goes back: lent again if the dispatcher has
+    // not asked for it meanwhile, else to the dispatcher. Tasks with a timeout, descriptors or a
+    // large payload take the dispatcher's path.
+    worker_process* hand_to_idle_worker(remote::remote_task* t, std::uint64_t& id) {
+        worker_process* w = idle_worker_;
+        if (w == nullptr || !t->call.attached.empty() || limit_for(*t).count() != 0) return nullptr;
+        std::string payload = remote::to_bytes(t->call);
+        if (!t->started) {
+            if (!t->start()) return nullptr;  // cancelled: the dispatcher cancels it
+            t->started = true;
+        }
+        id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (!w->link->push_task_from_another_thread(id, payload)) return nullptr;
+        idle_worker_ = nullptr;
+        w->claimed.store(true, std::memory_order_release);
+        return w;
+    }
+
+    void finish_lone_task(worker_process& w, remote::remote_task* t, std::uint64_t id) {
+        const auto sent = clock::now();
+        const auto give_up = sent + lone_task_wait;
+        for (unsigned i = 1; !w.link->ring_ready(); ++i) {
+            if (i % 32 == 0 && clock::now() >= give_up) break;
+            detail::relax(i);  // yields now and then, in case the worker waits for this CPU
+        }
+        bool done = false;
+        std::string corrupt;
+        pollfd socket{w.fd(), POLLIN, 0};
+        // Anything on the socket (a frame, garbage, EOF) comes before the ring: the dispatcher's job.
+        if (w.link->ring_ready() && poll(&socket, 1, 0) == 0) {
+            try {
+                if (auto got = w.link->next_inline_frame()) {
+                    if (got->frame.type != wire::kind::reply || got->frame.id != id)
+                        throw wire::protocol_error("a reply to task " + std::to_string(got->frame.id) +
+                                                   " when it ran task " + std::to_string(id));
+                    t->complete(got->frame.payload, got->attached);
+                    done = true;
+                }
+            } catch (const wire::protocol_error& e) {
+                corrupt = e.what();
+            }
+        }
+        bool sleeping = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (done) {
+                ++w.lone_done;
+                w.claimed.store(false, std::memory_order_release);
+            } else {
+                // The worker stays claimed until the dispatcher has adopted the task: it must not
+                // send it another task first (the worker runs them in ring order).
+                handed_.push_back({&w, {t, id}, sent, std::move(corrupt)});
+            }
+            if (done && lend_open_ && inbox_.empty() && !stopping_ && options_.max_tasks_per_child == 0) {
+                idle_worker_ = &w;  // the dispatcher has not asked for it: keep it lent
+            } else {
+                handed_pending_.store(true, std::memory_order_release);
+                sleeping = dispatcher_sleeping_;
+                dispatcher_sleeping_ = false;
+            }
+        }
+        if (sleeping) wake();
+    }
+
+    // Dispatcher: takes back the worker lent to submitters and adopts what they gave back. True if
+    // it removed a worker (one that sent a corrupt reply, or did its max_tasks_per_child).
+    bool reclaim_idle_worker() {
+        std::vector<handed_task> corrupt;
+        {
+            std::lock_guard lock(mutex_);
+            lend_open_ = false;
+            idle_worker_ = nullptr;
+            lent_ = nullptr;
+            handed_pending_.store(false, std::memory_order_relaxed);
+            for (auto& h : handed_) {
+                if (h.worker->tasks.empty()) h.worker->head_started = h.sent;
+                h.worker->tasks.push_back(h.task);
+                h.worker->claimed.store(false, std::memory_order_release);
+                last_activity_ = clock::now();
+                if (!h.corrupt.empty()) corrupt.push_back(std::move(h));
+            }
+            handed_.clear();
+            for (auto& w : workers_) {
+                if (w->lone_done == 0) continue;
+                w->tasks_done += w->lone_done;
+                w->lone_done = 0;
+                if (w->tasks.empty()) w->idle_since = clock::now();
+            }
+        }
+        for (auto& h : corrupt) kill_corrupt(*h.worker, h.corrupt);
+        bool removed = !corrupt.empty();
+        if (options_.max_tasks_per_child == 0) return removed;
+        for (std::size_t i = 0; i < workers_.size();) {
+            worker_process& w = *workers_[i];
+            if (w.tasks.empty() && !w.claimed.load(std::memory_order_acquire) &&
+                w.tasks_done >= options_.max_tasks_per_child) {
+                retire(w);
+                remove_worker(&w);
+                removed = true;
+                continue;
+            }
+            ++i;
+        }
+        return removed;
+    }
+
+    // Dispatcher, before it waits: lends an idle worker if nothing waits for one.
+    void lend_idle_worker(bool stopping) {
+        if (stopping || !queue_.empty() || !broken_message().empty()) return;
+        for (auto& w : workers_) {
+            if (w->ready && w->link && w->tasks.empty() && depth(*w) > 0 && !w->claimed.load(std::memory_order_acquire)) {
+                std::lock_guard lock(mutex_);
+                idle_worker_ = w.get();
+                lend_open_ = true;
+                lent_ = w.get();
+                return;
+            }
+        }
     }
 
     void shutdown(bool wait, bool cancel_futures) override {
@@ -192,7 +337,22 @@ private:
         auto w = std::make_unique<worker_process>();
         w->pid = pid;
         w->link = std::make_unique<detail::connection>(sockets[0], options_.shared_memory_threshold);
-        w->link->queue(wire::kind::hello, 0, detail::build_id());
+        // The mailbox and the worker's doorbell travel with the hello, with our doorbell (wake_fd_).
+        // Failing here, the worker is killed: it may wait for the hello.
+        remote::attachments hello_fds;
+        try {
+            auto box = detail::mailbox::create();
+            const int doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            if (doorbell < 0) throw std::system_error(errno, std::generic_category(), "process_pool: eventfd");
+            hello_fds.add(box->fd());
+            hello_fds.add(doorbell);
+            hello_fds.add(wake_fd_);
+            w->link->use_mailbox(std::move(box), true, doorbell, -1);
+        } catch (...) {
+            reap(*w, true);
+            throw;
+        }
+        w->link->queue(wire::kind::hello, 0, detail::build_id(), &hello_fds);
         w->link->flush(false);  // if it died at once, the read side notices and reports it
         workers_.push_back(std::move(w));
         publish_pids();
@@ -293,6 +453,7 @@ private:
             bool cancel = false;
             {
                 std::lock_guard lock(mutex_);
+                if (!inbox_.empty()) last_activity_ = clock::now();
                 while (!inbox_.empty()) {
                     queue_.push_back(inbox_.front());
                     inbox_.pop_front();
@@ -308,7 +469,9 @@ private:
             assign_tasks();
 
             const bool busy = std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return !w->tasks.empty(); });
-            if (stopping && queue_.empty() && !busy) break;
+            const bool lent = std::any_of(workers_.begin(), workers_.end(),
+                                          [](auto& w) { return w->claimed.load(std::memory_order_acquire); });
+            if (stopping && queue_.empty() && !busy && !lent) break;
 
             fds.clear();
             polled.clear();
@@ -318,14 +481,20 @@ private:
                 fds.push_back({w->fd(), events, 0});
                 polled.push_back(w.get());
             }
-            if (!wait_for_events(fds, busy)) break;
+            lend_idle_worker(stopping);
+            const bool ok = wait_for_events(fds, busy);
+            const bool removed = reclaim_idle_worker();
+            if (!ok) break;
+            if (removed) continue;  // `polled` may point at a removed worker; poll again
             if (fds[0].revents & POLLIN) {
                 std::uint64_t count;
                 [[maybe_unused]] auto ignored = read(wake_fd_, &count, sizeof count);
             }
             for (std::size_t i = 0; i < polled.size(); ++i) {
+                if (polled[i]->claimed.load(std::memory_order_acquire)) continue;  // a submitter has it
                 if ((fds[i + 1].revents & POLLOUT) && polled[i]->link) polled[i]->link->flush(false);
-                if (fds[i + 1].revents & ~POLLOUT) read_from(*polled[i]);
+                if ((fds[i + 1].revents & ~POLLOUT) || (polled[i]->link && polled[i]->link->ring_ready()))
+                    read_from(*polled[i]);  // may remove it: polled[i] is not used after this
             }
         }
         for (auto& w : workers_) retire(*w);
@@ -333,28 +502,54 @@ private:
         publish_pids();
     }
 
-    // Polls without sleeping for a short while when tasks are running (replies and new submits come
-    // within microseconds), then sleeps until a worker writes, a submit wakes us, or a deadline.
+    // Polls the inbox and the workers' rings without sleeping while tasks run and for a short
+    // while after the last submit or reply (the next one often comes within microseconds), with a
+    // look at the sockets now and then; then sleeps until a worker writes or rings, a submit wakes
+    // us, or a deadline.
     bool wait_for_events(std::vector<pollfd>& fds, bool busy) {
-        if (busy) {
-            const auto spin_until = clock::now() + std::chrono::microseconds(50);
-            while (clock::now() < spin_until) {
-                const int ready = poll(fds.data(), fds.size(), 0);
-                if (ready != 0 || inbox_size_.load(std::memory_order_acquire) != 0) return ready >= 0 || errno == EINTR;
-                std::this_thread::yield();  // on a full machine, let the thread we wait for run
+        const auto now = clock::now();
+        const auto spin_until = busy ? now + detail::mailbox_spin_time : last_activity_ + detail::mailbox_spin_time;
+        if (now < spin_until) {
+            for (unsigned i = 0;; ++i) {
+                if (inbox_size_.load(std::memory_order_acquire) != 0 || handed_pending_.load(std::memory_order_acquire) ||
+                    any_ring_ready())
+                    return true;
+                if (i % detail::socket_check_interval == 0) {
+                    const int ready = poll(fds.data(), fds.size(), 0);
+                    if (ready != 0) return ready > 0 || errno == EINTR;
+                    if (clock::now() >= spin_until) break;
+                }
+                detail::relax(i);
             }
         }
-        {
+        // Not the lent worker: its replies go to the submitter that claims it, who wakes us if it
+        // hands a task back.
+        for (auto& w : workers_)
+            if (w->link && w.get() != lent_) w->link->set_sleeping(true);
+        bool sleep = !any_ring_ready();
+        if (sleep) {
             std::lock_guard lock(mutex_);
-            if (!inbox_.empty()) return true;
-            dispatcher_sleeping_ = true;
+            if (!inbox_.empty() || handed_pending_.load(std::memory_order_relaxed)) {
+                sleep = false;
+            } else {
+                dispatcher_sleeping_ = true;
+            }
         }
-        const int rc = poll(fds.data(), fds.size(), poll_timeout_ms());
-        {
+        int rc = 0;
+        if (sleep) {
+            rc = poll(fds.data(), fds.size(), poll_timeout_ms());
             std::lock_guard lock(mutex_);
             dispatcher_sleeping_ = false;
         }
+        for (auto& w : workers_)
+            if (w->link) w->link->set_sleeping(false);
         return rc >= 0 || errno == EINTR;
+    }
+
+    bool any_ring_ready() const {
+        for (auto& w : workers_)
+            if (w->link && !w->claimed.load(std::memory_order_acquire) && w->link->ring_ready()) return true;
+        return false;
     }
 
     void read_from(worker_process& w) {
@@ -376,19 +571,23 @@ private:
             while (auto got = w.link->next())
                 if (!handle_frame(w, *got)) return false;
         } catch (const wire::protocol_error& e) {
-            requeue_waiting(w);
-            if (!w.tasks.empty()) {
-                remote::remote_task* t = w.tasks.front().task;
-                w.tasks.clear();
-                retry_or_fail(t, std::make_exception_ptr(worker_died("process_pool: worker " + std::to_string(w.pid) +
-                                                                     " sent a corrupt reply to " + t->description +
-                                                                     " (" + e.what() + "); it was killed")));
-            }
-            reap(w, true);
-            remove_worker(&w);
+            kill_corrupt(w, e.what());
             return false;
         }
         return true;
+    }
+
+    void kill_corrupt(worker_process& w, const std::string& what) {
+        requeue_waiting(w);
+        if (!w.tasks.empty()) {
+            remote::remote_task* t = w.tasks.front().task;
+            w.tasks.clear();
+            retry_or_fail(t, std::make_exception_ptr(worker_died("process_pool: worker " + std::to_string(w.pid) +
+                                                                 " sent a corrupt reply to " + t->description + " (" +
+                                                                 what + "); it was killed")));
+        }
+        reap(w, true);
+        remove_worker(&w);
     }
 
     bool handle_frame(worker_process& w, detail::received_frame& got) {
@@ -407,13 +606,15 @@ private:
                 return true;
             case wire::kind::reply: {
                 if (w.tasks.empty() || frame.id != w.tasks.front().id)
-                    throw wire::protocol_error("a reply to a task it was not running");
+                    throw wire::protocol_error("a reply to task " + std::to_string(frame.id) + ", not to " +
+                                               (w.tasks.empty() ? std::string("none") : std::to_string(w.tasks.front().id)));
                 remote::remote_task* t = w.tasks.front().task;
                 w.tasks.pop_front();
                 const auto now = clock::now();
                 const double took = std::chrono::duration<double>(now - w.head_started).count();
                 w.average_task_seconds = 0.8 * w.average_task_seconds + 0.2 * took;
                 w.head_started = now;
+                last_activity_ = now;
                 if (w.tasks.empty()) w.idle_since = now;
                 t->complete(frame.payload, got.attached);
                 if (options_.max_tasks_per_child != 0 && ++w.tasks_done >= options_.max_tasks_per_child &&
@@ -449,19 +650,23 @@ private:
             sent_any = false;
             for (auto& w : workers_) {
                 if (queue_.empty()) break;
-                if (!w->ready || !w->link || w->tasks.size() >= depth(*w)) continue;
+                if (!w->ready || !w->link || w->tasks.size() >= depth(*w) || !w->link->can_queue() ||
+                    w->claimed.load(std::memory_order_acquire))
+                    continue;
                 remote::remote_task* t = take_next();
                 if (t == nullptr) break;
                 if (w->tasks.empty()) w->head_started = clock::now();
-                w->tasks.push_back({t, ++next_task_id_});
-                w->link->queue(wire::kind::task, next_task_id_, remote::to_bytes(t->call), &t->call.attached);
+                const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+                w->tasks.push_back({t, id});
+                w->link->queue(wire::kind::task, id, remote::to_bytes(t->call), &t->call.attached);
                 sent_any = true;
             }
         }
         // Never wait for a worker to read: one stuck in a long task must not stall the dispatcher
         // (and with it every timeout). What does not fit now goes when poll says it can.
+        // Flushing also rings the doorbell of a worker that sleeps on its ring.
         for (auto& w : workers_)
-            if (w->link && w->link->has_queued()) w->link->flush(false);  // a dead one is noticed on read
+            if (w->link) w->link->flush(false);  // a dead one is noticed on read
     }
 
     remote::remote_task* take_next() {
@@ -526,7 +731,8 @@ private:
                 worker_lost(w, "did not answer the handshake within 30 s and was ", true);
                 continue;
             }
-            if (w.ready && w.tasks.empty() && options_.idle_timeout && queue_.empty() &&
+            if (w.ready && w.tasks.empty() && !w.claimed.load(std::memory_order_acquire) && options_.idle_timeout &&
+                queue_.empty() &&
                 now - w.idle_since >= *options_.idle_timeout) {
                 retire(w);
                 remove_worker(&w);
@@ -606,8 +812,24 @@ private:
     // Dispatcher thread only (and the constructor before the thread starts).
     std::deque<remote::remote_task*> queue_;
     std::vector<std::unique_ptr<worker_process>> workers_;
-    std::uint64_t next_task_id_ = 0;
+    std::atomic<std::uint64_t> next_task_id_{0};
     int spawn_failures_ = 0;
+    clock::time_point last_activity_{};  // the last submit taken or reply handled
+    struct handed_task {
+        worker_process* worker;
+        in_flight task;
+        clock::time_point sent;
+        std::string corrupt;  // why its reply was refused, if it was
+    };
+    // How long a submitter polls for the reply of a task it gave a lent worker.
+    static constexpr auto lone_task_wait = std::chrono::microseconds(20);
+    // Guarded by mutex_: the worker lent to submitters (see hand_to_idle_worker), whether the
+    // dispatcher still lends it, and the tasks submitters gave back.
+    worker_process* idle_worker_ = nullptr;
+    bool lend_open_ = false;
+    worker_process* lent_ = nullptr;  // the dispatcher's own note of what it lent (dispatcher only)
+    std::vector<handed_task> handed_;
+    std::atomic<bool> handed_pending_{false};  // handed_ or lone_done changed: the dispatcher looks
 
     std::mutex join_mutex_;
     std::thread dispatcher_;

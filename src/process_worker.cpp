@@ -1,8 +1,10 @@
 // A process_pool worker: runs tasks one at a time in the order they come, replies in order, and
 // exits when told to or when the client is gone. Replies of tasks that came together are sent
-// together, unless one has waited for a while.
+// together, unless one has waited for a while. Tasks and replies travel through the mailbox the
+// client passes with its hello (shared-memory rings polled for a while before the worker sleeps).
 #include "process_worker.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -28,19 +30,67 @@ long setting(const std::string& settings, const std::string& key, long fallback)
     return std::strtol(settings.c_str() + at + key.size() + 1, nullptr, 10);
 }
 
-// Waits for input: first polls for a short while (the next task often comes within
-// microseconds of the last reply), then sleeps in poll().
-bool wait_for_input(int fd) {
-    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
-    pollfd p{fd, POLLIN, 0};
-    while (std::chrono::steady_clock::now() < spin_until) {
-        if (poll(&p, 1, 0) > 0) return true;
-        sched_yield();  // on a full machine, let the client run
-    }
-    while (poll(&p, 1, -1) < 0) {
+bool poll_until_ready(pollfd* fds, nfds_t count) {
+    while (poll(fds, count, -1) < 0)
         if (errno != EINTR) return false;
-    }
     return true;
+}
+
+// Waits for input: first watches the ring for a short while (the next task often comes within
+// microseconds of the last reply), then sleeps in poll() on the socket and the doorbell.
+bool wait_for_input(connection& link) {
+    pollfd fds[2] = {{link.fd(), POLLIN, 0}, {link.doorbell_in(), POLLIN, 0}};
+    if (link.waiting_for_socket()) {
+        // The ring points at a frame on the socket, whose bytes are on their way (the client
+        // publishes the marker as it queues the frame, before it sends it): poll for them a while.
+        const auto spin_until = std::chrono::steady_clock::now() + mailbox_spin_time;
+        for (unsigned i = 0; std::chrono::steady_clock::now() < spin_until; ++i) {
+            if (poll(fds, 1, 0) > 0) return true;
+            relax(i);
+        }
+        return poll_until_ready(fds, 1);
+    }
+    const auto spin_until = std::chrono::steady_clock::now() + mailbox_spin_time;
+    for (unsigned i = 0;; ++i) {
+        if (link.ring_ready()) return true;
+        if (i % socket_check_interval == 0) {
+            if (poll(fds, 1, 0) > 0) return true;
+            if (std::chrono::steady_clock::now() >= spin_until) break;
+        }
+        relax(i);
+    }
+    if (!link.has_mailbox()) return poll_until_ready(fds, 1);
+    link.set_sleeping(true);
+    bool ok = true;
+    if (!link.ring_ready()) ok = poll_until_ready(fds, 2);
+    link.set_sleeping(false);
+    if (fds[1].revents & POLLIN) {
+        std::uint64_t count;
+        [[maybe_unused]] auto ignored = read(link.doorbell_in(), &count, sizeof count);
+    }
+    return ok;
+}
+
+// The client's hello carries the mailbox, this worker's doorbell and the client's doorbell.
+void adopt_mailbox(connection& link, const received_frame& hello) {
+    if (hello.frame.attachments != 3) throw remote::wire::protocol_error("the hello did not bring a mailbox");
+    int fds[3];
+    for (int i = 0; i < 3; ++i) {
+        fds[i] = fcntl(hello.attached.get(static_cast<std::size_t>(i)), F_DUPFD_CLOEXEC, 3);
+        if (fds[i] < 0) {
+            for (int j = 0; j < i; ++j) close(fds[j]);
+            throw remote::wire::protocol_error("cannot keep the mailbox's descriptors");
+        }
+    }
+    std::unique_ptr<mailbox> box;
+    try {
+        box = mailbox::open(fds[0]);
+    } catch (const std::exception& e) {
+        close(fds[1]);
+        close(fds[2]);
+        throw remote::wire::protocol_error(std::string("cannot map the mailbox: ") + e.what());
+    }
+    link.use_mailbox(std::move(box), false, fds[2], fds[1]);
 }
 
 }  // namespace
@@ -56,6 +106,7 @@ int run_process_worker(const std::string& settings) {
         setrlimit(RLIMIT_AS, &limit);  // allocations beyond it throw std::bad_alloc in the task
     }
     const auto threshold = static_cast<std::size_t>(setting(settings, "shm", 1 << 20));
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);  // waits happen in wait_for_input
     connection link(fd, threshold);
     auto oldest_unsent = std::chrono::steady_clock::now();
     try {
@@ -69,6 +120,7 @@ int run_process_worker(const std::string& settings) {
                             frame.payload == mine ? std::string("ok")
                                                   : "the worker is a different build of the program (worker " + mine +
                                                         ", client " + frame.payload + "); rebuild and restart";
+                        if (answer == "ok") adopt_mailbox(link, *got);
                         link.queue(remote::wire::kind::hello, 0, answer);
                         if (!link.flush()) return 0;
                         if (answer != "ok") return 3;
@@ -90,8 +142,8 @@ int run_process_worker(const std::string& settings) {
                         throw remote::wire::protocol_error("a worker does not take replies");
                 }
             }
-            if (link.has_queued() && !link.flush()) return 0;
-            if (!wait_for_input(fd)) return 0;
+            if (!link.flush()) return 0;  // also wakes the client if it sleeps
+            if (!wait_for_input(link)) return 0;
             if (link.receive() == connection::status::closed) return 0;
         }
     } catch (const remote::wire::protocol_error& e) {

@@ -478,6 +478,54 @@ TEST(process_pool_map, exception_in_a_chunk_keeps_earlier_results) {
     EXPECT_EQ(seen, (std::vector<int>{5, 6, 7}));
 }
 
+// Lone submits to an idle pool go straight into an idle worker's ring (the dispatcher lends it);
+// several threads doing so at once, with crashes and cancellations among them, must each get
+// their own result, and the dispatcher must still know what runs where.
+TEST(process_pool_roundtrip, lone_submits_from_many_threads_with_crashes) {
+    fronta::process_pool pool(2);
+    constexpr int threads = 4;
+    const int rounds = sanitized ? 100 : 500;
+    std::atomic<int> wrong{0}, died{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < threads; ++c) {
+        clients.emplace_back([&, c] {
+            for (int i = 0; i < rounds; ++i) {
+                const double x = c * 1000 + i;
+                if (c == 0 && i % 100 == 50) {
+                    try {
+                        pool.submit(misbehave, std::string("sigkill")).get();
+                    } catch (const fronta::worker_died&) {
+                        ++died;
+                    }
+                    continue;
+                }
+                auto f = pool.submit(square, x);
+                if (c == 1 && i % 7 == 0 && f.cancel()) continue;  // cancelled before it ran
+                if (f.get() != x * x) ++wrong;
+            }
+        });
+    }
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(wrong.load(), 0);
+    EXPECT_EQ(died.load(), rounds / 100);
+    EXPECT_DOUBLE_EQ(pool.submit(square, 3.0).get(), 9.0);
+    EXPECT_TRUE(eventually([&] { return pool.worker_pids().size() == 2; }));
+}
+
+TEST(process_pool_roundtrip, lone_submits_follow_max_tasks_per_child_and_shutdown) {
+    fronta::process_pool_options options;
+    options.workers = 2;
+    options.max_tasks_per_child = 3;
+    fronta::process_pool pool(options);
+    std::map<int, int> tasks_per_pid;
+    for (int i = 0; i < 30; ++i) ++tasks_per_pid[pool.submit(worker_pid).get()];
+    for (const auto& [pid, n] : tasks_per_pid) EXPECT_LE(n, 3) << "worker " << pid;
+    auto last = pool.submit(square, 2.0);
+    pool.shutdown(true);
+    EXPECT_DOUBLE_EQ(last.get(), 4.0);
+    EXPECT_THROW(pool.submit(square, 1.0), fronta::shutdown_error);
+}
+
 TEST(process_pool_erased, fits_the_type_erased_executor) {
     fronta::executor ex = fronta::process_pool(1);
     EXPECT_DOUBLE_EQ(ex.submit(square, 6.0).get(), 36.0);

@@ -22,7 +22,10 @@
 /// was running, with `worker_died`, and is replaced. Tasks may be retried on another worker and
 /// have a timeout that kills a stuck worker.
 ///
-/// Where callbacks run: futures complete on the pool's dispatcher thread; keep callbacks short.
+/// Where callbacks run: futures complete on the pool's dispatcher thread; keep callbacks short. (A
+/// lone short task submitted to an idle pool may complete inside `submit`, on the submitting
+/// thread, before a callback can be attached: callbacks added then run at once, as for any
+/// finished future. Such a submit polls for the reply for at most 20 µs.)
 ///
 /// Shutdown: `shutdown(wait, cancel_futures)` as in Python, except that `cancel_futures = true` also
 /// stops tasks that are running (their workers are killed and the futures fail with
