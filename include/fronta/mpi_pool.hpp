@@ -18,6 +18,8 @@
 /// - `mpirun -n N prog` (or `srun -n N prog`): rank 0 runs `main`; ranks 1..N-1 become workers
 ///   inside `fronta::init`, serve every `mpi_pool` that rank 0 creates, and exit cleanly when rank
 ///   0's program ends. Only one pool at a time owns them.
+///   A program may also call MPI_Init itself (before `fronta::init`) and MPI_Finalize at the end:
+///   the workers are let go when rank 0 finalizes.
 /// - `prog` started alone: `mpi_pool(n)` starts n workers with MPI_Comm_spawn (copies of this
 ///   executable). With Debian's Open MPI this works on one machine; more workers than cores are
 ///   allowed (the pool asks Open MPI to oversubscribe).

@@ -32,20 +32,33 @@ bool under_launcher() {
     return false;
 }
 
+// Rank 0's program is ending: the world's workers leave (once).
+void release_world_workers() {
+    static bool done = false;
+    if (done || world == MPI_COMM_NULL || world_rank() != 0) return;
+    done = true;
+    for (int rank = 1; rank < world_size(); ++rank) {
+        try {
+            send_control(world, rank, exit_tag, "");
+        } catch (const mpi_error& e) {
+            std::fprintf(stderr, "fronta: could not tell MPI rank %d to exit: %s\n", rank, e.what());
+        }
+    }
+}
+
+// MPI_Finalize frees MPI_COMM_SELF first and runs its attributes' delete callbacks: the standard
+// hook for "MPI is ending". A program that started MPI itself and calls MPI_Finalize lets the
+// workers go here, before the finalize waits for them.
+int on_finalize(MPI_Comm, int, void*, void*) {
+    release_world_workers();
+    return MPI_SUCCESS;
+}
+
 void finalize_at_exit() {
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (finalized) return;
-    if (world != MPI_COMM_NULL && world_rank() == 0) {
-        // Rank 0's program is ending: the world's workers leave.
-        for (int rank = 1; rank < world_size(); ++rank) {
-            try {
-                send_control(world, rank, exit_tag, "");
-            } catch (const mpi_error& e) {
-                std::fprintf(stderr, "fronta: could not tell MPI rank %d to exit: %s\n", rank, e.what());
-            }
-        }
-    }
+    release_world_workers();
     if (!we_started) return;
     if (live_pools.load() != 0) {
         std::fprintf(stderr, "fronta: an mpi_pool is still alive at exit; MPI is left running\n");
@@ -59,7 +72,7 @@ void finalize_at_exit() {
     if (world != MPI_COMM_NULL) MPI_Comm_free(&world);
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (we_started && !finalized) MPI_Finalize();
+    if (!finalized) MPI_Finalize();  // a worker never returns to main: it ends MPI, whoever started it
     we_started = false;  // the atexit handler has nothing left to do
     std::exit(code);
 }
@@ -91,6 +104,13 @@ void init_hook(int argc, char** argv) {
         if (size <= 1) return;
         check(MPI_Comm_dup(MPI_COMM_WORLD, &world), "MPI_Comm_dup");
         check(MPI_Comm_set_errhandler(world, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+        if (world_rank() == 0) {
+            // The workers leave when MPI ends (whoever finalizes it) or at exit, whichever comes first.
+            int key = MPI_KEYVAL_INVALID;
+            check(MPI_Comm_create_keyval(MPI_COMM_NULL_COPY_FN, &on_finalize, &key, nullptr), "MPI_Comm_create_keyval");
+            check(MPI_Comm_set_attr(MPI_COMM_SELF, key, nullptr), "MPI_Comm_set_attr");
+            if (!we_started) std::atexit(&finalize_at_exit);
+        }
     } catch (const mpi_error& e) {
         std::fprintf(stderr, "fronta: MPI launch: %s\n", e.what());
         std::exit(2);

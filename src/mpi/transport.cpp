@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <utility>
 
@@ -185,7 +186,9 @@ void sender::abandon() noexcept {
         for (auto& r : f.requests)
             if (r != MPI_REQUEST_NULL) MPI_Request_free(&r);
     // MPI may still read a freed request's buffer until the send completes: keep those alive.
+    static std::mutex leaked_mutex;  // pools abandon from their own dispatcher threads
     static std::deque<in_flight> leaked;
+    std::lock_guard lock(leaked_mutex);
     for (auto& f : pending_) leaked.push_back(std::move(f));
     pending_.clear();
 }
