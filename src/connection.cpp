@@ -77,7 +77,7 @@ void connection::queue(wire::kind type, std::uint64_t id, std::string_view paylo
     if (payload.size() > threshold_) {
         // Large payloads go through shared memory: one copy in, a descriptor over the socket.
         const int memory = create_shared_memory(payload.size());
-        void* address = map_shared_memory(memory, payload.size(), true);
+        void* address = map_shared_memory(memory, payload.size(), true, true);  // written whole
         std::memcpy(address, payload.data(), payload.size());
         unmap_shared_memory(address, payload.size());
         out_fds_.push_back(memory);
@@ -236,7 +236,7 @@ std::optional<received_frame> connection::next_from_socket() {
         try {
             const std::size_t size = shared_memory_size(memory);
             if (size > remote::wire::default_max_payload) throw wire::protocol_error("bad frame: shared payload too large");
-            void* address = map_shared_memory(memory, size, false);
+            void* address = map_shared_memory(memory, size, false, true);  // read whole
             frame->payload.assign(static_cast<const char*>(address), size);
             unmap_shared_memory(address, size);
         } catch (const std::exception& e) {

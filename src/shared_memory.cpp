@@ -21,9 +21,10 @@ int create_shared_memory(std::size_t bytes) {
     return fd;
 }
 
-void* map_shared_memory(int fd, std::size_t bytes, bool writable) {
+void* map_shared_memory(int fd, std::size_t bytes, bool writable, bool populate) {
     if (bytes == 0) return nullptr;
-    void* address = mmap(nullptr, bytes, writable ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, fd, 0);
+    void* address = mmap(nullptr, bytes, writable ? PROT_READ | PROT_WRITE : PROT_READ,
+                         MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
     if (address == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "fronta: mapping shared memory");
     return address;
 }
