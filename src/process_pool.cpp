@@ -840,19 +840,14 @@ private:
 process_pool::process_pool() : process_pool(process_pool_options{}) {}
 process_pool::process_pool(std::size_t workers) : process_pool(with_workers<process_pool_options>(workers, "process_pool")) {}
 process_pool::process_pool(process_pool_options options)
-    : executor_base(std::make_shared<process_pool_impl>(std::move(options))) {}
+    : remote_executor_base(std::make_shared<process_pool_impl>(std::move(options))) {}
 
 process_pool& process_pool::operator=(process_pool&& other) noexcept {
-    if (this != &other) {
-        if (sink_) sink_->shutdown_at_destruction();
-        sink_ = std::move(other.sink_);
-    }
+    take_ownership(std::move(other));
     return *this;
 }
 
-process_pool::~process_pool() {
-    if (sink_) sink_->shutdown_at_destruction();
-}
+process_pool::~process_pool() { end_ownership(); }
 
 std::vector<int> process_pool::worker_pids() const {
     return static_cast<const process_pool_impl&>(*sink()).worker_pids();

@@ -296,15 +296,10 @@ thread_pool::thread_pool(std::size_t workers) : thread_pool(with_workers<thread_
 thread_pool::thread_pool(thread_pool_options options) : executor_base(make_pool(std::move(options))) {}
 
 thread_pool& thread_pool::operator=(thread_pool&& other) noexcept {
-    if (this != &other) {
-        if (sink_) sink_->shutdown(true, false);
-        sink_ = std::move(other.sink_);
-    }
+    take_ownership(std::move(other));
     return *this;
 }
 
-thread_pool::~thread_pool() {
-    if (sink_) sink_->shutdown(true, false);
-}
+thread_pool::~thread_pool() { end_ownership(); }
 
 }  // namespace fronta

@@ -39,8 +39,9 @@
 #include <map>
 #include <string>
 #include <utility>
+#include <vector>
 
-#include "fronta/detail/executor_base.hpp"
+#include "fronta/detail/remote_executor_base.hpp"
 #include "fronta/init.hpp"
 #include "fronta/remote/call.hpp"
 
@@ -65,7 +66,7 @@ struct mpi_pool_options {
     std::size_t max_piece_bytes = std::size_t{1} << 30;
 };
 
-class mpi_pool : public detail::executor_base {
+class mpi_pool : public detail::remote_executor_base {
 public:
     /// launch = automatic, all available workers.
     mpi_pool();
@@ -74,24 +75,6 @@ public:
     mpi_pool(mpi_pool&&) noexcept = default;
     mpi_pool& operator=(mpi_pool&& other) noexcept;
     ~mpi_pool();
-
-    template <class F, class... Args>
-    auto submit(F&& f, Args&&... args) {
-        check_shippable<F, Args...>();
-        return executor_base::submit(std::forward<F>(f), std::forward<Args>(args)...);
-    }
-    template <class F, std::ranges::viewable_range Range>
-        requires std::ranges::input_range<Range>
-    auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        check_shippable<F, std::ranges::range_value_t<Range>>();
-        return executor_base::map(std::forward<F>(f), std::forward<Range>(inputs), options);
-    }
-    template <class F, std::ranges::viewable_range Range>
-        requires std::ranges::input_range<Range>
-    auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
-        check_shippable<F, std::ranges::range_value_t<Range>>();
-        return executor_base::map_unordered(std::forward<F>(f), std::forward<Range>(inputs), options);
-    }
 
     /// Number of worker ranks.
     std::size_t size() const { return concurrency(); }
@@ -102,12 +85,6 @@ public:
 
     /// This process's rank in MPI_COMM_WORLD and the world's size ({0, 1} before MPI starts).
     static std::pair<int, int> world();
-
-private:
-    template <class F, class... Args>
-    static constexpr void check_shippable() {
-        remote::check_shippable<F, Args...>();
-    }
 };
 
 }  // namespace fronta

@@ -39,7 +39,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "fronta/detail/executor_base.hpp"
+#include "fronta/detail/remote_executor_base.hpp"
 #include "fronta/init.hpp"
 #include "fronta/remote/call.hpp"
 #include "fronta/shared_array.hpp"
@@ -74,7 +74,7 @@ struct task_options {
     std::optional<std::chrono::milliseconds> timeout;
 };
 
-class process_pool : public detail::executor_base {
+class process_pool : public detail::remote_executor_base {
 public:
     /// One worker per hardware thread.
     process_pool();
@@ -84,17 +84,10 @@ public:
     process_pool& operator=(process_pool&& other) noexcept;
     ~process_pool();
 
-    /// As `thread_pool::submit`, checked at compile time for what can be shipped.
-    template <class F, class... Args>
-    auto submit(F&& f, Args&&... args) {
-        check_shippable<F, Args...>();
-        return executor_base::submit(std::forward<F>(f), std::forward<Args>(args)...);
-    }
-
     /// `submit` with a per-task retry count and timeout.
     template <class F, class... Args>
     auto submit_with(const task_options& options, F&& f, Args&&... args) {
-        check_shippable<F, Args...>();
+        remote::check_shippable<F, Args...>();
         using shipping = remote::shipping<F, Args...>;
         using result = detail::call_result_t<F, Args...>;
         auto request = shipping::single(true, f, std::forward<Args>(args)...);
@@ -106,30 +99,11 @@ public:
         return fut;
     }
 
-    template <class F, std::ranges::viewable_range Range>
-        requires std::ranges::input_range<Range>
-    auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        check_shippable<F, std::ranges::range_value_t<Range>>();
-        return executor_base::map(std::forward<F>(f), std::forward<Range>(inputs), options);
-    }
-    template <class F, std::ranges::viewable_range Range>
-        requires std::ranges::input_range<Range>
-    auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
-        check_shippable<F, std::ranges::range_value_t<Range>>();
-        return executor_base::map_unordered(std::forward<F>(f), std::forward<Range>(inputs), options);
-    }
-
     /// Number of workers asked for.
     std::size_t size() const { return concurrency(); }
 
     /// Process ids of the live workers (for monitoring and tests).
     std::vector<int> worker_pids() const;
-
-private:
-    template <class F, class... Args>
-    static constexpr void check_shippable() {
-        remote::check_shippable<F, Args...>();
-    }
 };
 
 }  // namespace fronta

@@ -149,6 +149,18 @@ protected:
         return options;
     }
 
+    /// What an owning pool does when it is destroyed: stops its sink as the sink says (threads
+    /// finish their work, processes stop what runs).
+    void end_ownership() noexcept {
+        if (sink_) sink_->shutdown_at_destruction();
+    }
+    /// Move assignment of an owning pool: the pool it held ends as if destroyed.
+    void take_ownership(executor_base&& other) noexcept {
+        if (this == &other) return;
+        end_ownership();
+        sink_ = std::move(other.sink_);
+    }
+
     /// For `executor`, which adopts or shares another executor's sink.
     static std::shared_ptr<task_sink>& sink_of(executor_base& other) noexcept { return other.sink_; }
 
