@@ -561,28 +561,18 @@ mpi_pool_impl& impl_of(const std::shared_ptr<detail::task_sink>& sink) {
 
 mpi_pool::mpi_pool() : mpi_pool(mpi_pool_options{}) {}
 mpi_pool::mpi_pool(std::size_t workers) : mpi_pool(with_workers<mpi_pool_options>(workers, "mpi_pool")) {}
-mpi_pool::mpi_pool(mpi_pool_options options) : executor_base(std::make_shared<mpi_pool_impl>(std::move(options))) {}
+mpi_pool::mpi_pool(mpi_pool_options options) : remote_executor_base(std::make_shared<mpi_pool_impl>(std::move(options))) {}
 
 mpi_pool& mpi_pool::operator=(mpi_pool&& other) noexcept {
-    if (this != &other) {
-        if (sink_) sink_->shutdown_at_destruction();
-        sink_ = std::move(other.sink_);
-    }
+    take_ownership(std::move(other));
     return *this;
 }
 
-mpi_pool::~mpi_pool() {
-    if (sink_) sink_->shutdown_at_destruction();
-}
+mpi_pool::~mpi_pool() { end_ownership(); }
 
 bool mpi_pool::spawned() const { return impl_of(sink()).spawned(); }
 std::vector<std::string> mpi_pool::worker_hosts() const { return impl_of(sink()).hosts(); }
 
-std::pair<int, int> mpi_pool::world() {
-    int initialized = 0;
-    MPI_Initialized(&initialized);
-    if (!initialized) return {0, 1};
-    return {mpi::world_rank(), mpi::world_size()};
-}
+std::pair<int, int> mpi_pool::world() { return {mpi::world_rank(), mpi::world_size()}; }
 
 }  // namespace fronta

@@ -142,21 +142,16 @@ void ensure_started() {
 
 bool launched_with_world() { return world != MPI_COMM_NULL; }
 
-int world_rank() {
-    int rank = 0;
+// A property of MPI_COMM_WORLD (rank, size), or `before_mpi` while MPI has not started.
+static int world_property(int (*query)(MPI_Comm, int*), int before_mpi) {
     int initialized = 0;
     MPI_Initialized(&initialized);
-    if (initialized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    return rank;
+    if (initialized) query(MPI_COMM_WORLD, &before_mpi);
+    return before_mpi;
 }
 
-int world_size() {
-    int size = 1;
-    int initialized = 0;
-    MPI_Initialized(&initialized);
-    if (initialized) MPI_Comm_size(MPI_COMM_WORLD, &size);
-    return size;
-}
+int world_rank() { return world_property(&MPI_Comm_rank, 0); }
+int world_size() { return world_property(&MPI_Comm_size, 1); }
 
 MPI_Comm world_comm() { return world; }
 

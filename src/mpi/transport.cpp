@@ -154,15 +154,7 @@ void sender::post(MPI_Comm comm, int destination, int tag, std::uint64_t id, std
 }
 
 bool sender::progress() {
-    while (!pending_.empty()) {
-        auto& front = pending_.front();
-        int done = 0;
-        check(MPI_Testall(static_cast<int>(front.requests.size()), front.requests.data(), &done, MPI_STATUSES_IGNORE),
-              "MPI_Testall");
-        if (!done) break;
-        pending_.pop_front();
-    }
-    // Later sends may complete before earlier ones (other destinations): test them too.
+    // Sends to different destinations complete in any order: test them all.
     for (auto it = pending_.begin(); it != pending_.end();) {
         int done = 0;
         check(MPI_Testall(static_cast<int>(it->requests.size()), it->requests.data(), &done, MPI_STATUSES_IGNORE),
@@ -198,14 +190,6 @@ std::optional<message> try_receive(MPI_Comm comm, int source, int tag) {
     MPI_Status status;
     check(MPI_Iprobe(source, tag, comm, &flag, &status), "MPI_Iprobe");
     if (!flag) return std::nullopt;
-    if (status.MPI_TAG == piece_tag)
-        throw mpi_error("a message piece from rank " + std::to_string(status.MPI_SOURCE) + " came without its start");
-    return finish_receive(comm, status);
-}
-
-message receive(MPI_Comm comm, int source) {
-    MPI_Status status;
-    check(MPI_Probe(source, MPI_ANY_TAG, comm, &status), "MPI_Probe");
     if (status.MPI_TAG == piece_tag)
         throw mpi_error("a message piece from rank " + std::to_string(status.MPI_SOURCE) + " came without its start");
     return finish_receive(comm, status);

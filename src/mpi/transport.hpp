@@ -105,9 +105,6 @@ private:
 /// Throws mpi_error on a malformed message.
 std::optional<message> try_receive(MPI_Comm comm, int source, int tag);
 
-/// Blocks for one whole message from `source`.
-message receive(MPI_Comm comm, int source);
-
 /// Blocking send of a small control message (hello, stop, exit).
 void send_control(MPI_Comm comm, int destination, int tag, std::string_view payload);
 
