@@ -22,11 +22,9 @@
 #include "fronta/mpi_pool.hpp"
 #include "fronta/shared_array.hpp"
 #include "fronta/wait.hpp"
+#include "remote_functions.hpp"
 
 namespace {
-
-double square(double x) { return x * x; }
-FRONTA_REMOTE(square);
 
 int my_rank() { return fronta::mpi_pool::world().first; }
 FRONTA_REMOTE(my_rank);
@@ -55,26 +53,6 @@ std::string busy_host(int microseconds) {
 }
 FRONTA_REMOTE(busy_host);
 
-struct parse_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-FRONTA_REMOTE_EXCEPTION(parse_error);
-struct unregistered_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-int throw_kind(int kind) {
-    switch (kind) {
-        case 0: throw std::out_of_range("index 7 of 3");
-        case 1: throw parse_error("line 3: unexpected ','");
-        case 2: throw unregistered_error("mine");
-        default: return kind;
-    }
-}
-FRONTA_REMOTE(throw_kind);
-
-int not_registered(int x) { return x; }
-
 int die(int code) {
     if (code == 0) std::abort();
     std::_Exit(code);
@@ -100,15 +78,6 @@ double sum_shared(fronta::shared_array<const double> values) {
     return std::accumulate(values.begin(), values.end(), 0.0);
 }
 FRONTA_REMOTE(sum_shared);
-
-struct scaler {
-    double factor = 1;
-    double operator()(double x) const { return factor * x; }
-    template <class Archive>
-    void serialize(Archive& archive) {
-        archive(factor);
-    }
-};
 
 std::string pattern(std::size_t size) {
     std::string s(size, '\0');
@@ -137,13 +106,13 @@ void check_exceptions(fronta::mpi_pool& pool) {
         EXPECT_STREQ(e.what(), "index 7 of 3");
     }
     try {
-        pool.submit(throw_kind, 1).get();
+        pool.submit(throw_kind, 2).get();
         FAIL();
     } catch (const parse_error& e) {
         EXPECT_STREQ(e.what(), "line 3: unexpected ','");
     }
     try {
-        pool.submit(throw_kind, 2).get();
+        pool.submit(throw_kind, 3).get();
         FAIL();
     } catch (const fronta::remote_error& e) {
         EXPECT_NE(e.type_name().find("unregistered_error"), std::string::npos) << e.type_name();

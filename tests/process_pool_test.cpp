@@ -22,13 +22,11 @@
 #include "fronta/executor.hpp"
 #include "fronta/init.hpp"
 #include "fronta/process_pool.hpp"
+#include "remote_functions.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
-
-double square(double x) { return x * x; }
-FRONTA_REMOTE(square);
 
 std::string shout(std::string text, int times) {
     std::string out;
@@ -88,26 +86,6 @@ int crash_once(std::string marker) {
 }
 FRONTA_REMOTE(crash_once);
 
-struct parse_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-FRONTA_REMOTE_EXCEPTION(parse_error);
-struct unregistered_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-int throw_kind(int kind) {
-    switch (kind) {
-        case 0: throw std::out_of_range("index 7 of 3");
-        case 1: throw std::invalid_argument("bad argument");
-        case 2: throw parse_error("line 3: unexpected ','");
-        case 3: throw unregistered_error("mine");
-        default: return kind;
-    }
-}
-FRONTA_REMOTE(throw_kind);
-
-int not_registered(int x) { return x; }
 
 double sum_shared(fronta::shared_array<const double> values, std::size_t from, std::size_t to) {
     double total = 0;
@@ -126,15 +104,6 @@ std::vector<double> reverse_big(std::vector<double> values) {
     return values;
 }
 FRONTA_REMOTE(reverse_big);
-
-struct scaler {
-    double factor = 1;
-    double operator()(double x) const { return factor * x; }
-    template <class Archive>
-    void serialize(Archive& archive) {
-        archive(factor);
-    }
-};
 
 std::size_t open_fds() {
     std::size_t n = 0;
