@@ -350,6 +350,23 @@ TEST(mpi_spawn, a_dying_worker_fails_its_task_and_the_pool_heals) {
     }
 }
 
+// A large message sent ahead to a worker that then dies can never be delivered: the pool must
+// still notice the death and go on (it used to poll that send forever and never look).
+TEST(mpi_spawn, a_worker_that_dies_with_a_large_message_on_its_way_is_noticed) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 1, .launch = fronta::mpi_launch::spawn});
+    const std::string big = pattern(8'000'000);
+    for (int round = 0; round < 3; ++round) {
+        auto doomed = pool.submit(die, 3);
+        auto behind = pool.submit(checksum_remote, big);  // usually sent ahead to the dying worker
+        EXPECT_THROW(doomed.get(), fronta::worker_died);
+        try {
+            EXPECT_EQ(behind.get(), checksum(big)) << "if it ran, it ran on the new worker";
+        } catch (const fronta::worker_died&) {  // it was on its way to the dead one
+        }
+        EXPECT_EQ(pool.submit(checksum_remote, big).get(), checksum(big)) << "the new worker takes large messages";
+    }
+}
+
 TEST(mpi_spawn, bad_options_are_clear_errors) {
     EXPECT_THROW(fronta::mpi_pool(0), std::invalid_argument);
     EXPECT_THROW(fronta::mpi_pool(fronta::mpi_pool_options{.max_piece_bytes = 10}), std::invalid_argument);

@@ -349,6 +349,16 @@ private:
                     idle_rounds = 0;
                     continue;
                 }
+                // Workers are watched while anything is in flight, a send to one too: a send to a
+                // dead worker never completes.
+                if (clock::now() - last_watch > std::chrono::milliseconds(50)) {
+                    last_watch = clock::now();
+                    if (!watch_workers(out, in_flight)) {
+                        out.abandon();
+                        leave_dead_workers();
+                        return;
+                    }
+                }
                 if (sending) {
                     // A large send moves only while this side calls into MPI: keep polling.
                     std::this_thread::yield();
@@ -357,14 +367,6 @@ private:
                 // Waiting for replies: poll with yields for a while, then sleep in steps that grow
                 // but stay well below how long the tasks in flight usually take (a reply is not
                 // left waiting for long), and that a submit cuts short.
-                if (clock::now() - last_watch > std::chrono::milliseconds(50)) {
-                    last_watch = clock::now();
-                    if (!watch_workers(in_flight)) {
-                        out.abandon();
-                        leave_dead_workers();
-                        return;
-                    }
-                }
                 if (++idle_rounds < reply_spin_rounds) {
                     std::this_thread::yield();
                 } else {
@@ -391,7 +393,7 @@ private:
     // `worker_died`. Open MPI ends a spawned group together when one member dies, so a spawned
     // pool then fails what the whole group held and spawns a new group (the pool heals). False
     // when the pool cannot go on (everything has failed).
-    bool watch_workers(std::size_t& in_flight) {
+    bool watch_workers(mpi::sender& out, std::size_t& in_flight) {
         worker_rank* dead = nullptr;
         for (auto& w : workers_)
             if (!w.dead && w.local && !process_alive(w.pid)) {
@@ -417,9 +419,11 @@ private:
             }
             return true;
         }
-        // A spawned group: stop what is left of it here and start a new one.
+        // A spawned group: stop what is left of it here and start a new one. Sends still pending
+        // went to the old group and can never complete.
         for (auto& w : workers_)
             if (!w.dead && w.local) kill(w.pid, SIGKILL);
+        out.abandon();
         comm_ = MPI_COMM_NULL;  // disconnecting would wait for the dead forever
         if (++replacements_in_a_row_ > 3) {
             fail_everything(what + "; the pool gave up after replacing its workers 3 times without a success");
