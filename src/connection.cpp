@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <system_error>
 
 #include "fronta/detail/shared_memory.hpp"
 
@@ -89,7 +90,8 @@ void connection::queue(wire::kind type, std::uint64_t id, std::string_view paylo
     if (attached)
         for (int fd : attached->fds()) {
             const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-            if (copy < 0) throw std::runtime_error("fronta: cannot pass a shared buffer to a worker");
+            if (copy < 0)
+                throw std::system_error(errno, std::generic_category(), "fronta: cannot pass a descriptor to a worker");
             out_fds_.push_back(copy);
         }
 }

@@ -11,7 +11,10 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -52,9 +55,60 @@ std::string describe_status(int status) {
         const char* name = strsignal(sig);
         return "killed by signal " + std::to_string(sig) + " (" + (name ? name : "unknown") + ")";
     }
-    if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+    if (WIFEXITED(status)) {
+        const int code = WEXITSTATUS(status);
+        std::string how = "exited with code " + std::to_string(code);
+        if (code == detail::stray_bytes_exit_code)
+            how += " (the task wrote bytes onto fronta's channel to the worker, which only fronta may use)";
+        if (code == detail::worker_refused_exit_code) how += " (it refused to serve: see its message on stderr)";
+        return how;
+    }
     return "stopped (status " + std::to_string(status) + ")";
 }
+
+// How long a worker asked to exit (shutdown, retirement) may take to finish by itself: flushing
+// its output, atexit handlers, static destructors. Then it is killed.
+constexpr auto exit_grace = std::chrono::seconds(5);
+// How long a worker may live on after closing its channel before it is killed.
+constexpr auto linger_limit = std::chrono::seconds(1);
+
+int pidfd_of(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// The descriptor number of a worker's channel: high, out of the way of descriptors a program
+// hands its children (`prog 3>trace.log`), below the limit and below FD_SETSIZE.
+int channel_descriptor() {
+    rlimit limit{};
+    rlim_t most = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < most) most = limit.rlim_cur;
+    return std::max(3, static_cast<int>(most) - 1);
+}
+
+// A secret per pool, handed to its workers in their environment (readable only by this user) and
+// proven in the hello.
+std::string new_secret() {
+    unsigned char bytes[16];
+    std::size_t got = 0;
+    while (got < sizeof bytes) {
+        const ssize_t n = getrandom(bytes + got, sizeof bytes - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw std::system_error(errno, std::generic_category(), "process_pool: getrandom");
+        got += static_cast<std::size_t>(n);
+    }
+    static const char hex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char b : bytes) {
+        out.push_back(hex[b >> 4]);
+        out.push_back(hex[b & 15]);
+    }
+    return out;
+}
+
+// A worker on its way out: asked to exit, or killed; reaped when its pidfd says it has ended.
+struct exiting_worker {
+    pid_t pid;
+    int pidfd;
+    clock::time_point kill_at;
+};
 
 struct in_flight {
     remote::remote_task* task;
@@ -63,7 +117,9 @@ struct in_flight {
 
 struct worker_process {
     pid_t pid = -1;
+    int pidfd = -1;                      // readable once the process has ended
     std::unique_ptr<detail::connection> link;
+    clock::time_point closed_at{};       // when its channel closed while it lived on (else epoch)
     bool ready = false;                  // answered the handshake
     std::deque<in_flight> tasks;         // sent, in order; the first one is running
     clock::time_point head_started{};    // when the first one started running
@@ -77,6 +133,9 @@ struct worker_process {
     std::atomic<bool> claimed{false};
     std::size_t lone_done = 0;  // tasks submitters completed themselves (under mutex_)
     int fd() const { return link ? link->fd() : -1; }
+    ~worker_process() {
+        if (pidfd >= 0) close(pidfd);
+    }
 };
 
 class process_pool_impl final : public detail::task_sink {
@@ -88,12 +147,14 @@ public:
             throw invalid_state_error(
                 "process_pool: call fronta::init(argc, argv) at the top of main before creating a process_pool: "
                 "workers are copies of this program and become workers inside fronta::init");
+        secret_ = new_secret();
         wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "process_pool: eventfd");
         try {
             for (std::size_t i = 0; i < target_; ++i) spawn_worker();
         } catch (...) {
             for (auto& w : workers_) reap(*w, true);
+            workers_.clear();
             close(wake_fd_);
             throw;
         }
@@ -300,24 +361,43 @@ private:
 
     // ---- worker processes ------------------------------------------------------------------------
 
+    // Starts a worker: a copy of this program with one end of a socket pair at a high descriptor,
+    // in a process group of its own (a terminal's Ctrl-C is for the client), then sends the hello
+    // with the mailbox. Any failure kills and reaps the new process and says why (strerror).
     void spawn_worker() {
+        const auto fail = [](const char* what, int error) {
+            throw std::system_error(error, std::generic_category(), std::string("process_pool: cannot start a worker: ") + what);
+        };
         int sockets[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0)
-            throw std::system_error(errno, std::generic_category(), "process_pool: socketpair");
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets) != 0) fail("socketpair", errno);
+        const int channel = channel_descriptor();
         int child_end = sockets[1];
-        if (child_end == worker_fd) {  // dup2(fd, fd) would keep close-on-exec set
-            child_end = fcntl(sockets[1], F_DUPFD_CLOEXEC, worker_fd + 1);
+        if (child_end == channel) {  // dup2(fd, fd) would keep close-on-exec set
+            child_end = fcntl(sockets[1], F_DUPFD_CLOEXEC, 3);
+            const int error = errno;
             close(sockets[1]);
+            if (child_end < 0) {
+                close(sockets[0]);
+                fail("fcntl(F_DUPFD_CLOEXEC)", error);
+            }
         }
         posix_spawn_file_actions_t actions;
         posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, child_end, worker_fd);
+        posix_spawn_file_actions_adddup2(&actions, child_end, channel);
+        posix_spawnattr_t attributes;
+        posix_spawnattr_init(&attributes);
+        sigset_t none;
+        sigemptyset(&none);
+        posix_spawnattr_setsigmask(&attributes, &none);  // not the dispatcher's mask
+        posix_spawnattr_setpgroup(&attributes, 0);
+        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
 
         std::vector<std::string> env_strings;
+        const std::string prefix = std::string(detail::worker_environment_variable) + "=";
         for (char** e = environ; e && *e; ++e)
-            if (std::strncmp(*e, "FRONTA_WORKER=", 14) != 0) env_strings.emplace_back(*e);
-        env_strings.push_back(std::string(detail::worker_environment_variable) + "=fd=" + std::to_string(worker_fd) +
-                              ";memory=" + std::to_string(options_.memory_limit) +
+            if (std::strncmp(*e, prefix.c_str(), prefix.size()) != 0) env_strings.emplace_back(*e);
+        env_strings.push_back(prefix + "fd=" + std::to_string(channel) + ";client=" + std::to_string(getpid()) +
+                              ";secret=" + secret_ + ";memory=" + std::to_string(options_.memory_limit) +
                               ";shm=" + std::to_string(options_.shared_memory_threshold));
         std::vector<char*> envp;
         for (auto& e : env_strings) envp.push_back(e.data());
@@ -326,33 +406,47 @@ private:
         char* argv[] = {program_name, nullptr};
 
         pid_t pid = -1;
-        const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, envp.data());
+        const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, argv, envp.data());
         posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attributes);
         close(child_end);
         if (rc != 0) {
             close(sockets[0]);
-            throw std::system_error(rc, std::generic_category(), "process_pool: posix_spawn of /proc/self/exe");
+            fail("posix_spawn of /proc/self/exe", rc);
         }
-        fcntl(sockets[0], F_SETFL, fcntl(sockets[0], F_GETFL) | O_NONBLOCK);
         auto w = std::make_unique<worker_process>();
         w->pid = pid;
-        w->link = std::make_unique<detail::connection>(sockets[0], options_.shared_memory_threshold);
-        // The mailbox and the worker's doorbell travel with the hello, with our doorbell (wake_fd_).
-        // Failing here, the worker is killed: it may wait for the hello.
-        remote::attachments hello_fds;
+        // From here on a failure kills and reaps the new process (reap), then reports the cause.
         try {
+            w->link = std::make_unique<detail::connection>(sockets[0], options_.shared_memory_threshold);
+        } catch (...) {
+            close(sockets[0]);
+            reap(*w, true);
+            throw;
+        }
+        try {
+            w->pidfd = pidfd_of(pid);
+            if (w->pidfd < 0) fail("pidfd_open", errno);
+            fcntl(w->fd(), F_SETFL, fcntl(w->fd(), F_GETFL) | O_NONBLOCK);
+            // The mailbox and the worker's doorbell travel with the hello, with our doorbell.
+            remote::attachments hello_fds;
             auto box = detail::mailbox::create();
-            const int doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-            if (doorbell < 0) throw std::system_error(errno, std::generic_category(), "process_pool: eventfd");
             hello_fds.add(box->fd());
-            hello_fds.add(doorbell);
-            hello_fds.add(wake_fd_);
+            const int doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+            if (doorbell < 0) fail("eventfd", errno);
+            try {
+                hello_fds.add(doorbell);
+                hello_fds.add(wake_fd_);
+            } catch (...) {
+                close(doorbell);
+                throw;
+            }
             w->link->use_mailbox(std::move(box), true, doorbell, -1);
+            w->link->queue(wire::kind::hello, 0, std::string(detail::build_id()) + "\n" + secret_, &hello_fds);
         } catch (...) {
             reap(*w, true);
             throw;
         }
-        w->link->queue(wire::kind::hello, 0, detail::build_id(), &hello_fds);
         w->link->flush(false);  // if it died at once, the read side notices and reports it
         workers_.push_back(std::move(w));
         publish_pids();
@@ -365,38 +459,68 @@ private:
         pids_ = std::move(pids);
     }
 
-    // Reaps a worker, killing it first if asked; returns how it ended. A worker whose socket closed
-    // is normally exiting already; one that closed it and lives on is killed after a second.
+    // Reaps a worker that has ended or is killed here; returns how it ended. Never call it for a
+    // live worker without `kill_first`: it waits for the process.
     std::string reap(worker_process& w, bool kill_first, int* status_out = nullptr) {
         w.link.reset();
         if (kill_first) kill(w.pid, SIGKILL);
         int status = 0;
-        const auto give_up = clock::now() + std::chrono::seconds(1);
-        for (;;) {
-            const pid_t rc = waitpid(w.pid, &status, kill_first ? 0 : WNOHANG);
-            if (rc == w.pid) break;
-            if (rc < 0 && errno != EINTR) return "vanished (already reaped)";
-            if (rc == 0 && clock::now() >= give_up) {
-                kill(w.pid, SIGKILL);
-                kill_first = true;
-            } else if (rc == 0) {
-                pollfd none{-1, 0, 0};
-                poll(&none, 0, 1);  // the kernel is finishing its exit: check again in 1 ms
-            }
+        pid_t rc;
+        while ((rc = waitpid(w.pid, &status, 0)) < 0 && errno == EINTR) {
         }
+        if (rc != w.pid) return "vanished (already reaped)";
         if (status_out) *status_out = status;
         return describe_status(status);
     }
 
-    void retire(worker_process& w) {  // a graceful exit: max_tasks_per_child, idle, shutdown
+    // A graceful exit (max_tasks_per_child, idle, shutdown): the worker is told to go and closing
+    // its channel says the same; it then has `exit_grace` to flush its output and run its exit
+    // handlers before it is killed. It is reaped when its pidfd says it has ended.
+    void retire(worker_process& w) {
         if (w.link) {
             w.link->queue(wire::kind::shutdown, 0, {});
-            if (w.link->flush(false)) {
-                pollfd p{w.fd(), POLLIN, 0};  // it closes the socket as it exits
-                poll(&p, 1, 1000);
-            }
+            w.link->flush(false);
+            w.link.reset();
         }
-        reap(w, true);
+        exiting_.push_back({w.pid, std::exchange(w.pidfd, -1), clock::now() + exit_grace});
+    }
+
+    // Reaps the exiting workers that have ended; kills those past their grace.
+    void reap_exiting() {
+        const auto now = clock::now();
+        for (std::size_t i = 0; i < exiting_.size();) {
+            auto& e = exiting_[i];
+            int status = 0;
+            const pid_t rc = waitpid(e.pid, &status, WNOHANG);
+            if (rc == e.pid || (rc < 0 && errno == ECHILD)) {
+                close(e.pidfd);
+                exiting_.erase(exiting_.begin() + static_cast<std::ptrdiff_t>(i));
+                continue;
+            }
+            if (now >= e.kill_at) {
+                kill(e.pid, SIGKILL);  // stuck in its exit: its pidfd says when it is gone
+                e.kill_at = clock::time_point::max();
+            }
+            ++i;
+        }
+    }
+
+    // At the end of the dispatcher: waits for every exiting worker (killing the stuck ones).
+    void wait_for_exits() {
+        std::vector<pollfd> fds;
+        for (reap_exiting(); !exiting_.empty(); reap_exiting()) {
+            fds.clear();
+            auto next = clock::time_point::max();
+            for (auto& e : exiting_) {
+                fds.push_back({e.pidfd, POLLIN, 0});
+                next = std::min(next, e.kill_at);
+            }
+            int timeout = -1;
+            if (next != clock::time_point::max())
+                timeout = static_cast<int>(std::clamp<long long>(
+                    std::chrono::ceil<std::chrono::milliseconds>(next - clock::now()).count(), 0, 60'000));
+            poll(fds.data(), fds.size(), timeout);
+        }
     }
 
     void remove_worker(worker_process* gone) {
@@ -473,14 +597,19 @@ private:
                                           [](auto& w) { return w->claimed.load(std::memory_order_acquire); });
             if (stopping && queue_.empty() && !busy && !lent) break;
 
+            // Per worker: its channel (unless it closed) and its pidfd (it ended); then the
+            // pidfds of the workers on their way out.
             fds.clear();
             polled.clear();
             fds.push_back({wake_fd_, POLLIN, 0});
             for (auto& w : workers_) {
-                const short events = static_cast<short>(POLLIN | (w->link->has_queued() ? POLLOUT : 0));
-                fds.push_back({w->fd(), events, 0});
+                const bool open = w->link && w->closed_at == clock::time_point{};
+                const short events = static_cast<short>(POLLIN | (open && w->link->has_queued() ? POLLOUT : 0));
+                fds.push_back({open ? w->fd() : -1, events, 0});
+                fds.push_back({w->pidfd, POLLIN, 0});
                 polled.push_back(w.get());
             }
+            for (auto& e : exiting_) fds.push_back({e.pidfd, POLLIN, 0});
             lend_idle_worker(stopping);
             const bool ok = wait_for_events(fds, busy);
             const bool removed = reclaim_idle_worker();
@@ -491,15 +620,22 @@ private:
                 [[maybe_unused]] auto ignored = read(wake_fd_, &count, sizeof count);
             }
             for (std::size_t i = 0; i < polled.size(); ++i) {
-                if (polled[i]->claimed.load(std::memory_order_acquire)) continue;  // a submitter has it
-                if ((fds[i + 1].revents & POLLOUT) && polled[i]->link) polled[i]->link->flush(false);
-                if ((fds[i + 1].revents & ~POLLOUT) || (polled[i]->link && polled[i]->link->ring_ready()))
-                    read_from(*polled[i]);  // may remove it: polled[i] is not used after this
+                worker_process& w = *polled[i];
+                if (w.claimed.load(std::memory_order_acquire)) continue;  // a submitter has it
+                const pollfd& channel = fds[1 + 2 * i];
+                if ((channel.revents & POLLOUT) && w.link) w.link->flush(false);
+                if (fds[2 + 2 * i].revents & POLLIN) {
+                    worker_ended(w);  // removes it: polled[i] is not used after this
+                    continue;
+                }
+                if ((channel.revents & ~POLLOUT) || (w.link && w.link->ring_ready()))
+                    read_from(w);  // may remove it: polled[i] is not used after this
             }
         }
         for (auto& w : workers_) retire(*w);
         workers_.clear();
         publish_pids();
+        wait_for_exits();
     }
 
     // Polls the inbox and the workers' rings without sleeping while tasks run and for a short
@@ -558,11 +694,23 @@ private:
             if (got == detail::connection::status::nothing) break;
             if (got == detail::connection::status::closed) {
                 if (!drain_frames(w)) return;
-                worker_lost(w, "", false);  // EOF or error: it died
+                // Normally it is exiting: its pidfd tells when it is gone (worker_ended). One that
+                // closed its channel and lives on is killed after linger_limit (handle_deadlines).
+                w.closed_at = clock::now();
                 return;
             }
         }
         drain_frames(w);
+    }
+
+    // Its pidfd says the process has ended: take what it sent before it went, then account for it.
+    void worker_ended(worker_process& w) {
+        if (w.link && w.closed_at == clock::time_point{}) {
+            for (auto got = w.link->receive(); got == detail::connection::status::data; got = w.link->receive()) {
+            }
+        }
+        if (w.link && !drain_frames(w)) return;
+        worker_lost(w, "", false);
     }
 
     // Handles the complete frames received; false if `w` was removed.
@@ -712,6 +860,7 @@ private:
     }
 
     void handle_deadlines() {
+        if (!exiting_.empty()) reap_exiting();
         const auto now = clock::now();
         for (std::size_t i = 0; i < workers_.size();) {
             worker_process& w = *workers_[i];
@@ -725,6 +874,10 @@ private:
                 retry_or_fail(t, std::make_exception_ptr(timeout_error(
                                      "process_pool: " + t->description + " ran past its timeout of " +
                                      detail::describe(limit_for(*t)) + "; worker " + pid + " was killed")));
+                continue;
+            }
+            if (w.closed_at != clock::time_point{} && now - w.closed_at >= linger_limit) {
+                worker_lost(w, "closed its channel but lived on, and was ", true);
                 continue;
             }
             if (!w.ready && now - w.started > handshake_limit) {
@@ -749,7 +902,9 @@ private:
             if (!w->ready) next = std::min(next, w->started + handshake_limit);
             if (w->ready && w->tasks.empty() && options_.idle_timeout)
                 next = std::min(next, w->idle_since + *options_.idle_timeout);
+            if (w->closed_at != clock::time_point{}) next = std::min(next, w->closed_at + linger_limit);
         }
+        for (auto& e : exiting_) next = std::min(next, e.kill_at);
         if (next == detail::no_deadline) return -1;
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - clock::now()).count();
         return static_cast<int>(std::clamp<long long>(left, 0, 60'000));
@@ -794,10 +949,9 @@ private:
         queue_.clear();
     }
 
-    static constexpr int worker_fd = 3;
-
     const process_pool_options options_;
     const std::size_t target_;
+    std::string secret_;
     int wake_fd_ = -1;
 
     mutable std::mutex mutex_;  // guards inbox_, stopping_, cancel_requested_, broken_, pids_, sleeping
@@ -812,6 +966,7 @@ private:
     // Dispatcher thread only (and the constructor before the thread starts).
     std::deque<remote::remote_task*> queue_;
     std::vector<std::unique_ptr<worker_process>> workers_;
+    std::vector<exiting_worker> exiting_;  // retired, not yet reaped
     std::atomic<std::uint64_t> next_task_id_{0};
     int spawn_failures_ = 0;
     clock::time_point last_activity_{};  // the last submit taken or reply handled

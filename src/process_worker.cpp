@@ -2,18 +2,31 @@
 // exits when told to or when the client is gone. Replies of tasks that came together are sent
 // together, unless one has waited for a while. Tasks and replies travel through the mailbox the
 // client passes with its hello (shared-memory rings polled for a while before the worker sleeps).
+//
+// Before it serves, a worker checks that it was started by a pool of this very program (see
+// check_channel), and a watcher thread ends it within milliseconds of its client's death, even in
+// the middle of a task that never returns.
 #include "process_worker.hpp"
 
 #include <fcntl.h>
+#include <linux/sockios.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "connection.hpp"
@@ -24,10 +37,117 @@
 namespace fronta::detail {
 namespace {
 
+std::string text_setting(const std::string& settings, const std::string& key) {
+    const std::string wanted = key + "=";
+    for (std::size_t at = 0; at < settings.size();) {
+        std::size_t end = settings.find(';', at);
+        if (end == std::string::npos) end = settings.size();
+        if (settings.compare(at, wanted.size(), wanted) == 0) return settings.substr(at + wanted.size(), end - at - wanted.size());
+        at = end + 1;
+    }
+    return {};
+}
+
 long setting(const std::string& settings, const std::string& key, long fallback) {
-    const auto at = settings.find(key + "=");
-    if (at == std::string::npos) return fallback;
-    return std::strtol(settings.c_str() + at + key.size() + 1, nullptr, 10);
+    const std::string text = text_setting(settings, key);
+    if (text.empty()) return fallback;
+    char* end = nullptr;
+    errno = 0;
+    const long value = std::strtol(text.c_str(), &end, 10);
+    if (errno != 0 || *end != '\0') return fallback;
+    return value;
+}
+
+[[noreturn]] void refuse(const std::string& why) {
+    std::fprintf(stderr,
+                 "fronta: %s is set, but %s; this program was not started as a worker by a fronta pool of its own, "
+                 "so it refuses to serve (unset %s to run it normally)\n",
+                 worker_environment_variable, why.c_str(), worker_environment_variable);
+    std::_Exit(worker_refused_exit_code);
+}
+
+bool same_file(const char* a, const char* b) {
+    struct stat sa {}, sb {};
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// The channel must be a Unix socket whose other end the parent process holds, and the parent must
+// run this same executable: only a pool of this very program can make it serve.
+void check_channel(int fd, pid_t client) {
+    if (fcntl(fd, F_GETFD) < 0) refuse("descriptor " + std::to_string(fd) + " (the worker's channel) is not open");
+    int domain = 0, type = 0;
+    socklen_t length = sizeof domain;
+    if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) != 0 || domain != AF_UNIX) {
+        refuse("descriptor " + std::to_string(fd) + " is not a Unix socket");
+    }
+    length = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0 || type != SOCK_STREAM)
+        refuse("descriptor " + std::to_string(fd) + " is not a stream socket");
+    ucred peer{};
+    length = sizeof peer;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) != 0)
+        refuse(std::string("the peer of the channel cannot be identified (") + std::strerror(errno) + ")");
+    const pid_t parent = getppid();
+    if (peer.pid != client || parent != client)
+        refuse("the channel's peer (process " + std::to_string(peer.pid) + ") is not the parent process (" +
+               std::to_string(parent) + ") named as the client (" + std::to_string(client) + ")");
+    if (peer.uid != getuid()) refuse("the channel's peer runs as another user");
+    const std::string parent_exe = "/proc/" + std::to_string(parent) + "/exe";
+    if (!same_file(parent_exe.c_str(), "/proc/self/exe"))
+        refuse("the parent process runs another program");
+}
+
+// Ends this worker as soon as its client is gone, whatever the task on the main thread is doing.
+// A pidfd of the client becomes readable when it exits; without pidfds (old kernels) the thread
+// waits for the channel to hang up instead. The thread blocks every signal, so signals meant for
+// the task still reach the main thread.
+struct watch {
+    int fd;
+    short events;
+};
+watch watched;
+
+void* watch_client(void*) {
+    pollfd p{watched.fd, watched.events, 0};
+    while (poll(&p, 1, -1) < 0 && errno == EINTR) {
+    }
+    std::_Exit(client_gone_exit_code);
+}
+
+void start_client_watch(int channel, pid_t client) {
+    watched = {static_cast<int>(syscall(SYS_pidfd_open, client, 0)), POLLIN};  // close-on-exec
+    if (watched.fd >= 0 && getppid() != client) std::_Exit(client_gone_exit_code);  // died before we looked
+    if (watched.fd < 0) watched = {fcntl(channel, F_DUPFD_CLOEXEC, 3), POLLRDHUP};
+    pthread_attr_t attributes;
+    pthread_attr_init(&attributes);
+    pthread_attr_setstacksize(&attributes, 64 * 1024);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t thread;
+    const int rc = pthread_create(&thread, &attributes, &watch_client, nullptr);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    pthread_attr_destroy(&attributes);
+    if (rc != 0 || watched.fd < 0) {
+        std::fprintf(stderr, "fronta worker %d: cannot watch the client (%s); exiting\n", static_cast<int>(getpid()),
+                     std::strerror(rc != 0 ? rc : errno));
+        std::_Exit(client_gone_exit_code);
+    }
+    pthread_detach(thread);
+}
+
+bool same_secret(const std::string& a, const std::string& b) {
+    if (a.size() != b.size() || a.empty()) return false;
+    unsigned char difference = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) difference |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return difference == 0;
+}
+
+// Bytes waiting in the channel that the client has not read yet (0: none).
+int unread_bytes(int fd) {
+    int queued = 0;
+    if (ioctl(fd, SIOCOUTQ, &queued) != 0) return 0;
+    return queued;
 }
 
 bool poll_until_ready(pollfd* fds, nfds_t count) {
@@ -96,11 +216,15 @@ void adopt_mailbox(connection& link, const received_frame& hello) {
 }  // namespace
 
 int run_process_worker(const std::string& settings) {
+    // A set-user-ID (or otherwise elevated) program must never take orders from its environment.
+    if (getauxval(AT_SECURE) != 0) refuse("this program runs with elevated privileges (set-user-ID, set-group-ID or capabilities)");
     const int fd = static_cast<int>(setting(settings, "fd", -1));
-    if (fd < 0) {
-        std::fprintf(stderr, "fronta worker: malformed %s='%s'\n", worker_environment_variable, settings.c_str());
-        return 2;
-    }
+    const auto client = static_cast<pid_t>(setting(settings, "client", -1));
+    const std::string secret = text_setting(settings, "secret");
+    if (fd < 0 || client <= 0 || secret.empty()) refuse("its value is malformed");
+    check_channel(fd, client);
+    fcntl(fd, F_SETFD, FD_CLOEXEC);  // not for programs a task starts
+    start_client_watch(fd, client);
     if (const long memory = setting(settings, "memory", 0); memory > 0) {
         rlimit limit{static_cast<rlim_t>(memory), static_cast<rlim_t>(memory)};
         setrlimit(RLIMIT_AS, &limit);  // allocations beyond it throw std::bad_alloc in the task
@@ -109,26 +233,49 @@ int run_process_worker(const std::string& settings) {
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);  // waits happen in wait_for_input
     connection link(fd, threshold);
     auto oldest_unsent = std::chrono::steady_clock::now();
+    bool greeted = false;
     try {
         for (;;) {
             while (std::optional<received_frame> got = link.next()) {
                 auto& frame = got->frame;
+                if (!greeted && frame.type != remote::wire::kind::hello)
+                    throw remote::wire::protocol_error("the first frame was not the client's hello");
                 switch (frame.type) {
                     case remote::wire::kind::hello: {
+                        // "<build id>\n<secret>": the secret proves the hello comes from the pool
+                        // that started this worker.
+                        const auto newline = frame.payload.find('\n');
+                        const std::string theirs = frame.payload.substr(0, newline);
+                        const std::string proof = newline == std::string::npos ? "" : frame.payload.substr(newline + 1);
+                        if (greeted || !same_secret(proof, secret))
+                            throw remote::wire::protocol_error("a hello without the pool's secret");
                         const std::string mine = build_id();
                         const std::string answer =
-                            frame.payload == mine ? std::string("ok")
-                                                  : "the worker is a different build of the program (worker " + mine +
-                                                        ", client " + frame.payload + "); rebuild and restart";
+                            theirs == mine ? std::string("ok")
+                                           : "the worker is a different build of the program (worker " + mine +
+                                                 ", client " + theirs + "); rebuild and restart";
                         if (answer == "ok") adopt_mailbox(link, *got);
                         link.queue(remote::wire::kind::hello, 0, answer);
                         if (!link.flush()) return 0;
-                        if (answer != "ok") return 3;
+                        if (answer != "ok") return build_mismatch_exit_code;
+                        greeted = true;
                         break;
                     }
                     case remote::wire::kind::task: {
                         if (!link.has_queued()) oldest_unsent = std::chrono::steady_clock::now();
+                        // Bytes the task itself writes onto the channel are not frames: the client
+                        // would read them as garbage. They are caught here, so they fail this task
+                        // and never a later one (the count can only fall while the task runs,
+                        // as the client reads, so a rise means the task wrote).
+                        const int unread_before = unread_bytes(fd);
                         const std::string reply = remote::execute(frame.payload, got->attached);
+                        if (const int unread_after = unread_bytes(fd); unread_after > unread_before) {
+                            std::fprintf(stderr,
+                                         "fronta worker %d: the task wrote bytes onto fronta's channel (descriptor %d), "
+                                         "which only fronta may use; exiting\n",
+                                         static_cast<int>(getpid()), fd);
+                            return stray_bytes_exit_code;
+                        }
                         link.queue(remote::wire::kind::reply, frame.id, reply, &got->attached);
                         // Replies wait for company only while more tasks are here and the first is fresh.
                         const bool stale = std::chrono::steady_clock::now() - oldest_unsent > std::chrono::microseconds(200);
@@ -148,7 +295,7 @@ int run_process_worker(const std::string& settings) {
         }
     } catch (const remote::wire::protocol_error& e) {
         std::fprintf(stderr, "fronta worker %d: %s; exiting\n", static_cast<int>(getpid()), e.what());
-        return 4;
+        return protocol_error_exit_code;
     }
 }
 

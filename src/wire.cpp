@@ -1,6 +1,7 @@
 // Frame encoding and the incremental decoder (see remote/wire.hpp for the layout).
 #include "fronta/remote/wire.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace fronta::remote::wire {
@@ -54,8 +55,15 @@ std::string encode(kind type, std::uint64_t id, std::string_view payload, std::u
 }
 
 std::optional<frame> decoder::next() {
-    if (pending() < header_size) return std::nullopt;
     const char* h = buffer_.data() + consumed_;
+    if (pending() < header_size) {
+        // Even a few bytes must begin like a header: stray bytes are caught as they come, not
+        // blamed later on the frame that would complete them.
+        const char expected[4] = {'F', 'R', 'N', 'T'};
+        if (std::memcmp(h, expected, std::min<std::size_t>(pending(), 4)) != 0)
+            throw protocol_error("bad frame: wrong magic number (not a fronta peer, or corrupt)");
+        return std::nullopt;
+    }
     if (get_le(h, 4) != magic) throw protocol_error("bad frame: wrong magic number (not a fronta peer, or corrupt)");
     if (static_cast<std::uint32_t>(get_le(h + 28, 4)) != checksum(std::string_view(h, 28)))
         throw protocol_error("bad frame: the header checksum does not match (corrupt data)");

@@ -1,0 +1,737 @@
+// process_pool at its edges: a client that dies, a terminal's Ctrl-C, shutdowns that must let
+// workers finish their output, descriptors that must stay fronta's, outsiders that must not make
+// a fronta program serve, and start-up with too few descriptors.
+//
+// Cases that could hang or kill the test runner run in a child "client" process: this binary
+// started again with --scenario=NAME, in a process group of its own, with pipes for its stdin and
+// stdout (its workers inherit both). The test waits for it with a time limit, so a regression
+// fails instead of hanging. The test process is a child subreaper: workers orphaned by a dead
+// client become its children, and it reaps them.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/auxv.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "fronta/init.hpp"
+#include "fronta/process_pool.hpp"
+#include "fronta/remote/wire.hpp"
+
+extern char** environ;
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+// ---- tasks ---------------------------------------------------------------------------------------
+
+int quick(int x) { return x + 1; }
+FRONTA_REMOTE(quick);
+
+int worker_pid() { return static_cast<int>(getpid()); }
+FRONTA_REMOTE(worker_pid);
+
+// Says it runs (a line on stdout, which the test reads), then never returns.
+int stuck() {
+    std::printf("running %d\n", static_cast<int>(getpid()));
+    std::fflush(stdout);
+    volatile long spins = 0;
+    for (;;) spins = spins + 1;
+}
+FRONTA_REMOTE(stuck);
+
+// Says it runs, then waits for one byte on stdin (the test's pipe) and returns this worker's pid.
+int wait_for_go() {
+    std::printf("running %d\n", static_cast<int>(getpid()));
+    std::fflush(stdout);
+    char byte = 0;
+    while (read(0, &byte, 1) < 0 && errno == EINTR) {
+    }
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(wait_for_go);
+
+// Output a normal exit must not lose: unflushed stdout, an atexit handler, a static destructor.
+struct says_goodbye {
+    ~says_goodbye() { std::printf("static %d\n", static_cast<int>(getpid())); }
+};
+void atexit_handler() { std::printf("atexit %d\n", static_cast<int>(getpid())); }
+int unflushed_output(int i) {
+    static bool registered = [] {
+        static says_goodbye goodbye;
+        std::atexit(atexit_handler);
+        return true;
+    }();
+    (void)registered;
+    std::printf("task %d\n", i);  // stdout is a pipe: fully buffered, flushed only at exit
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(unflushed_output);
+
+int write_to_descriptor_3(std::string text) {
+    const ssize_t n = write(3, text.data(), text.size());
+    if (n < 0) {
+        char link[256] = {};
+        [[maybe_unused]] auto k = readlink("/proc/self/fd/3", link, sizeof link - 1);
+        std::fprintf(stderr, "write to descriptor 3 (%s): %s\n", link, std::strerror(errno));
+    }
+    return static_cast<int>(n);
+}
+FRONTA_REMOTE(write_to_descriptor_3);
+
+// The worker's socket to its client, wherever fronta put it (a task reaching where it must not).
+int channel_of_this_worker() {
+    for (int fd = 3; fd < 4096; ++fd) {
+        char link[64] = {};
+        const std::string path = "/proc/self/fd/" + std::to_string(fd);
+        if (readlink(path.c_str(), link, sizeof link - 1) > 0 && std::string(link).rfind("socket:", 0) == 0) return fd;
+    }
+    return -1;
+}
+
+int stray_bytes_onto_the_channel(int count) {
+    const std::string junk(static_cast<std::size_t>(count), 'x');
+    [[maybe_unused]] auto n = write(channel_of_this_worker(), junk.data(), junk.size());
+    return count;
+}
+FRONTA_REMOTE(stray_bytes_onto_the_channel);
+
+// Starts a background `sleep` (which inherits what is not close-on-exec), notes its pid, aborts.
+int background_sleeper_then_abort(std::string pid_file) {
+    const std::string command = "sleep 60 & echo $! > " + pid_file;
+    if (std::system(command.c_str()) != 0) return -1;
+    std::abort();
+}
+FRONTA_REMOTE(background_sleeper_then_abort);
+
+// What a program the task starts finds open besides its stdin, stdout and stderr.
+std::string descriptors_an_exec_sees() {
+    FILE* listing = popen("for f in /proc/self/fd/*; do readlink \"$f\"; done 2>/dev/null", "r");
+    if (listing == nullptr) return "popen failed";
+    std::string out;
+    char buffer[256];
+    while (std::fgets(buffer, sizeof buffer, listing)) out += buffer;
+    pclose(listing);
+    return out;
+}
+FRONTA_REMOTE(descriptors_an_exec_sees);
+
+// ---- a client in a child process -----------------------------------------------------------------
+
+struct child_process {
+    pid_t pid = -1;
+    int to_stdin = -1;
+    int from_stdout = -1;
+    std::string output;  // read so far
+};
+
+child_process start_child(const std::vector<std::string>& args, const std::vector<std::string>& extra_env = {},
+                          int descriptor_3 = -1) {
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    if (descriptor_3 >= 0) posix_spawn_file_actions_adddup2(&actions, descriptor_3, 3);
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setpgroup(&attributes, 0);  // its own group: a Ctrl-C test signals only it
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    std::vector<std::string> env;
+    for (char** e = environ; *e; ++e) env.emplace_back(*e);
+    for (auto& e : extra_env) env.push_back(e);
+    std::vector<char*> envp, argv;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> arguments = args;
+    for (auto& a : arguments) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    child_process c;
+    const int rc = posix_spawn(&c.pid, argv[0], &actions, &attributes, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    posix_spawnattr_destroy(&attributes);
+    close(in[0]);
+    close(out[1]);
+    if (rc != 0) throw std::system_error(rc, std::generic_category(), "posix_spawn");
+    c.to_stdin = in[1];
+    c.from_stdout = out[0];
+    return c;
+}
+
+child_process start_scenario(const std::string& name, int descriptor_3 = -1) {
+    return start_child({"/proc/self/exe", "--scenario=" + name}, {}, descriptor_3);
+}
+
+// Reads the child's stdout until `done(output)` holds, EOF, or the deadline; true if `done` held.
+template <class Done>
+bool read_until(child_process& c, Done done, std::chrono::seconds limit) {
+    const auto give_up = steady::now() + limit;
+    while (!done(c.output)) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - steady::now()).count();
+        if (left <= 0) return false;
+        pollfd p{c.from_stdout, POLLIN, 0};
+        if (poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+        char buffer[4096];
+        const ssize_t n = read(c.from_stdout, buffer, sizeof buffer);
+        if (n <= 0) return done(c.output);
+        c.output.append(buffer, static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+// Reads the child's stdout to its end (every holder of the pipe closed it); false on timeout.
+bool read_to_end(child_process& c, std::chrono::seconds limit) {
+    bool ended = false;
+    read_until(c, [&](const std::string&) { return ended; }, limit);
+    // read_until returns at EOF without `done`; tell EOF from the deadline by one more look.
+    pollfd p{c.from_stdout, POLLIN, 0};
+    if (poll(&p, 1, 0) == 1) {
+        char byte;
+        ended = read(c.from_stdout, &byte, 1) == 0;
+    }
+    return ended;
+}
+
+std::size_t count_of(const std::string& text, const std::string& word) {
+    std::size_t n = 0;
+    for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) ++n;
+    return n;
+}
+
+std::vector<int> running_pids(const std::string& output) {
+    std::vector<int> pids;
+    std::istringstream lines(output);
+    for (std::string line; std::getline(lines, line);)
+        if (line.rfind("running ", 0) == 0) pids.push_back(std::stoi(line.substr(8)));
+    return pids;
+}
+
+int pidfd_of(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// Waits until process `pid` has ended (it may be ours or an orphan we adopted), up to `limit`;
+// returns how long it took, or nullopt. Reaps it if it is our child.
+std::optional<steady::duration> wait_for_end(pid_t pid, steady::time_point since, std::chrono::seconds limit,
+                                             bool reap = true) {
+    const int fd = pidfd_of(pid);
+    if (fd < 0) {
+        if (reap) waitpid(pid, nullptr, WNOHANG);
+        return steady::now() - since;  // already gone (and reaped)
+    }
+    pollfd p{fd, POLLIN, 0};
+    const int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(limit).count());
+    const int rc = poll(&p, 1, ms);
+    close(fd);
+    if (rc <= 0) return std::nullopt;
+    const auto took = steady::now() - since;
+    if (reap) waitpid(pid, nullptr, WNOHANG);  // an orphaned worker is our child (we are a subreaper)
+    return took;
+}
+
+// The child's exit status, waiting up to `limit` (then it is killed and -1 is returned).
+int wait_for_child(child_process& c, std::chrono::seconds limit) {
+    if (!wait_for_end(c.pid, steady::now(), limit, false)) {
+        kill(-c.pid, SIGKILL);
+        kill(c.pid, SIGKILL);
+        waitpid(c.pid, nullptr, 0);
+        return -1;
+    }
+    int status = 0;
+    waitpid(c.pid, &status, 0);
+    return status;
+}
+
+void close_child(child_process& c) {
+    if (c.to_stdin >= 0) close(c.to_stdin);
+    if (c.from_stdout >= 0) close(c.from_stdout);
+    c.to_stdin = c.from_stdout = -1;
+}
+
+// ---- 3. workers never outlive their client -------------------------------------------------------
+
+// The client: two workers stuck in tasks, more tasks sent ahead, then it dies as `how` says.
+int scenario_client_dies(const std::string& how) {
+    fronta::process_pool pool(2);
+    for (int i = 0; i < 300; ++i) pool.submit(quick, i).get();  // short tasks: later ones are sent ahead
+    std::vector<fronta::future<int>> futures;
+    if (how.find("idle") == std::string::npos) {
+        for (int i = 0; i < 2; ++i) futures.push_back(pool.submit(stuck));
+        for (int i = 0; i < 20; ++i) futures.push_back(pool.submit(quick, i));
+    } else {
+        for (int pid : pool.worker_pids()) std::printf("running %d\n", pid);
+        std::fflush(stdout);
+    }
+    char go = 0;
+    while (read(0, &go, 1) < 0 && errno == EINTR) {
+    }
+    if (how.rfind("exit", 0) == 0) _exit(3);
+    if (how.rfind("exception", 0) == 0) throw std::runtime_error("uncaught, on purpose");
+    for (;;) pause();  // killed by the test (SIGKILL, SIGINT)
+}
+
+void client_death_ends_every_worker(const std::string& how) {
+    auto client = start_scenario("client_dies:" + how);
+    ASSERT_TRUE(read_until(client, [](const std::string& o) { return count_of(o, "running ") >= 2; }, 60s))
+        << "the client did not get its workers going: " << client.output;
+    const std::vector<int> workers = running_pids(client.output);
+    ASSERT_EQ(workers.size(), 2u);
+    const auto since = steady::now();
+    if (how.rfind("sigkill", 0) == 0) kill(client.pid, SIGKILL);
+    if (how == "ctrl_c") kill(-client.pid, SIGINT);  // what a terminal sends to the foreground group
+    if (how.rfind("exit", 0) == 0 || how.rfind("exception", 0) == 0) {
+        ASSERT_EQ(write(client.to_stdin, "x", 1), 1);
+    }
+    EXPECT_NE(wait_for_child(client, 60s), -1);
+    steady::duration slowest{};
+    for (int pid : workers) {
+        const auto took = wait_for_end(pid, since, 30s);
+        if (!took) {
+            kill(pid, SIGKILL);
+            waitpid(pid, nullptr, 0);
+            ADD_FAILURE() << "worker " << pid << " outlived its client (" << how << ") by more than 30 s";
+            continue;
+        }
+        slowest = std::max(slowest, *took);
+    }
+    close_child(client);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(slowest).count();
+    std::printf("[ measured ] %s: the last worker ended %lld ms after the client's death was caused\n", how.c_str(),
+                static_cast<long long>(ms));
+    // Within one second on an idle machine (see the line above); the limit here leaves room for a
+    // loaded CI host without letting "never" pass.
+    EXPECT_LT(ms, 10'000);
+}
+
+TEST(process_pool_client_death, sigkill_of_the_client_ends_busy_workers_with_tasks_sent_ahead) {
+    client_death_ends_every_worker("sigkill");
+}
+TEST(process_pool_client_death, exit_of_the_client_ends_busy_workers) { client_death_ends_every_worker("exit"); }
+TEST(process_pool_client_death, uncaught_exception_in_the_client_ends_busy_workers) {
+    client_death_ends_every_worker("exception");
+}
+TEST(process_pool_client_death, ctrl_c_that_kills_the_client_ends_busy_workers) {
+    client_death_ends_every_worker("ctrl_c");
+}
+TEST(process_pool_client_death, sigkill_of_the_client_ends_idle_workers) {
+    client_death_ends_every_worker("sigkill_idle");
+}
+
+// ---- 13. Ctrl-C is the client's to handle --------------------------------------------------------
+
+volatile sig_atomic_t interrupted = 0;
+
+int scenario_ctrl_c_handled() {
+    struct sigaction action {};
+    action.sa_handler = [](int) {
+        interrupted = 1;
+        const char line[] = "sigint\n";
+        [[maybe_unused]] auto n = write(1, line, sizeof line - 1);
+    };
+    sigaction(SIGINT, &action, nullptr);
+    fronta::process_pool pool(2);
+    const auto before = pool.worker_pids();
+    auto a = pool.submit(wait_for_go);
+    auto b = pool.submit(wait_for_go);
+    try {
+        const int pa = a.get(), pb = b.get();
+        const auto after = pool.worker_pids();
+        std::printf("results %s %s %s\n", pa != pb ? "two-workers" : "one-worker", interrupted ? "interrupted" : "not-interrupted",
+                    before == after ? "same-workers" : "replaced-workers");
+    } catch (const std::exception& e) {
+        std::printf("failed: %s\n", e.what());
+    }
+    std::fflush(stdout);
+    return 0;
+}
+
+TEST(process_pool_signals, ctrl_c_caught_by_the_client_does_not_kill_its_workers) {
+    auto client = start_scenario("ctrl_c_handled");
+    ASSERT_TRUE(read_until(client, [](const std::string& o) { return count_of(o, "running ") >= 2; }, 60s))
+        << client.output;
+    kill(-client.pid, SIGINT);  // the terminal's Ctrl-C goes to the whole foreground group
+    ASSERT_TRUE(read_until(client, [](const std::string& o) { return o.find("sigint") != std::string::npos; }, 60s))
+        << client.output;
+    ASSERT_EQ(write(client.to_stdin, "xx", 2), 2);  // now the two tasks may finish
+    ASSERT_TRUE(read_to_end(client, 60s)) << client.output;
+    EXPECT_EQ(wait_for_child(client, 60s), 0);
+    EXPECT_NE(client.output.find("results two-workers interrupted same-workers"), std::string::npos) << client.output;
+    close_child(client);
+}
+
+// ---- 4. a normal shutdown lets workers exit normally ---------------------------------------------
+
+int scenario_graceful(const std::string& how) {
+    {
+        fronta::process_pool pool(2);
+        std::vector<fronta::future<int>> futures;
+        for (int i = 0; i < 40; ++i) futures.push_back(pool.submit(unflushed_output, i));
+        std::set<int> pids;
+        for (auto& f : futures) pids.insert(f.get());
+        for (int pid : pids) std::printf("worker %d\n", pid);
+        std::fflush(stdout);
+        if (how == "shutdown") pool.shutdown(true);
+        // else: the destructor
+    }
+    std::printf("client done\n");
+    return 0;
+}
+
+void shutdown_keeps_worker_output(const std::string& how) {
+    for (int round = 0; round < 8; ++round) {
+        auto client = start_scenario("graceful:" + how);
+        close(client.to_stdin);
+        client.to_stdin = -1;
+        // EOF comes once the client and every worker have closed stdout: they all exited.
+        EXPECT_TRUE(read_to_end(client, 60s)) << client.output;
+        EXPECT_EQ(wait_for_child(client, 60s), 0);
+        const std::string& out = client.output;
+        ASSERT_NE(out.find("client done"), std::string::npos) << out;
+        for (int i = 0; i < 40; ++i)
+            EXPECT_NE(out.find("task " + std::to_string(i) + "\n"), std::string::npos)
+                << "round " << round << ": the output of task " << i << " was lost\n" << out;
+        std::istringstream lines(out);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.rfind("worker ", 0) != 0) continue;
+            const std::string pid = line.substr(7);
+            EXPECT_NE(out.find("atexit " + pid + "\n"), std::string::npos) << "round " << round << ": worker " << pid
+                                                                            << " skipped its atexit handlers\n" << out;
+            EXPECT_NE(out.find("static " + pid + "\n"), std::string::npos) << "round " << round << ": worker " << pid
+                                                                            << " skipped its static destructors\n" << out;
+        }
+        close_child(client);
+        if (testing::Test::HasFailure()) return;
+    }
+}
+
+TEST(process_pool_shutdown, shutdown_wait_lets_workers_flush_output_and_run_exit_handlers) {
+    shutdown_keeps_worker_output("shutdown");
+}
+TEST(process_pool_shutdown, destructor_lets_idle_workers_flush_output_and_run_exit_handlers) {
+    shutdown_keeps_worker_output("destructor");
+}
+
+// ---- 5. fronta's descriptors stay fronta's -------------------------------------------------------
+
+TEST(process_pool_descriptors, a_background_child_of_a_dead_worker_does_not_delay_its_death) {
+    const std::string pid_file = testing::TempDir() + "/fronta_sleeper_" + std::to_string(getpid());
+    fronta::process_pool pool(1);
+    auto f = pool.submit(background_sleeper_then_abort, pid_file);
+    try {
+        f.get(20s);  // the sleeper lives 60 s: a death noticed only at end-of-file would time out
+        ADD_FAILURE() << "the task should have died";
+    } catch (const fronta::worker_died& e) {
+        EXPECT_NE(std::string(e.what()).find("signal 6"), std::string::npos) << e.what();
+    } catch (const fronta::timeout_error&) {
+        ADD_FAILURE() << "the worker's death went unnoticed while its background child held descriptors";
+    }
+    std::ifstream in(pid_file);
+    int sleeper = 0;
+    if (in >> sleeper && sleeper > 0) {
+        kill(sleeper, SIGKILL);
+        wait_for_end(sleeper, steady::now(), 10s);
+    }
+    std::remove(pid_file.c_str());
+    EXPECT_EQ(pool.submit(quick, 1).get(), 2);
+}
+
+TEST(process_pool_descriptors, a_program_a_task_starts_inherits_no_fronta_descriptor) {
+    fronta::process_pool pool(1);
+    const std::string seen = pool.submit(descriptors_an_exec_sees).get();
+    for (const char* kind : {"socket:", "memfd:", "anon_inode:[eventfd]", "anon_inode:[pidfd]"})
+        EXPECT_EQ(seen.find(kind), std::string::npos) << "an exec'd program holds a " << kind << " descriptor:\n"
+                                                      << seen;
+}
+
+TEST(process_pool_descriptors, the_client_keeps_its_pool_descriptors_from_programs_it_starts) {
+    fronta::process_pool pool(2);
+    EXPECT_EQ(pool.submit(quick, 1).get(), 2);
+    FILE* listing = popen("for f in /proc/self/fd/*; do readlink \"$f\"; done 2>/dev/null", "r");
+    ASSERT_NE(listing, nullptr);
+    std::string seen;
+    char buffer[256];
+    while (std::fgets(buffer, sizeof buffer, listing)) seen += buffer;
+    pclose(listing);
+    for (const char* kind : {"socket:", "memfd:", "anon_inode:[eventfd]", "anon_inode:[pidfd]"})
+        EXPECT_EQ(seen.find(kind), std::string::npos) << "a program the client starts holds a " << kind
+                                                      << " descriptor:\n" << seen;
+}
+
+// ---- 6. fd 3 is the user's -----------------------------------------------------------------------
+
+TEST(process_pool_descriptors, a_task_writing_to_descriptor_3_reaches_the_users_file) {
+    const std::string path = testing::TempDir() + "/fronta_fd3_" + std::to_string(getpid());
+    const int saved = fcntl(3, F_DUPFD_CLOEXEC, 10);  // whatever the runner had at 3
+    const int file = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
+    ASSERT_GE(file, 0);
+    if (file != 3) {
+        ASSERT_EQ(dup2(file, 3), 3);  // like `prog 3>trace.log`: inherited
+        close(file);
+    } else {
+        fcntl(3, F_SETFD, 0);
+    }
+    {
+        fronta::process_pool pool(2);
+        EXPECT_EQ(pool.submit(write_to_descriptor_3, std::string("from a task\n")).get(), 12);
+        EXPECT_EQ(pool.submit(quick, 1).get(), 2);
+    }
+    if (saved >= 0) {
+        dup2(saved, 3);
+        close(saved);
+    } else {
+        close(3);
+    }
+    std::ifstream in(path);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(content, "from a task\n");
+    std::remove(path.c_str());
+}
+
+TEST(process_pool_descriptors, stray_bytes_fewer_than_a_header_fail_the_task_that_wrote_them) {
+    for (const int count : {3, 31, 100}) {
+        fronta::process_pool pool(1);
+        for (int i = 0; i < 50; ++i) pool.submit(quick, i).get();  // short tasks: later ones go ahead together
+        auto writer = pool.submit(stray_bytes_onto_the_channel, count);
+        std::vector<fronta::future<int>> innocent;
+        for (int i = 0; i < 10; ++i) innocent.push_back(pool.submit(quick, i));
+        EXPECT_THROW(writer.get(), fronta::worker_died) << count << " stray bytes";
+        for (int i = 0; i < 10; ++i)
+            EXPECT_EQ(innocent[static_cast<std::size_t>(i)].get(), i + 1) << "a later task was blamed for " << count
+                                                                           << " stray bytes";
+    }
+}
+
+// ---- 7. an outsider cannot make a fronta program serve -------------------------------------------
+
+struct outcome {
+    int status = -1;
+    std::string output;
+};
+
+// Runs this program with FRONTA_WORKER=`value`, and `channel` (if any) at descriptor 100.
+outcome run_as_worker(const std::string& value, int channel = -1, const std::vector<std::string>& prefix = {}) {
+    std::vector<std::string> args = prefix;
+    args.push_back("/proc/" + std::to_string(getpid()) + "/exe");
+    args.push_back("--scenario=main_ran");
+    int at_100 = -1;
+    if (channel >= 0) at_100 = channel;
+    int in[2], out[2];
+    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, out[1], 2);
+    if (at_100 >= 0) posix_spawn_file_actions_adddup2(&actions, at_100, 100);
+    std::vector<std::string> env{"FRONTA_WORKER=" + value, "PATH=/usr/bin:/bin"};
+    std::vector<char*> envp, argv;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = -1;
+    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    close(in[0]);
+    close(out[1]);
+    close(in[1]);
+    if (rc != 0) throw std::system_error(rc, std::generic_category(), "posix_spawn");
+    child_process c;
+    c.pid = pid;
+    c.from_stdout = out[0];
+    read_until(c, [](const std::string&) { return false; }, 30s);
+    outcome result;
+    result.status = wait_for_child(c, 30s);
+    result.output = c.output;
+    close_child(c);
+    return result;
+}
+
+int exit_code(int status) { return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+
+TEST(process_pool_outsiders, a_malformed_or_channelless_worker_variable_is_refused_loudly) {
+    for (const std::string& value : std::vector<std::string>{"", "garbage", "fd=100;client=1;secret=00",
+                                    "fd=100;client=" + std::to_string(getpid()) + ";secret=00"}) {
+        const outcome o = run_as_worker(value);
+        EXPECT_NE(exit_code(o.status), 0) << "FRONTA_WORKER='" << value << "' exited 0";
+        EXPECT_EQ(o.output.find("main ran"), std::string::npos) << value;
+        EXPECT_NE(o.output.find("refuses to serve"), std::string::npos) << value << ": " << o.output;
+    }
+}
+
+TEST(process_pool_outsiders, another_program_holding_the_socket_cannot_make_it_serve) {
+    int sockets[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), 0);
+    // The parent is a shell, not a copy of this program (the shell runs it as a child).
+    const outcome o = run_as_worker("fd=100;client=" + std::to_string(getpid()) + ";secret=00", sockets[1],
+                                    {"/bin/sh", "-c", "\"$0\" \"$@\"; exit $?"});
+    close(sockets[0]);
+    close(sockets[1]);
+    EXPECT_EQ(exit_code(o.status), 126) << o.output;
+    EXPECT_NE(o.output.find("refuses to serve"), std::string::npos) << o.output;
+}
+
+TEST(process_pool_outsiders, a_hello_without_the_pools_secret_gets_no_service) {
+    namespace wire = fronta::remote::wire;
+    for (const bool hello_first : {true, false}) {
+        int sockets[2];
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), 0);
+        std::string frames;
+        if (hello_first) frames += wire::encode(wire::kind::hello, 0, std::string(fronta::detail::build_id()) + "\nwrong");
+        frames += wire::encode(wire::kind::task, 1, "anything");
+        ASSERT_EQ(write(sockets[0], frames.data(), frames.size()), static_cast<ssize_t>(frames.size()));
+        const outcome o = run_as_worker("fd=100;client=" + std::to_string(getpid()) + ";secret=0123456789abcdef",
+                                        sockets[1]);
+        close(sockets[1]);
+        char reply[64];
+        fcntl(sockets[0], F_SETFL, O_NONBLOCK);
+        EXPECT_LE(read(sockets[0], reply, sizeof reply), 0) << "the worker answered an outsider";
+        close(sockets[0]);
+        EXPECT_EQ(exit_code(o.status), 4) << o.output;
+        EXPECT_EQ(o.output.find("main ran"), std::string::npos);
+    }
+}
+
+TEST(process_pool_outsiders, a_program_with_elevated_privileges_refuses_to_be_a_worker) {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root to make a set-user-ID copy";
+    if (access("/usr/bin/setpriv", X_OK) != 0) GTEST_SKIP() << "needs setpriv (util-linux)";
+    // A set-user-ID-root copy of this program, run as `nobody`: the kernel marks it AT_SECURE.
+    const std::string dir = "/tmp/fronta_setuid_" + std::to_string(getpid());
+    const std::string copy = dir + "/worker";
+    ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
+    {
+        std::ifstream from("/proc/self/exe", std::ios::binary);
+        std::ofstream to(copy, std::ios::binary);
+        to << from.rdbuf();
+    }
+    chmod(copy.c_str(), 04755);
+    outcome probe;
+    {
+        child_process c = start_child({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy,
+                                       "--scenario=print_secure"});
+        close(c.to_stdin);
+        c.to_stdin = -1;
+        read_until(c, [](const std::string&) { return false; }, 30s);
+        probe.status = wait_for_child(c, 30s);
+        probe.output = c.output;
+        close_child(c);
+    }
+    if (probe.output.find("secure 1") == std::string::npos) {
+        std::remove(copy.c_str());
+        rmdir(dir.c_str());
+        GTEST_SKIP() << "set-user-ID has no effect here (nosuid mount?): " << probe.output;
+    }
+    child_process c = start_child({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy,
+                                   "--scenario=main_ran"},
+                                  {"FRONTA_WORKER=fd=100;client=1;secret=00"});
+    close(c.to_stdin);
+    c.to_stdin = -1;
+    read_until(c, [](const std::string&) { return false; }, 30s);
+    const int status = wait_for_child(c, 30s);
+    close_child(c);
+    std::remove(copy.c_str());
+    rmdir(dir.c_str());
+    EXPECT_EQ(exit_code(status), 126);
+    EXPECT_EQ(c.output.find("main ran"), std::string::npos);
+}
+
+// ---- 12. start-up failures are clean -------------------------------------------------------------
+
+int open_descriptors() {
+    int n = 0;
+    for (int fd = 0; fd < 1024; ++fd)
+        if (fcntl(fd, F_GETFD) >= 0) ++n;
+    return n;
+}
+
+int scenario_descriptor_limit() {
+    rlimit limit{64, 64};
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return 10;
+    const int before = open_descriptors();
+    for (const std::size_t workers : {20, 40, 20, 40, 40}) {
+        try {
+            fronta::process_pool pool(workers);
+            std::printf("a pool of %zu workers started with 64 descriptors\n", workers);
+            return 11;
+        } catch (const std::system_error& e) {
+            if (std::string(e.what()).find("Too many open files") == std::string::npos) {
+                std::printf("wrong cause: %s\n", e.what());
+                return 12;
+            }
+        }
+        int status = 0;
+        if (waitpid(-1, &status, WNOHANG) != -1 || errno != ECHILD) {
+            std::printf("a worker was left behind (a zombie or still running)\n");
+            return 13;
+        }
+        if (open_descriptors() != before) {
+            std::printf("descriptors leaked: %d before, %d after\n", before, open_descriptors());
+            return 14;
+        }
+    }
+    std::printf("ok\n");
+    return 0;
+}
+
+TEST(process_pool_startup, too_few_descriptors_reports_the_cause_and_leaves_no_zombie) {
+    auto client = start_scenario("descriptor_limit");
+    close(client.to_stdin);
+    client.to_stdin = -1;
+    read_until(client, [](const std::string&) { return false; }, 120s);
+    EXPECT_EQ(exit_code(wait_for_child(client, 60s)), 0) << client.output;
+    close_child(client);
+}
+
+int run_scenario(const std::string& name) {
+    const auto colon = name.find(':');
+    const std::string kind = name.substr(0, colon);
+    const std::string how = colon == std::string::npos ? "" : name.substr(colon + 1);
+    if (kind == "client_dies") return scenario_client_dies(how);
+    if (kind == "ctrl_c_handled") return scenario_ctrl_c_handled();
+    if (kind == "graceful") return scenario_graceful(how);
+    if (kind == "descriptor_limit") return scenario_descriptor_limit();
+    if (kind == "main_ran") {
+        std::printf("main ran\n");
+        return 0;
+    }
+    if (kind == "print_secure") {
+        std::printf("secure %lu\n", getauxval(AT_SECURE));
+        return 0;
+    }
+    std::fprintf(stderr, "unknown scenario %s\n", name.c_str());
+    return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    fronta::init(argc, argv);
+    for (int i = 1; i < argc; ++i)
+        if (std::strncmp(argv[i], "--scenario=", 11) == 0) return run_scenario(argv[i] + 11);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    testing::InitGoogleTest(&argc, argv);
+    return RUN_ALL_TESTS();
+}
