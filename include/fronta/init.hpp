@@ -6,6 +6,10 @@
 /// Workers are copies of the same executable, started with posix_spawn (never by fork() of a
 /// multi-threaded process). A copy started as a worker enters the worker loop inside `init` and
 /// never returns from it; in the program you started, `init` returns at once.
+///
+/// A copy serves only a pool of this same program: with `FRONTA_WORKER` set but no channel from
+/// its parent (a copy of this executable), or with elevated privileges (set-user-ID), `init`
+/// prints why and exits with code 126 instead of running `main`.
 /// @code
 /// int main(int argc, char** argv) {
 ///     fronta::init(argc, argv);   // first line: in a worker, this is where it stays

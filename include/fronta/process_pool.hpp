@@ -27,9 +27,16 @@
 /// thread, before a callback can be attached: callbacks added then run at once, as for any
 /// finished future. Such a submit polls for the reply for at most 20 µs.)
 ///
+/// Workers never outlive the client: when it dies (SIGKILL, exit, an uncaught exception, Ctrl-C),
+/// every worker exits within milliseconds, also in the middle of a task. Workers run in a process
+/// group of their own, so a terminal's Ctrl-C reaches only the client (which may catch SIGINT and
+/// finish its tasks). A program a task starts inherits none of fronta's descriptors, and a task
+/// must not write onto the worker's channel (it fails if it does).
+///
 /// Shutdown: `shutdown(wait, cancel_futures)` as in Python, except that `cancel_futures = true` also
 /// stops tasks that are running (their workers are killed and the futures fail with
-/// `cancelled_error`): a process, unlike a thread, can be stopped. The destructor does
+/// `cancelled_error`): a process, unlike a thread, can be stopped. Idle workers exit by
+/// themselves, with up to 5 s to flush their output and run their exit handlers. The destructor does
 /// `shutdown(true, true)`, so leaving a scope never hangs on a stuck worker; get the results you
 /// need before the pool goes out of scope.
 
