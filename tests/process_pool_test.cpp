@@ -403,6 +403,21 @@ TEST(process_pool_data, writable_shared_array_shows_what_workers_wrote) {
         for (std::size_t i = 0; i < width; i += 111) ASSERT_DOUBLE_EQ(matrix[row * width + i], double(row * 1000 + i));
 }
 
+TEST(process_pool_data, writable_shared_array_converts_to_a_read_only_view) {
+    constexpr std::size_t n = 1000;
+    fronta::shared_array<double> values(n);
+    for (std::size_t i = 0; i < n; ++i) values[i] = double(i);
+    fronta::shared_array<const double> view = values;
+    EXPECT_EQ(view.data(), values.data()) << "the view is the same memory";
+    EXPECT_EQ(view.size(), n);
+    values[0] = 1000;
+    EXPECT_DOUBLE_EQ(view[0], 1000.0);
+    const double expected = 1000.0 + double(n * (n - 1) / 2);
+    fronta::process_pool pool(1);
+    EXPECT_DOUBLE_EQ(pool.submit(sum_shared, view, 0, n).get(), expected);
+    EXPECT_DOUBLE_EQ(pool.submit(sum_shared, values, 0, n).get(), expected) << "converted for the parameter";
+}
+
 TEST(process_pool_data, large_arguments_and_results_go_through_shared_memory) {
     std::vector<double> big(4'000'000);  // 32 MB, far above the 1 MB threshold
     for (std::size_t i = 0; i < big.size(); ++i) big[i] = double(i);
