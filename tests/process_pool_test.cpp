@@ -185,6 +185,19 @@ TEST(process_pool_ship, unregistered_function_is_an_error_at_submit) {
     EXPECT_DOUBLE_EQ(pool.submit(square, 2.0).get(), 4.0);
 }
 
+TEST(process_pool_ship, unregistered_function_error_names_the_function) {
+    fronta::process_pool pool(1);
+    try {
+        pool.submit(not_registered, 1);
+        FAIL() << "expected std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("not_registered` ("), std::string::npos) << message;
+        EXPECT_NE(message.find("FRONTA_REMOTE(not_registered)"), std::string::npos) << message;
+        EXPECT_NE(message.find("int (*)(int)"), std::string::npos) << message;
+    }
+}
+
 TEST(process_pool_exceptions, standard_and_registered_types_come_back_as_themselves) {
     fronta::process_pool pool(1);
     try {

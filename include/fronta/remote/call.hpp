@@ -4,8 +4,6 @@
 /// and arguments can be shipped (checked at compile time), the request they become, and the task
 /// whose future a reply completes. Nothing here knows how bytes travel.
 
-#include <dlfcn.h>
-
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -14,6 +12,7 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -110,13 +109,6 @@ private:
     }
 };
 
-inline std::string function_symbol(std::uintptr_t address) {
-    Dl_info info{};
-    if (dladdr(reinterpret_cast<void*>(address), &info) != 0 && info.dli_sname != nullptr)
-        return demangle_symbol(info.dli_sname);
-    return "";
-}
-
 }  // namespace detail
 
 /// What a callable F called with arguments Args becomes on the wire, and whether it can.
@@ -163,13 +155,15 @@ struct shipping {
             const auto address = reinterpret_cast<std::uintptr_t>(f);
             const entry* e = registry::instance().find_function(address);
             if (e == nullptr) {
-                std::string symbol = detail::function_symbol(address);
+                const std::string type = type_name(typeid(callable));
+                const std::string symbol = function_name(reinterpret_cast<const void*>(f));
                 if (symbol.empty())
-                    throw std::invalid_argument(
-                        "this function is not registered for remote execution: add FRONTA_REMOTE(its_name) next to "
-                        "its definition");
-                throw std::invalid_argument("function `" + symbol + "` is not registered for remote execution: add FRONTA_REMOTE(" +
-                                            symbol + ")");
+                    throw std::invalid_argument("a function of type " + type +
+                                                " is not registered for remote execution: add "
+                                                "FRONTA_REMOTE(its_name) next to its definition");
+                throw std::invalid_argument("function `" + symbol + "` (" + type +
+                                            ") is not registered for remote execution: add FRONTA_REMOTE(" +
+                                            remotable_name(symbol) + ") next to its definition");
             }
             return {e->name, std::string()};
         } else {

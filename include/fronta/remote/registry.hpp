@@ -121,6 +121,11 @@ std::string_view result_or_throw(std::string_view reply);
 std::string type_name(const std::type_info& type);
 /// A function's readable name from its symbol, without the parameter list.
 std::string demangle_symbol(const char* symbol);
+/// The readable name of the function at `address`, from the dynamic symbols or else the symbol
+/// table of the file it was loaded from; empty when neither has it (a stripped binary).
+std::string function_name(const void* address);
+/// `name` as FRONTA_REMOTE can spell it at namespace scope (without "(anonymous namespace)::").
+std::string remotable_name(std::string name);
 
 namespace detail {
 
