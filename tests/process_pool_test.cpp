@@ -534,6 +534,23 @@ TEST(process_pool_erased, fits_the_type_erased_executor) {
     EXPECT_DOUBLE_EQ(total, 14.0);
 }
 
+TEST(process_pool_erased, raw_pointer_argument_is_an_error_at_submit_saying_what_to_pass) {
+    fronta::executor ex = fronta::process_pool(1);
+    const int x = 5;
+    try {
+        ex.submit([](const int* p) { return *p; }, &x);
+        FAIL() << "expected std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("raw pointer"), std::string::npos) << message;
+        EXPECT_NE(message.find("shared_array"), std::string::npos) << message;
+    }
+    const std::vector<const int*> pointers{&x};
+    EXPECT_THROW(
+        for (int y : ex.map([](const int* p) { return *p; }, pointers)) (void)y, std::invalid_argument);
+    EXPECT_DOUBLE_EQ(ex.submit(square, 3.0).get(), 9.0) << "the pool still works";
+}
+
 TEST(process_pool_erased, last_handle_stops_a_stuck_worker_like_the_destructor) {
     fronta::future<int> stuck;
     {
