@@ -1,26 +1,34 @@
-# The two commands of the README: `make demo` and `make test`. Both install missing Debian
-# packages (scripts/install-deps.sh), configure, build and run.
+# The two commands of the README: `make demo` and `make test`. Each installs the missing Debian
+# packages it needs (scripts/install-deps.sh, by group), configures, builds and runs:
+#   demo, all:          build         (g++, cmake, GoogleTest, cereal)
+#   test, test-*san:    build + mpi   (+ Open MPI, and MPICH, Slurm, munge for the MPI tests)
+#   bench:              build + bench;  bench-mpi: build + mpi + bench + bench-mpi;  fuzz: fuzz
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 # Sanitizer runs are 5-20x slower: the stress tests use fewer tasks there.
 SANITIZER_STRESS_TASKS ?= 100000
+CONFIGURE = cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 
-.PHONY: all deps demo test test-tsan test-asan bench bench-mpi examples clean fuzz
+.PHONY: all deps demo test test-tsan test-asan bench bench-mpi clean fuzz
 
-all: build/.built
+all:
+	@scripts/install-deps.sh build
+	@$(CONFIGURE)
+	@cmake --build build -j $(JOBS)
 
 deps:
 	@scripts/install-deps.sh build mpi
 
-build/.built: deps FORCE
-	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build -j $(JOBS)
-	@touch $@
-
-demo: build/.built
+# The walk-through runs on threads: only the library and the demo are built.
+demo:
+	@scripts/install-deps.sh build
+	@$(CONFIGURE)
+	@cmake --build build -j $(JOBS) --target demo
 	@./build/examples/demo
 
-test: build/.built
+test: deps
+	@$(CONFIGURE)
+	@cmake --build build -j $(JOBS)
 	@cd build && ctest -j $(JOBS) --output-on-failure
 
 test-tsan: deps
@@ -37,7 +45,7 @@ test-asan: deps
 	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) FRONTA_FAULT_TASKS=10000 ctest -j $(JOBS) --output-on-failure -E install_consumer
 
 bench:
-	@scripts/install-deps.sh build mpi bench
+	@scripts/install-deps.sh build bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFRONTA_BUILD_BENCH=ON -DFRONTA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-bench -j $(JOBS)
 	@bench/run.sh build-bench
@@ -45,7 +53,7 @@ bench:
 # mpi_pool beside mpi4py.futures for 1, 2, 4 and 8 workers (MPI_WORKERS to choose).
 MPI_WORKERS ?= 1 2 4 8
 bench-mpi:
-	@scripts/install-deps.sh build mpi bench
+	@scripts/install-deps.sh build mpi bench bench-mpi
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFRONTA_BUILD_BENCH=ON -DFRONTA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-bench -j $(JOBS) --target mpi_pool_bench
 	@bench/run_mpi.sh build-bench $(MPI_WORKERS)
@@ -53,7 +61,6 @@ bench-mpi:
 clean:
 	rm -rf build build-tsan build-asan build-bench build-fuzz
 
-FORCE:
 
 # libFuzzer on the frame decoder (clang from Debian). FUZZ_SECONDS bounds the run.
 FUZZ_SECONDS ?= 60

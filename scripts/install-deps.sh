@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fronta needs, and only those that are missing.
-# Usage: scripts/install-deps.sh [build|mpi|bench|fuzz]...
-#   build: compile and test; mpi: mpi_pool (Open MPI; MPICH to check it builds there too; Slurm
-#   and munge for a local one-node cluster test);
-#   bench: the peers of the benchmarks; fuzz: clang's libFuzzer
+# Usage: scripts/install-deps.sh [build|mpi|bench|bench-mpi|fuzz]...   (no group: build)
+#   build: compile fronta, its examples and tests (make demo, make all)
+#   mpi:   mpi_pool and its tests (make test): Open MPI; MPICH to check it builds there too;
+#          iproute2 and util-linux for the three-host test; Slurm and munge for a one-node cluster
+#   bench: the peers of the benchmarks (make bench); bench-mpi: mpi4py.futures beside mpi_pool
+#          (make bench-mpi); fuzz: clang's libFuzzer (make fuzz)
 set -euo pipefail
 
 declare -A groups=(
   [build]="g++ cmake make pkg-config libgtest-dev libgmock-dev libcereal-dev"
   [mpi]="libopenmpi-dev openmpi-bin libmpich-dev mpich iproute2 util-linux slurm-wlm munge"
-  [bench]="g++ cmake make pkg-config libbenchmark-dev libtbb-dev libboost-dev libcereal-dev python3 python3-joblib python3-mpi4py"
+  [bench]="g++ cmake make pkg-config libbenchmark-dev libtbb-dev libboost-dev libcereal-dev python3 python3-joblib"
+  [bench-mpi]="python3-mpi4py"
   [fuzz]="clang libclang-rt-14-dev"
 )
 

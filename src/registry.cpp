@@ -2,8 +2,16 @@
 #include "fronta/remote/registry.hpp"
 
 #include <cxxabi.h>
+#include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <stdexcept>
 #include <system_error>
@@ -24,8 +32,81 @@ std::string demangle_symbol(const char* symbol) {
     char* demangled = abi::__cxa_demangle(symbol, nullptr, nullptr, &status);
     std::string name = (status == 0 && demangled) ? demangled : symbol;
     std::free(demangled);
-    const auto paren = name.find('(');
-    return paren == std::string::npos ? name : name.substr(0, paren);
+    // Cut the parameter list: the balanced parentheses at the end (not the first '(', which may
+    // open "(anonymous namespace)").
+    if (name.empty() || name.back() != ')') return name;
+    int depth = 0;
+    for (std::size_t i = name.size(); i-- > 0;) {
+        if (name[i] == ')') ++depth;
+        if (name[i] == '(' && --depth == 0) return name.substr(0, i);
+    }
+    return name;
+}
+
+namespace {
+
+// The function symbol at `offset` (an address minus the load bias) in the symbol tables of the ELF
+// file `path`. Executables export no symbols unless linked with -rdynamic, so dladdr alone rarely
+// names a function of the program itself; its .symtab does unless the file is stripped.
+std::string symbol_in_file(const char* path, ElfW(Addr) offset) {
+    const int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return "";
+    struct stat st {};
+    void* map = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && st.st_size > static_cast<off_t>(sizeof(ElfW(Ehdr))))
+        map = mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED) return "";
+    const auto size = static_cast<std::size_t>(st.st_size);
+    const auto* bytes = static_cast<const unsigned char*>(map);
+    const auto inside = [&](std::size_t at, std::size_t length) { return at <= size && length <= size - at; };
+    std::string found;
+    ElfW(Ehdr) header;
+    std::memcpy(&header, bytes, sizeof header);
+    const bool elf = std::memcmp(header.e_ident, ELFMAG, SELFMAG) == 0 && header.e_shentsize == sizeof(ElfW(Shdr)) &&
+                     inside(header.e_shoff, std::size_t{header.e_shnum} * sizeof(ElfW(Shdr)));
+    for (std::size_t i = 0; elf && found.empty() && i < header.e_shnum; ++i) {
+        ElfW(Shdr) table;
+        std::memcpy(&table, bytes + header.e_shoff + i * sizeof table, sizeof table);
+        if ((table.sh_type != SHT_SYMTAB && table.sh_type != SHT_DYNSYM) || table.sh_link >= header.e_shnum ||
+            table.sh_entsize != sizeof(ElfW(Sym)) || !inside(table.sh_offset, table.sh_size))
+            continue;
+        ElfW(Shdr) names;
+        std::memcpy(&names, bytes + header.e_shoff + table.sh_link * sizeof names, sizeof names);
+        if (!inside(names.sh_offset, names.sh_size)) continue;
+        for (std::size_t at = 0; at + sizeof(ElfW(Sym)) <= table.sh_size; at += sizeof(ElfW(Sym))) {
+            ElfW(Sym) symbol;
+            std::memcpy(&symbol, bytes + table.sh_offset + at, sizeof symbol);
+            if (ELF64_ST_TYPE(symbol.st_info) != STT_FUNC || symbol.st_value != offset || symbol.st_name >= names.sh_size)
+                continue;
+            const char* name = reinterpret_cast<const char*>(bytes + names.sh_offset + symbol.st_name);
+            if (std::memchr(name, '\0', names.sh_size - symbol.st_name) == nullptr) continue;
+            found = demangle_symbol(name);
+            break;
+        }
+    }
+    munmap(map, size);
+    return found;
+}
+
+}  // namespace
+
+std::string function_name(const void* address) {
+    Dl_info info{};
+    link_map* loaded = nullptr;
+    if (dladdr1(address, &info, reinterpret_cast<void**>(&loaded), RTLD_DL_LINKMAP) == 0 || loaded == nullptr)
+        return "";
+    if (info.dli_sname != nullptr && info.dli_saddr == address) return demangle_symbol(info.dli_sname);
+    // The program itself has an empty name in the link map.
+    const char* path = (loaded->l_name == nullptr || loaded->l_name[0] == '\0') ? "/proc/self/exe" : loaded->l_name;
+    return symbol_in_file(path, reinterpret_cast<ElfW(Addr)>(address) - loaded->l_addr);
+}
+
+std::string remotable_name(std::string name) {
+    static constexpr std::string_view anonymous = "(anonymous namespace)::";
+    for (auto at = name.find(anonymous); at != std::string::npos; at = name.find(anonymous, at))
+        name.erase(at, anonymous.size());
+    return name;
 }
 
 namespace {

@@ -209,6 +209,22 @@ TEST(future_move_only, rvalue_get_of_move_only_takes) {
     EXPECT_THROW(still_there.get(), fronta::invalid_state_error);
 }
 
+TEST(future_copyable, get_after_rvalue_get_says_an_rvalue_get_moved_the_value_out) {
+    fronta::future<std::string> f;
+    {
+        fronta::promise<std::string> p;
+        f = p.get_future();
+        p.set_value("moved");
+    }
+    EXPECT_EQ(std::move(f).get(), "moved");  // the last handle: the value is moved out
+    try {
+        f.get();
+        FAIL() << "expected invalid_state_error";
+    } catch (const fronta::invalid_state_error& e) {
+        EXPECT_NE(std::string(e.what()).find("std::move(f).get()"), std::string::npos) << e.what();
+    }
+}
+
 TEST(future_move_only, lvalue_get_gives_a_reference) {
     fronta::promise<std::unique_ptr<int>> p;
     auto f = p.get_future();

@@ -195,6 +195,19 @@ TEST(process_pool_ship, unregistered_function_is_an_error_at_submit) {
     EXPECT_DOUBLE_EQ(pool.submit(square, 2.0).get(), 4.0);
 }
 
+TEST(process_pool_ship, unregistered_function_error_names_the_function) {
+    fronta::process_pool pool(1);
+    try {
+        pool.submit(not_registered, 1);
+        FAIL() << "expected std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("not_registered` ("), std::string::npos) << message;
+        EXPECT_NE(message.find("FRONTA_REMOTE(not_registered)"), std::string::npos) << message;
+        EXPECT_NE(message.find("int (*)(int)"), std::string::npos) << message;
+    }
+}
+
 TEST(process_pool_exceptions, standard_and_registered_types_come_back_as_themselves) {
     fronta::process_pool pool(1);
     try {
@@ -413,6 +426,21 @@ TEST(process_pool_data, writable_shared_array_shows_what_workers_wrote) {
         for (std::size_t i = 0; i < width; i += 111) ASSERT_DOUBLE_EQ(matrix[row * width + i], double(row * 1000 + i));
 }
 
+TEST(process_pool_data, writable_shared_array_converts_to_a_read_only_view) {
+    constexpr std::size_t n = 1000;
+    fronta::shared_array<double> values(n);
+    for (std::size_t i = 0; i < n; ++i) values[i] = double(i);
+    fronta::shared_array<const double> view = values;
+    EXPECT_EQ(view.data(), values.data()) << "the view is the same memory";
+    EXPECT_EQ(view.size(), n);
+    values[0] = 1000;
+    EXPECT_DOUBLE_EQ(view[0], 1000.0);
+    const double expected = 1000.0 + double(n * (n - 1) / 2);
+    fronta::process_pool pool(1);
+    EXPECT_DOUBLE_EQ(pool.submit(sum_shared, view, 0, n).get(), expected);
+    EXPECT_DOUBLE_EQ(pool.submit(sum_shared, values, 0, n).get(), expected) << "converted for the parameter";
+}
+
 TEST(process_pool_data, large_arguments_and_results_go_through_shared_memory) {
     std::vector<double> big(4'000'000);  // 32 MB, far above the 1 MB threshold
     for (std::size_t i = 0; i < big.size(); ++i) big[i] = double(i);
@@ -514,6 +542,23 @@ TEST(process_pool_erased, fits_the_type_erased_executor) {
     double total = 0;
     for (double y : ex.map(square, std::vector<double>{1, 2, 3})) total += y;
     EXPECT_DOUBLE_EQ(total, 14.0);
+}
+
+TEST(process_pool_erased, raw_pointer_argument_is_an_error_at_submit_saying_what_to_pass) {
+    fronta::executor ex = fronta::process_pool(1);
+    const int x = 5;
+    try {
+        ex.submit([](const int* p) { return *p; }, &x);
+        FAIL() << "expected std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        const std::string message = e.what();
+        EXPECT_NE(message.find("raw pointer"), std::string::npos) << message;
+        EXPECT_NE(message.find("shared_array"), std::string::npos) << message;
+    }
+    const std::vector<const int*> pointers{&x};
+    EXPECT_THROW(
+        for (int y : ex.map([](const int* p) { return *p; }, pointers)) (void)y, std::invalid_argument);
+    EXPECT_DOUBLE_EQ(ex.submit(square, 3.0).get(), 9.0) << "the pool still works";
 }
 
 TEST(process_pool_erased, last_handle_stops_a_stuck_worker_like_the_destructor) {

@@ -17,6 +17,7 @@ struct odd_error : std::runtime_error {
 };
 int fail(int) { throw odd_error("odd"); }
 FRONTA_REMOTE(fail);
+int unexported(int x) { return x; }  // internal linkage: only the executable's .symtab knows it
 }  // namespace
 
 using fronta::remote::request;
@@ -73,4 +74,13 @@ TEST(registry, finds_functions_by_address_for_submit) {
     static_assert(shipping::value);
     static_assert(!fronta::remote::shipping<decltype([x = 1](int) { return x; }), int>::callable_ok);
     static_assert(fronta::remote::shipping<decltype([](int) { return 1; }), int>::value);
+}
+
+TEST(registry_names, unregistered_function_is_named_from_the_programs_symbol_table) {
+    EXPECT_EQ(fronta::remote::function_name(reinterpret_cast<const void*>(&unexported)),
+              "(anonymous namespace)::unexported");
+    EXPECT_EQ(fronta::remote::remotable_name("(anonymous namespace)::unexported"), "unexported");
+    EXPECT_EQ(fronta::remote::demangle_symbol("_ZN12_GLOBAL__N_110unexportedEi"), "(anonymous namespace)::unexported")
+        << "the parameter list is cut, not the anonymous namespace";
+    EXPECT_EQ(fronta::remote::demangle_symbol("_ZN2ns4stepEd"), "ns::step");
 }

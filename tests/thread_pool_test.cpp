@@ -14,6 +14,11 @@
 #include "fronta/thread_pool.hpp"
 #include "fronta/wait.hpp"
 
+// Threads need no serialization: the core and the thread pool compile without cereal.
+#ifdef CEREAL_CEREAL_HPP_
+#error "fronta/thread_pool.hpp (or a header it includes) pulls in cereal"
+#endif
+
 using namespace std::chrono_literals;
 
 namespace {

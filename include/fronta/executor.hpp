@@ -12,13 +12,20 @@
 /// executor's destructor would.
 /// Built from an lvalue, it shares the executor, whose own destructor still shuts it down; a
 /// handle used after that throws `shutdown_error`.
+///
+/// What an executor can run follows its kind, found out at run time here: over a thread pool
+/// anything std::thread accepts; over a process or MPI pool only what can be shipped, and what
+/// cannot (a lambda with captures, a raw pointer argument) throws std::invalid_argument at
+/// `submit`/`map`, with the reason (the pools themselves say it at compile time).
 
 #include <concepts>
 #include <memory>
+#include <ranges>
 #include <type_traits>
 #include <utility>
 
 #include "fronta/detail/executor_base.hpp"
+#include "fronta/detail/remote_executor_base.hpp"
 
 namespace fronta {
 
@@ -36,7 +43,44 @@ public:
         requires std::derived_from<E, detail::executor_base> && (!std::is_same_v<E, executor>)
     explicit executor(E& source) : executor_base(shared_sink(source)) {}
 
+    /// As the executor underneath: in process, or shipped to another process.
+    template <class F, class... Args>
+    auto submit(F&& f, Args&&... args) {
+        if constexpr (!detail::submittable<F, Args...>) {
+            detail::report_not_submittable<F, Args...>();
+        } else {
+            const auto& target = sink();
+            if (target->is_remote()) {
+                auto [fut, t] = detail::shipped_task(target->passes_descriptors(), "submit", std::forward<F>(f),
+                                                     std::forward<Args>(args)...);
+                target->enqueue_remote(t);
+                return fut;
+            }
+            auto [fut, t] = detail::make_task(std::forward<F>(f), std::forward<Args>(args)...);
+            target->enqueue(t);
+            return fut;
+        }
+    }
+    template <class F, std::ranges::viewable_range Range>
+        requires std::ranges::input_range<Range>
+    auto map(F&& f, Range&& inputs, const map_options& options = {}) {
+        return map_with<true, chosen_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
+    }
+    template <class F, std::ranges::viewable_range Range>
+        requires std::ranges::input_range<Range>
+    auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
+        return map_with<false, chosen_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
+    }
+
 private:
+    struct chosen_chunks {
+        template <class Input, class Result, class Fn>
+        static detail::chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn,
+                                                           std::shared_ptr<detail::task_sink> target) {
+            if (target->is_remote()) return detail::remote_chunks::make<Input, Result>(std::move(fn), std::move(target));
+            return detail::local_chunks::make<Input, Result>(std::move(fn), std::move(target));
+        }
+    };
     struct shutdown_on_last_copy {
         std::shared_ptr<detail::task_sink> sink;
         explicit shutdown_on_last_copy(std::shared_ptr<detail::task_sink> s) : sink(std::move(s)) {}

@@ -17,6 +17,14 @@
 ///     ...
 /// }
 /// @endcode
+///
+/// Everything before `init` runs again in every worker, because a worker is the same program
+/// started anew: a line printed before it is printed once per worker, a file opened or a model
+/// loaded before it is opened or loaded in each, and with `max_tasks_per_child` or a replaced
+/// worker, again. The fix is to call `init` first and put that code after it, where only the
+/// program you started runs it. (Constructors of global variables run before `main`, so they too
+/// run in every worker: keep them cheap and free of side effects.) Per-worker set-up that you do
+/// want belongs in the tasks (a function they call once per process), not before `init`.
 
 namespace fronta {
 

@@ -14,9 +14,10 @@
 /// }
 /// @endcode
 /// What can be shipped: functions registered with FRONTA_REMOTE, captureless lambdas, and function
-/// objects whose state cereal can serialize; arguments and results that cereal can serialize. A
-/// callable or argument that cannot be shipped is a compile-time error here (a run-time error
-/// through the type-erased `executor`, which cannot know its kind at compile time).
+/// objects whose state cereal can serialize; arguments and results that cereal can serialize (not
+/// raw pointers: pass the value, a std::vector, or a `shared_array`). A callable or argument that
+/// cannot be shipped is a compile-time error here (a run-time error through the type-erased
+/// `executor`, which cannot know its kind at compile time).
 ///
 /// Faults: a worker that dies (segfault, abort, exit, SIGKILL, out of memory) fails only the task it
 /// was running, with `worker_died`, and is replaced. Tasks may be retried on another worker and
@@ -94,16 +95,12 @@ public:
     /// `submit` with a per-task retry count and timeout.
     template <class F, class... Args>
     auto submit_with(const task_options& options, F&& f, Args&&... args) {
-        remote::check_shippable<F, Args...>();
-        using shipping = remote::shipping<F, Args...>;
-        using result = detail::call_result_t<F, Args...>;
-        auto request = shipping::single(true, f, std::forward<Args>(args)...);
-        std::string description = request.function;
-        auto [fut, t] = remote::make_remote_task<result>(std::move(request), std::move(description));
-        if (options.retries) t->retries_left = *options.retries;
-        if (options.timeout) t->timeout = *options.timeout;
-        sink()->enqueue_remote(t);
-        return fut;
+        return submit_shipped(
+            [&options](remote::remote_task& t) {
+                if (options.retries) t.retries_left = *options.retries;
+                if (options.timeout) t.timeout = *options.timeout;
+            },
+            std::forward<F>(f), std::forward<Args>(args)...);
     }
 
     /// Number of workers asked for.

@@ -14,6 +14,7 @@
 ///
 /// fronta::shared_array<double> out(1000);       // writable, zero-filled
 /// pool.submit(fill_row, out, 7).get();          // the worker writes rows; you read them here
+/// fronta::shared_array<const double> view = out; // read-only view of the same memory
 /// @endcode
 /// Elements must be trivially copyable (numbers, plain structs).
 
@@ -31,6 +32,24 @@
 #include "fronta/remote/serialization.hpp"
 
 namespace fronta {
+
+namespace detail {
+// One mapping of shared memory and its descriptor, shared by every shared_array that views it
+// (whatever its element constness: a read-only view of a writable array is the same mapping).
+struct shared_mapping {
+    int fd;
+    void* address;
+    std::size_t bytes;
+    shared_mapping(int descriptor, std::size_t length, bool writable)
+        : fd(descriptor), address(map_shared_memory(descriptor, length, writable)), bytes(length) {}
+    ~shared_mapping() {
+        unmap_shared_memory(address, bytes);
+        close(fd);
+    }
+    shared_mapping(const shared_mapping&) = delete;
+    shared_mapping& operator=(const shared_mapping&) = delete;
+};
+}  // namespace detail
 
 template <class T>
 class shared_array {
@@ -97,7 +116,7 @@ public:
                 throw remote::deserialization_error("a shared_array is larger than its shared memory");
             const int own = dup(fd);
             if (own < 0) throw remote::deserialization_error("cannot keep the shared memory of a shared_array");
-            map_ = std::make_shared<mapping>(own, size * sizeof(value_t));
+            map_ = std::make_shared<mapping>(own, size * sizeof(value_t), writable);
             size_ = static_cast<std::size_t>(size);
         } else {
             shared_array fresh = allocate(static_cast<std::size_t>(first));
@@ -110,19 +129,7 @@ private:
     template <class U>
     friend class shared_array;
 
-    struct mapping {
-        int fd;
-        void* address;
-        std::size_t bytes;
-        mapping(int descriptor, std::size_t length, bool map_writable = writable)
-            : fd(descriptor), address(detail::map_shared_memory(descriptor, length, map_writable)), bytes(length) {}
-        ~mapping() {
-            detail::unmap_shared_memory(address, bytes);
-            close(fd);
-        }
-        mapping(const mapping&) = delete;
-        mapping& operator=(const mapping&) = delete;
-    };
+    using mapping = detail::shared_mapping;
 
     static shared_array allocate(std::size_t size) {
         shared_array a;

@@ -10,6 +10,7 @@
 /// A task may wait on futures of its own pool: while a worker is blocked in `get`, `wait` or
 /// `as_completed`, the pool runs a stand-in thread, so a pool of one cannot deadlock on itself
 /// (Python's documented deadlock). The destructor calls `shutdown(true)`.
+/// Tasks take what std::thread takes: pointers, std::ref, move-only values, capturing lambdas.
 
 #include <cstddef>
 #include <functional>

@@ -1,6 +1,8 @@
 #pragma once
 // The interface every fronta executor shares: submit, map, map_unordered, shutdown. Written once
-// here over `task_sink`, so each executor only says how it runs a task.
+// here over `task_sink`, so each executor only says how it runs a task. In-process executors use
+// it as it is; what ships tasks to other processes (remote_executor_base, and the type-erased
+// `executor`) adds to it, so a thread_pool never compiles shipping code.
 
 #include <concepts>
 #include <functional>
@@ -8,51 +10,114 @@
 #include <ranges>
 #include <stdexcept>
 #include <string>
-#include <vector>
+#include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "fronta/detail/task.hpp"
 #include "fronta/map.hpp"
 
 namespace fronta::detail {
 
+/// What `submit` can run: `f(args...)` with the arguments as decayed copies (as std::thread).
+template <class F, class... Args>
+concept submittable = std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>;
+
+/// What `map` can run: `f(element)` for an element of the inputs, with a result to yield.
+template <class F, class Input>
+concept mappable = std::is_invocable_v<std::decay_t<F>&, Input&&> &&
+                   !std::is_void_v<std::invoke_result_t<std::decay_t<F>&, Input&&>> &&
+                   std::is_move_constructible_v<Input>;
+
+template <class>
+inline constexpr bool dependent_false = false;
+
+template <class F, class Tuple, std::size_t... I>
+constexpr bool invocable_with_members(std::index_sequence<I...>) {
+    return std::is_invocable_v<std::decay_t<F>&, std::tuple_element_t<I, Tuple>...>;
+}
+/// True when an element is a pair or tuple whose members f takes as separate arguments.
+template <class F, class Input>
+inline constexpr bool callable_with_members = false;
+template <class F, class Input>
+    requires requires { std::tuple_size<std::remove_cvref_t<Input>>::value; }
+inline constexpr bool callable_with_members<F, Input> = invocable_with_members<F, std::remove_cvref_t<Input>>(
+    std::make_index_sequence<std::tuple_size_v<std::remove_cvref_t<Input>>>());
+
+/// The one error a caller sees when `submit(f, args...)` cannot call f; the task is not built, so
+/// no other error follows it.
+template <class F, class... Args>
+constexpr auto report_not_submittable() {  // auto: checked at once, before what follows
+    static_assert(dependent_false<F>,
+                  "submit(f, args...): f cannot be called with these arguments (they are passed as decayed "
+                  "copies, like std::thread; wrap references in std::ref)");
+}
+
+/// The one error a caller sees when `map(f, inputs)` cannot run, naming what is wrong.
+template <class F, class Input>
+constexpr auto report_not_mappable() {  // auto: checked at once, before what follows
+    using fn = std::decay_t<F>;
+    if constexpr (callable_with_members<F, Input>)
+        static_assert(dependent_false<F>,
+                      "map(f, inputs): f takes the members of each element (a pair or tuple) as separate arguments, "
+                      "but map calls f with the element itself, as one argument; make f take the element (for "
+                      "example f(std::pair<A, B> p)) and unpack it inside, or wrap f in a lambda that does");
+    else if constexpr (!std::is_invocable_v<fn&, Input&&>)
+        static_assert(dependent_false<F>, "map(f, inputs): f cannot be called with an element of inputs");
+    else if constexpr (std::is_void_v<std::invoke_result_t<fn&, Input&&>>)
+        static_assert(dependent_false<F>,
+                      "map(f, inputs): f returns void, so there are no results to yield; submit each input "
+                      "instead, or return a value");
+    else
+        static_assert(dependent_false<F>, "map(f, inputs): the input elements must be movable into tasks");
+}
+
+/// How `map` hands chunks to an in-process executor.
+struct local_chunks {
+    template <class Input, class Result, class Fn>
+    static chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn, std::shared_ptr<task_sink> target) {
+        return [target = std::move(target), fn = std::move(fn)](std::vector<Input>&& items) {
+            auto [fut, t] = make_task([fn, items = std::move(items)]() mutable {
+                return run_chunk_locally<Result>(*fn, items);
+            });
+            target->enqueue(t);
+            return fut;
+        };
+    }
+};
+
+/// The interface of the in-process executors (thread_pool, inline_executor); remote_executor_base
+/// and `executor` reuse its parts. Nothing here ships a task, so anything std::thread accepts runs.
 class executor_base {
 public:
     /// Schedules `f(args...)` and returns its future. Arguments are copied or moved into the task
-    /// (as std::thread does); use std::ref to pass a reference. Throws `shutdown_error` after shutdown.
+    /// (as std::thread does): pointers, move-only values and lambdas with captures are fine; use
+    /// std::ref to pass a reference. Throws `shutdown_error` after shutdown.
     template <class F, class... Args>
     auto submit(F&& f, Args&&... args) {
-        static_assert(std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...>,
-                      "submit(f, args...): f cannot be called with these arguments (they are passed as "
-                      "decayed copies, like std::thread; wrap references in std::ref)");
-        const auto& target = sink();  // before the task exists: an empty executor must not leak it
-        if (target->is_remote()) return submit_remote(*target, std::forward<F>(f), std::forward<Args>(args)...);
-        auto [fut, t] = make_task(std::forward<F>(f), std::forward<Args>(args)...);
-        target->enqueue(t);
-        return fut;
+        if constexpr (!submittable<F, Args...>) {
+            report_not_submittable<F, Args...>();
+        } else {
+            const auto& target = sink();  // before the task exists: an empty executor must not leak it
+            auto [fut, t] = make_task(std::forward<F>(f), std::forward<Args>(args)...);
+            target->enqueue(t);
+            return fut;
+        }
     }
 
     /// A lazy range of `f(x)` for each `x` of `inputs`, in input order. See map.hpp.
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        using view_type = std::views::all_t<Range>;
-        check_mappable<F, view_type>();
-        return map_range<ordered_map_impl<std::decay_t<F>, view_type>>(
-            chunk_submitter_for<view_type>(std::forward<F>(f)), concurrency(),
-            std::views::all(std::forward<Range>(inputs)), options);
+        return map_with<true, local_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
     /// As `map`, but yields each result as soon as its chunk completes.
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
-        using view_type = std::views::all_t<Range>;
-        check_mappable<F, view_type>();
-        return map_range<unordered_map_impl<std::decay_t<F>, view_type>>(
-            chunk_submitter_for<view_type>(std::forward<F>(f)), concurrency(),
-            std::views::all(std::forward<Range>(inputs)), options);
+        return map_with<false, local_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
     /// Python's `Executor.shutdown`: no new tasks; with `cancel_futures` pending tasks are
@@ -63,70 +128,24 @@ public:
     std::size_t concurrency() const { return sink()->concurrency(); }
 
 protected:
-    /// Ships `f(args...)` to a remote executor; a callable or argument that cannot be shipped is an
-    /// error here, at run time, because a type-erased `executor` does not know its kind statically.
-    template <class F, class... Args>
-    static auto submit_remote(task_sink& target, F&& f, Args&&... args) {
-        using local_result = call_result_t<F, Args...>;
-        using shipping = remote::shipping<F, Args...>;
-        if constexpr (shipping::value) {
-            static_assert(std::is_same_v<typename shipping::result, local_result>,
-                          "submit: the callable's result differs between a local and a remote call");
-            auto request = shipping::single(target.passes_descriptors(), f, std::forward<Args>(args)...);
-            std::string description = request.function;
-            auto [fut, t] = remote::make_remote_task<local_result>(std::move(request), std::move(description));
-            target.enqueue_remote(t);
-            return fut;
+    /// `map` and `map_unordered` with chunks handed over by `Chunks::make` (in process, shipped,
+    /// or chosen at run time). A callable that does not fit is one readable error, and nothing else
+    /// is instantiated after it.
+    template <bool Ordered, class Chunks, class F, class Range>
+    auto map_with(F&& f, Range&& inputs, const map_options& options) {
+        using view_type = std::views::all_t<Range>;
+        using input = std::ranges::range_value_t<view_type>;
+        if constexpr (!mappable<F, input>) {
+            report_not_mappable<F, input>();
         } else {
-            throw std::invalid_argument(not_shippable_message<shipping>("submit"));
-            return future<local_result>();
+            using fn_type = std::decay_t<F>;
+            using result = map_result_t<fn_type, input>;
+            using impl = std::conditional_t<Ordered, ordered_map_impl<fn_type, view_type>,
+                                            unordered_map_impl<fn_type, view_type>>;
+            auto chunks = Chunks::template make<input, result>(std::make_shared<fn_type>(std::forward<F>(f)), sink());
+            return map_range<impl>(std::move(chunks), concurrency(), std::views::all(std::forward<Range>(inputs)),
+                                   options);
         }
-    }
-
-    template <class Shipping>
-    static std::string not_shippable_message(const char* function) {
-        if (!Shipping::callable_ok)
-            return std::string(function) +
-                   ": this callable cannot be sent to another process: a lambda with captures or a function object "
-                   "without serialize() cannot be shipped; use a function registered with FRONTA_REMOTE(name), a "
-                   "captureless lambda, or a struct holding the captured values with a serialize() member";
-        if (!Shipping::arguments_ok)
-            return std::string(function) +
-                   ": an argument type cannot be serialized for another process; give it a serialize(Archive&) "
-                   "member (cereal)";
-        return std::string(function) +
-               ": the result type cannot be serialized for another process; give it a serialize(Archive&) member";
-    }
-
-    /// How `map` submits a chunk: as a local task, or as a remote one to a remote executor.
-    template <class View, class F>
-    auto chunk_submitter_for(F&& f) const {
-        using input = std::ranges::range_value_t<View>;
-        using fn_type = std::decay_t<F>;
-        using result = map_result_t<fn_type, input>;
-        auto fn = std::make_shared<fn_type>(std::forward<F>(f));
-        std::shared_ptr<task_sink> target = sink();
-        return chunk_submitter<input, result>(
-            [target, fn](std::vector<input>&& items) -> future<chunk_result<result>> {
-                if (target->is_remote()) {
-                    using shipping = remote::chunk_shipping<fn_type, input>;
-                    if constexpr (shipping::value) {
-                        auto request = shipping::chunk(target->passes_descriptors(), *fn, std::move(items));
-                        std::string description = request.function + " (map chunk)";
-                        auto [fut, t] =
-                            remote::make_remote_task<chunk_result<result>>(std::move(request), std::move(description));
-                        target->enqueue_remote(t);
-                        return fut;
-                    } else {
-                        throw std::invalid_argument(not_shippable_message<shipping>("map"));
-                    }
-                }
-                auto [fut, t] = make_task([fn, items = std::move(items)]() mutable {
-                    return run_chunk_locally<result>(*fn, items);
-                });
-                target->enqueue(t);
-                return fut;
-            });
     }
 
     executor_base() = default;
@@ -165,19 +184,6 @@ protected:
     static std::shared_ptr<task_sink>& sink_of(executor_base& other) noexcept { return other.sink_; }
 
     std::shared_ptr<task_sink> sink_;
-
-private:
-    template <class F, class View>
-    static constexpr void check_mappable() {
-        using input = std::ranges::range_value_t<View>;
-        static_assert(std::is_invocable_v<std::decay_t<F>&, input&&>,
-                      "map(f, inputs): f cannot be called with an element of inputs");
-        static_assert(!std::is_void_v<std::invoke_result_t<std::decay_t<F>&, input&&>>,
-                      "map(f, inputs): f returns void, so there are no results to yield; submit each "
-                      "input instead, or return a value");
-        static_assert(std::is_copy_constructible_v<input> || std::is_move_constructible_v<input>,
-                      "map(f, inputs): the input elements must be copyable or movable into tasks");
-    }
 };
 
 }  // namespace fronta::detail

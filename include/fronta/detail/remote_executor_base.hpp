@@ -1,38 +1,105 @@
 #pragma once
 // The interface of the executors that run tasks in other processes (process_pool, mpi_pool):
-// executor_base's, with what can be shipped checked at compile time.
+// executor_base's, with what can be shipped checked at compile time. The pieces that ship a task
+// (shipped_task, remote_chunks) are shared with the type-erased `executor`, which decides at run
+// time.
 
+#include <memory>
 #include <ranges>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "fronta/detail/executor_base.hpp"
 #include "fronta/remote/call.hpp"
 
 namespace fronta::detail {
 
+/// `f(args...)` as a task for another process: its future and the task to enqueue. What cannot
+/// be shipped throws std::invalid_argument naming the reason (remote pools have refused it at
+/// compile time already; the type-erased `executor` finds out here).
+template <class F, class... Args>
+std::pair<future<call_result_t<F, Args...>>, remote::remote_task*> shipped_task(bool descriptors, const char* caller,
+                                                                                F&& f, Args&&... args) {
+    using local_result = call_result_t<F, Args...>;
+    using shipping = remote::shipping<F, Args...>;
+    if constexpr (shipping::value) {
+        static_assert(std::is_same_v<typename shipping::result, local_result>,
+                      "submit: the callable's result differs between a local and a remote call");
+        auto request = shipping::single(descriptors, f, std::forward<Args>(args)...);
+        std::string description = request.function;
+        return remote::make_remote_task<local_result>(std::move(request), std::move(description));
+    } else {
+        throw std::invalid_argument(remote::not_shippable_message<shipping>(caller));
+    }
+}
+
+/// How `map` hands chunks to a remote executor: each chunk is one shipped task.
+struct remote_chunks {
+    template <class Input, class Result, class Fn>
+    static chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn, std::shared_ptr<task_sink> target) {
+        return [target = std::move(target), fn = std::move(fn)](
+                   std::vector<Input>&& items) -> future<chunk_result<Result>> {
+            using shipping = remote::chunk_shipping<Fn, Input>;
+            if constexpr (shipping::value) {
+                auto request = shipping::chunk(target->passes_descriptors(), *fn, std::move(items));
+                std::string description = request.function + " (map chunk)";
+                auto [fut, t] =
+                    remote::make_remote_task<chunk_result<Result>>(std::move(request), std::move(description));
+                target->enqueue_remote(t);
+                return fut;
+            } else {
+                throw std::invalid_argument(remote::not_shippable_message<shipping>("map"));
+            }
+        };
+    }
+};
+
 class remote_executor_base : public executor_base {
 public:
     /// As `thread_pool::submit`, checked at compile time for what can be shipped.
     template <class F, class... Args>
     auto submit(F&& f, Args&&... args) {
-        remote::check_shippable<F, Args...>();
-        return executor_base::submit(std::forward<F>(f), std::forward<Args>(args)...);
+        return submit_shipped([](remote::remote_task&) {}, std::forward<F>(f), std::forward<Args>(args)...);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        remote::check_shippable<F, std::ranges::range_value_t<Range>>();
-        return executor_base::map(std::forward<F>(f), std::forward<Range>(inputs), options);
+        if constexpr (mappable<F, std::ranges::range_value_t<Range>>)
+            remote::check_shippable<F, std::ranges::range_value_t<Range>>();
+        return map_with<true, remote_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
-        remote::check_shippable<F, std::ranges::range_value_t<Range>>();
-        return executor_base::map_unordered(std::forward<F>(f), std::forward<Range>(inputs), options);
+        if constexpr (mappable<F, std::ranges::range_value_t<Range>>)
+            remote::check_shippable<F, std::ranges::range_value_t<Range>>();
+        return map_with<false, remote_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
 protected:
     using executor_base::executor_base;
+
+    /// Ships `f(args...)`, after `adjust(task)` (per-task retries, timeout) has had its say. What
+    /// cannot be called or shipped is a compile-time error, and the first one the compiler reports.
+    template <class Adjust, class F, class... Args>
+    auto submit_shipped(Adjust&& adjust, F&& f, Args&&... args) {
+        if constexpr (!submittable<F, Args...>) {
+            report_not_submittable<F, Args...>();
+        } else {
+            remote::check_shippable<F, Args...>();
+            if constexpr (remote::shipping<F, Args...>::value) {
+                const auto& target = sink();
+                auto [fut, t] = shipped_task(target->passes_descriptors(), "submit", std::forward<F>(f),
+                                             std::forward<Args>(args)...);
+                adjust(*t);
+                target->enqueue_remote(t);
+                return fut;
+            }
+        }
+    }
 };
 
 }  // namespace fronta::detail

@@ -231,14 +231,17 @@ public:
     }
 
     /// Only once done without an exception.
+    static constexpr const char* taken_message =
+        "the future's value was already moved out, by take() or by get() on an rvalue (std::move(f).get()); "
+        "a value leaves its future only once: read it with get() on an lvalue instead";
     const T& value_ref() const {
         if (taken_.load(std::memory_order_acquire))
-            throw invalid_state_error("the future's value was moved out by take(); it can be taken only once");
+            throw invalid_state_error(taken_message);
         return value_;
     }
     T take_value() {
         if (taken_.exchange(true, std::memory_order_acq_rel))
-            throw invalid_state_error("the future's value was moved out by take(); it can be taken only once");
+            throw invalid_state_error(taken_message);
         return std::move(value_);
     }
 

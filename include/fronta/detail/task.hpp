@@ -12,7 +12,10 @@
 #include <utility>
 
 #include "fronta/future.hpp"
-#include "fronta/remote/call.hpp"
+
+namespace fronta::remote {
+class remote_task;  // remote/call.hpp; only executors that ship tasks include it
+}
 
 namespace fronta::detail {
 
@@ -92,11 +95,9 @@ public:
     /// True for remote executors whose transport passes file descriptors (shared memory handed over
     /// by descriptor); false where everything travels as bytes (MPI).
     virtual bool passes_descriptors() const noexcept { return true; }
-    /// Takes ownership of `t`, as `enqueue` does, for remote executors.
-    virtual void enqueue_remote(remote::remote_task* t) {
-        t->fail(std::make_exception_ptr(std::logic_error("this executor runs tasks in-process only")));
-        throw std::logic_error("this executor runs tasks in-process only");
-    }
+    /// Takes ownership of `t`, as `enqueue` does, for remote executors. The default (an in-process
+    /// executor) fails `t` and throws std::logic_error.
+    virtual void enqueue_remote(remote::remote_task* t);
 };
 
 }  // namespace fronta::detail

@@ -4,8 +4,6 @@
 /// and arguments can be shipped (checked at compile time), the request they become, and the task
 /// whose future a reply completes. Nothing here knows how bytes travel.
 
-#include <dlfcn.h>
-
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -14,6 +12,7 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <typeinfo>
 #include <utility>
 #include <vector>
 
@@ -110,13 +109,6 @@ private:
     }
 };
 
-inline std::string function_symbol(std::uintptr_t address) {
-    Dl_info info{};
-    if (dladdr(reinterpret_cast<void*>(address), &info) != 0 && info.dli_sname != nullptr)
-        return demangle_symbol(info.dli_sname);
-    return "";
-}
-
 }  // namespace detail
 
 /// What a callable F called with arguments Args becomes on the wire, and whether it can.
@@ -156,6 +148,9 @@ struct shipping {
     static constexpr bool arguments_ok = shape<callable>::arguments_convert && tuple_serializable<arguments>::value;
     static constexpr bool result_ok = is_serializable_v<result>;
     static constexpr bool value = callable_ok && arguments_ok && result_ok;
+    /// Why an argument or result cannot go: it is (or holds) a raw pointer.
+    static constexpr bool arguments_hold_pointer = holds_raw_pointer_v<arguments>;
+    static constexpr bool result_holds_pointer = holds_raw_pointer_v<result>;
 
     /// The entry name and callable state; throws std::invalid_argument for an unregistered function.
     static std::pair<std::string, std::string> identify(const callable& f) {
@@ -163,13 +158,15 @@ struct shipping {
             const auto address = reinterpret_cast<std::uintptr_t>(f);
             const entry* e = registry::instance().find_function(address);
             if (e == nullptr) {
-                std::string symbol = detail::function_symbol(address);
+                const std::string type = type_name(typeid(callable));
+                const std::string symbol = function_name(reinterpret_cast<const void*>(f));
                 if (symbol.empty())
-                    throw std::invalid_argument(
-                        "this function is not registered for remote execution: add FRONTA_REMOTE(its_name) next to "
-                        "its definition");
-                throw std::invalid_argument("function `" + symbol + "` is not registered for remote execution: add FRONTA_REMOTE(" +
-                                            symbol + ")");
+                    throw std::invalid_argument("a function of type " + type +
+                                                " is not registered for remote execution: add "
+                                                "FRONTA_REMOTE(its_name) next to its definition");
+                throw std::invalid_argument("function `" + symbol + "` (" + type +
+                                            ") is not registered for remote execution: add FRONTA_REMOTE(" +
+                                            remotable_name(symbol) + ") next to its definition");
             }
             return {e->name, std::string()};
         } else {
@@ -219,12 +216,45 @@ constexpr void check_shippable() {
                   "without serialize(), cannot be shipped. Use a function registered with FRONTA_REMOTE(name), a "
                   "captureless lambda, or a struct that holds the captured values and has a serialize(Archive&) "
                   "member");
-    static_assert(shipping::arguments_ok,
+    static_assert(!shipping::arguments_hold_pointer,
+                  "an argument is a raw pointer, whose address means nothing in another process: pass the value "
+                  "itself (or a std::unique_ptr or std::shared_ptr to it), a std::string for text, a std::vector "
+                  "for an array, or a fronta::shared_array for memory the workers should share");
+    static_assert(shipping::arguments_hold_pointer || shipping::arguments_ok,
                   "an argument cannot be sent to another process: its type has no cereal serialization (add a "
                   "serialize(Archive&) member) or does not convert to the parameter type");
-    static_assert(shipping::result_ok,
+    static_assert(!shipping::result_holds_pointer,
+                  "the result is a raw pointer, whose address means nothing in this process: return the value "
+                  "itself, a std::unique_ptr or std::shared_ptr, a std::string or a std::vector");
+    static_assert(shipping::result_holds_pointer || shipping::result_ok,
                   "the result cannot be sent back: its type has no cereal serialization (add a "
                   "serialize(Archive&) member)");
+}
+
+/// Why `f(args...)` cannot be shipped, for the error that the type-erased `executor` throws at
+/// run time (remote pools say it at compile time, in check_shippable).
+template <class Shipping>
+std::string not_shippable_message(const char* function) {
+    const std::string prefix = std::string(function) + ": ";
+    if (!Shipping::callable_ok)
+        return prefix +
+               "this callable cannot be sent to another process: a lambda with captures or a function object "
+               "without serialize() cannot be shipped; use a function registered with FRONTA_REMOTE(name), a "
+               "captureless lambda, or a struct holding the captured values with a serialize() member";
+    if (Shipping::arguments_hold_pointer)
+        return prefix +
+               "an argument is a raw pointer, whose address means nothing in another process: pass the value itself "
+               "(or a std::unique_ptr or std::shared_ptr to it), a std::string for text, a std::vector for an array, "
+               "or a fronta::shared_array for memory the workers should share";
+    if (!Shipping::arguments_ok)
+        return prefix +
+               "an argument type cannot be serialized for another process; give it a serialize(Archive&) member "
+               "(cereal)";
+    if (Shipping::result_holds_pointer)
+        return prefix +
+               "the result is a raw pointer, whose address means nothing in this process: return the value itself, "
+               "a std::unique_ptr or std::shared_ptr, a std::string or a std::vector";
+    return prefix + "the result type cannot be serialized for another process; give it a serialize(Archive&) member";
 }
 
 /// A future and the task that completes it; the task holds one reference for the pool.

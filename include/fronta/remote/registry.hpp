@@ -121,6 +121,11 @@ std::string_view result_or_throw(std::string_view reply);
 std::string type_name(const std::type_info& type);
 /// A function's readable name from its symbol, without the parameter list.
 std::string demangle_symbol(const char* symbol);
+/// The readable name of the function at `address`, from the dynamic symbols or else the symbol
+/// table of the file it was loaded from; empty when neither has it (a stripped binary).
+std::string function_name(const void* address);
+/// `name` as FRONTA_REMOTE can spell it at namespace scope (without "(anonymous namespace)::").
+std::string remotable_name(std::string name);
 
 namespace detail {
 
@@ -279,11 +284,14 @@ bool register_function(const char* name) {
                   "FRONTA_REMOTE(f): f must name a function (for an overload set, use "
                   "FRONTA_REMOTE_AS(\"name\", static_cast<R(*)(Args...)>(&f)))");
     using entry_type = detail::function_entry<Function>;
-    static_assert([]<class... P>(std::tuple<P...>*) { return detail::all_serializable<P...>(); }(
+    static_assert(!holds_raw_pointer_v<typename entry_type::arguments> && !holds_raw_pointer_v<typename entry_type::R>,
+                  "FRONTA_REMOTE(f): f takes or returns a raw pointer, whose address means nothing in another "
+                  "process; take or return the value itself, a std::vector, a std::string or a fronta::shared_array");
+    static_assert(holds_raw_pointer_v<typename entry_type::arguments> || []<class... P>(std::tuple<P...>*) { return detail::all_serializable<P...>(); }(
                       static_cast<typename entry_type::arguments*>(nullptr)),
                   "FRONTA_REMOTE(f): a parameter type of f cannot be serialized; give it a serialize(Archive&) "
                   "member (cereal) or include the cereal header for that standard type");
-    static_assert(remote::is_serializable_v<typename entry_type::R>,
+    static_assert(holds_raw_pointer_v<typename entry_type::R> || remote::is_serializable_v<typename entry_type::R>,
                   "FRONTA_REMOTE(f): the result type of f cannot be serialized; give it a serialize(Archive&) "
                   "member (cereal)");
     return registry::instance().add(entry{name, &entry_type::call, &entry_type::call_chunk},

@@ -26,6 +26,7 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
+#include <array>
 #include <cstddef>
 #include <istream>
 #include <optional>
@@ -38,11 +39,30 @@
 
 namespace fronta::remote {
 
+namespace detail {
+template <class T>
+struct holds_raw_pointer : std::is_pointer<T> {};
+template <template <class...> class Template, class... T>
+struct holds_raw_pointer<Template<T...>> : std::disjunction<holds_raw_pointer<std::remove_cv_t<T>>...> {};
+template <class T, std::size_t N>
+struct holds_raw_pointer<std::array<T, N>> : holds_raw_pointer<std::remove_cv_t<T>> {};
+template <class T, std::size_t N>
+struct holds_raw_pointer<T[N]> : holds_raw_pointer<std::remove_cv_t<T>> {};
+}  // namespace detail
+
+/// True when `T` is a raw pointer or a standard container, pair or tuple of them, at any depth.
+/// cereal claims to serialize raw pointers and fails with a static_assert when it tries; fronta
+/// refuses them up front, with a message that says what to pass instead.
+template <class T>
+inline constexpr bool holds_raw_pointer_v = detail::holds_raw_pointer<std::remove_cv_t<T>>::value;
+
 /// True when cereal's binary archives can write and read `T`.
 template <class T>
 inline constexpr bool is_serializable_v =
-    std::is_void_v<T> || (cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>::value &&
-                          cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>::value);
+    std::is_void_v<T> ||
+    std::conjunction_v<std::negation<detail::holds_raw_pointer<std::remove_cv_t<T>>>,
+                       cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>,
+                       cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>>;
 
 /// Raised when bytes cannot be turned back into values: truncated, corrupt, or of another type.
 class deserialization_error : public std::runtime_error {
