@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 
 #include "connection.hpp"
@@ -28,6 +29,13 @@ long setting(const std::string& settings, const std::string& key, long fallback)
     const auto at = settings.find(key + "=");
     if (at == std::string::npos) return fallback;
     return std::strtol(settings.c_str() + at + key.size() + 1, nullptr, 10);
+}
+
+// The memory limit, for messages that do not fit under it.
+std::string address_space_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return "";
+    return " (the pool's memory_limit allows this worker " + std::to_string(limit.rlim_cur) + " bytes of address space)";
 }
 
 bool poll_until_ready(pollfd* fds, nfds_t count) {
@@ -108,6 +116,7 @@ int run_process_worker(const std::string& settings) {
     const auto threshold = static_cast<std::size_t>(setting(settings, "shm", 1 << 20));
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);  // waits happen in wait_for_input
     connection link(fd, threshold);
+    remote::output_bytes reply(threshold);  // large replies are written straight into shared memory
     auto oldest_unsent = std::chrono::steady_clock::now();
     try {
         for (;;) {
@@ -128,8 +137,15 @@ int run_process_worker(const std::string& settings) {
                     }
                     case remote::wire::kind::task: {
                         if (!link.has_queued()) oldest_unsent = std::chrono::steady_clock::now();
-                        const std::string reply = remote::execute(frame.payload, got->attached);
-                        link.queue(remote::wire::kind::reply, frame.id, reply, &got->attached);
+                        if (got->unreadable.empty())
+                            remote::execute(got->payload(), got->attached, reply);
+                        else
+                            remote::failure_reply(std::make_exception_ptr(std::runtime_error(
+                                                      "fronta worker: cannot map the task's arguments: " + got->unreadable +
+                                                      address_space_limit())),
+                                                  reply);
+                        got->shared.release();  // read: the client may reuse its buffer
+                        link.queue_reply(frame.id, reply, &got->attached);
                         // Replies wait for company only while more tasks are here and the first is fresh.
                         const bool stale = std::chrono::steady_clock::now() - oldest_unsent > std::chrono::microseconds(200);
                         if ((!link.has_buffered() || stale) && !link.flush()) return 0;

@@ -36,6 +36,33 @@
 #include <string_view>
 #include <type_traits>
 
+#include "fronta/remote/payload.hpp"
+
+namespace fronta::remote::detail {
+/// Faults in the pages of [data, data + bytes) in one call (if the kernel can), before they are
+/// written: on a virtual machine each first touch of a page traps, and one call is much cheaper.
+void prefault(void* data, std::size_t bytes) noexcept;
+}  // namespace fronta::remote::detail
+
+namespace cereal {
+/// A large vector of numbers read from a binary archive: as cereal's own load (the same bytes), with
+/// the new storage faulted in at once before it is filled.
+template <class T, class A>
+inline std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> load(BinaryInputArchive& archive,
+                                                                                   std::vector<T, A>& vector) {
+    size_type size;
+    archive(make_size_tag(size));
+    const auto count = static_cast<std::size_t>(size);
+    if (count * sizeof(T) >= (std::size_t{1} << 20) && count > vector.capacity()) {
+        vector = std::vector<T, A>(vector.get_allocator());
+        vector.reserve(count);
+        fronta::remote::detail::prefault(vector.data(), count * sizeof(T));
+    }
+    vector.resize(count);
+    archive(binary_data(vector.data(), count * sizeof(T)));
+}
+}  // namespace cereal
+
 namespace fronta::remote {
 
 /// True when cereal's binary archives can write and read `T`.
@@ -69,6 +96,25 @@ protected:
 
 private:
     std::string* out_ = nullptr;
+};
+
+// Appends to output_bytes (which moves to shared memory when it grows large).
+class output_sink : public std::streambuf {
+public:
+    void target(output_bytes* out) noexcept { out_ = out; }
+
+protected:
+    std::streamsize xsputn(const char* s, std::streamsize n) override {
+        out_->append(s, static_cast<std::size_t>(n));
+        return n;
+    }
+    int_type overflow(int_type c) override {
+        if (c != traits_type::eof()) out_->push_back(static_cast<char>(c));
+        return c;
+    }
+
+private:
+    output_bytes* out_ = nullptr;
 };
 
 // Reads from a view of bytes it does not own.
@@ -128,6 +174,14 @@ private:
 template <class... T>
 void append_bytes(std::string& out, const T&... values) {
     detail::cached_stream<detail::string_sink, std::ostream> cached(&out);
+    cereal::BinaryOutputArchive archive(cached.stream());
+    archive(values...);
+}
+
+/// Appends the serialized `values` to `out`, straight into shared memory once it is large.
+template <class... T>
+void append_bytes(output_bytes& out, const T&... values) {
+    detail::cached_stream<detail::output_sink, std::ostream> cached(&out);
     cereal::BinaryOutputArchive archive(cached.stream());
     archive(values...);
 }
