@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <numeric>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "fronta/remote/call.hpp"
 #include "fronta/remote/registry.hpp"
@@ -17,6 +20,8 @@ struct odd_error : std::runtime_error {
 };
 int fail(int) { throw odd_error("odd"); }
 FRONTA_REMOTE(fail);
+double sum_values(std::vector<double> values) { return std::accumulate(values.begin(), values.end(), 0.0); }
+FRONTA_REMOTE(sum_values);
 }  // namespace
 
 using fronta::remote::request;
@@ -73,4 +78,35 @@ TEST(registry, finds_functions_by_address_for_submit) {
     static_assert(shipping::value);
     static_assert(!fronta::remote::shipping<decltype([x = 1](int) { return x; }), int>::callable_ok);
     static_assert(fronta::remote::shipping<decltype([](int) { return 1; }), int>::value);
+}
+
+// A request whose arguments went straight into shared memory is laid out in place into the same
+// bytes that to_bytes(request) gives, whatever the size of the callable's state.
+TEST(registry, a_request_framed_in_shared_memory_is_the_usual_bytes) {
+    const std::vector<double> values(300'000, 2.5);  // past the 1 MiB spill threshold
+    for (const std::size_t state_size : {std::size_t{0}, std::size_t{100}, std::size_t{10'000}}) {
+        for (const bool chunk : {false, true}) {
+            request shared;
+            shared.function = "sum_values";
+            shared.state = std::string(state_size, 's');
+            shared.chunk = chunk;
+            shared.set_arguments(true, values);
+            ASSERT_FALSE(shared.shared_arguments.empty()) << "large arguments spill to shared memory";
+            request plain = make_request("sum_values", to_bytes(values));
+            plain.state = shared.state;
+            plain.chunk = chunk;
+            const auto [offset, length] = fronta::remote::frame_shared_request(shared);
+            const std::string expected = to_bytes(plain);
+            ASSERT_EQ(length, expected.size());
+            const std::size_t prefix = length - shared.shared_arguments.size() - 1;  // the flag ends it
+            ASSERT_GE(offset, 64u);
+            EXPECT_TRUE(std::string_view(shared.shared_arguments.data() - prefix, length) == expected)
+                << "state of " << state_size << " bytes, chunk " << chunk;
+            fronta::remote::attachments none;
+            if (!chunk) {
+                const std::string reply = fronta::remote::execute(expected, none);
+                EXPECT_EQ(fronta::remote::from_bytes<double>(fronta::remote::result_or_throw(reply)), 750'000.0);
+            }
+        }
+    }
 }
