@@ -293,6 +293,7 @@ std::optional<received_frame> connection::next_from_socket() {
         } catch (const std::exception& e) {
             // The peer is fine; this process cannot hold the message (a memory limit, most often).
             out.unreadable = e.what();
+            remote::shared_view::release_unread(memory);
         }
         close(memory);
     }

@@ -3,6 +3,7 @@
 #include "fronta/remote/payload.hpp"
 #include "fronta/remote/serialization.hpp"
 
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -270,6 +271,8 @@ struct segment_file {
 };
 
 segment_file check_range(int fd, std::uint64_t offset, std::uint64_t length) {
+    // Only a memfd is mapped writable (for its reader count), never a file someone passed instead.
+    if (fcntl(fd, F_GET_SEALS) < 0) throw std::invalid_argument("fronta: a message buffer that is not a memfd");
     struct stat st {};
     if (fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "fronta: fstat of a message");
     const auto size = static_cast<std::uint64_t>(st.st_size);
@@ -303,6 +306,14 @@ void shared_view::release() noexcept {
     static_cast<std::atomic<std::uint32_t>*>(mapping_->address)->fetch_sub(1, std::memory_order_release);
     mapping_.reset();
     bytes_ = {};
+}
+
+void shared_view::release_unread(int fd) noexcept {
+    if (fcntl(fd, F_GET_SEALS) < 0) return;
+    void* control = mmap(nullptr, detail::page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (control == MAP_FAILED) return;
+    static_cast<std::atomic<std::uint32_t>*>(control)->fetch_sub(1, std::memory_order_release);
+    munmap(control, detail::page);
 }
 
 shared_view mapping_cache::view(int fd, std::uint64_t offset, std::uint64_t length) {

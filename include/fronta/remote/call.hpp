@@ -37,7 +37,8 @@ public:
 
     /// Marks the future running; false if it was cancelled (then call cancel()).
     virtual bool start() noexcept = 0;
-    /// `attached`: descriptors that came with the reply (shared memory in the result).
+    /// `attached`: descriptors that came with the reply (shared memory in the result). `reply` is
+    /// valid only during the call: it may lie in shared memory the worker reuses afterwards.
     virtual void complete(std::string_view reply, attachments& attached) noexcept = 0;
     virtual void fail(std::exception_ptr error) noexcept = 0;
     virtual void cancel() noexcept = 0;

@@ -83,6 +83,8 @@ public:
     bool empty() const noexcept { return mapping_ == nullptr; }
     std::string_view bytes() const noexcept { return bytes_; }
     void release() noexcept;
+    /// For a message that could not be mapped (no memory): gives the segment back all the same.
+    static void release_unread(int fd) noexcept;
 
 private:
     friend class mapping_cache;
