@@ -194,7 +194,7 @@ void execute(std::string_view request_bytes, attachments& exchange, output_bytes
     attachment_scope scope(&exchange);
     reply.clear();
     try {
-        reply.push_back(reply_result);
+        reply.append(reply_header(reply_result).data(), reply_header_size);
         const request_view req = parse_request(request_bytes);
         const entry* e = registry::instance().find(req.function);
         if (e == nullptr)
@@ -209,7 +209,7 @@ void execute(std::string_view request_bytes, attachments& exchange, output_bytes
 void failure_reply(std::exception_ptr error, output_bytes& reply) {
     const auto description = registry::instance().describe(std::move(error));
     reply.clear();
-    reply.push_back(reply_exception);
+    reply.append(reply_header(reply_exception).data(), reply_header_size);
     append_bytes(reply, description);
 }
 
@@ -221,9 +221,10 @@ std::string execute(std::string_view request_bytes, attachments& exchange) {
 
 std::string_view result_or_throw(std::string_view reply) {
     if (reply.empty()) throw deserialization_error("empty reply from the worker");
-    if (reply.front() == reply_result) return reply.substr(1);
+    if (reply.size() < reply_header_size) throw deserialization_error("malformed reply from the worker");
+    if (reply.front() == reply_result) return reply.substr(reply_header_size);
     if (reply.front() != reply_exception) throw deserialization_error("malformed reply from the worker");
-    const auto description = from_bytes<exception_description>(reply.substr(1));
+    const auto description = from_bytes<exception_description>(reply.substr(reply_header_size));
     std::rethrow_exception(registry::instance().rebuild(description));
 }
 

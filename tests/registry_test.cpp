@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <stdexcept>
+#include <cstdint>
 #include <numeric>
+#include <tuple>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -109,4 +111,25 @@ TEST(registry, a_request_framed_in_shared_memory_is_the_usual_bytes) {
             }
         }
     }
+}
+
+// Large vectors of numbers are copied straight out of the bytes when aligned there, and read the
+// usual way when not: both give back exactly what was written, and a short message is an error.
+TEST(registry, large_vectors_of_numbers_read_back_exactly) {
+    std::vector<double> doubles(400'000);
+    for (std::size_t i = 0; i < doubles.size(); ++i) doubles[i] = 0.5 * double(i);
+    std::vector<std::uint8_t> bytes(3'000'001);
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(i * 13);
+    EXPECT_EQ(fronta::remote::from_bytes<std::vector<double>>(to_bytes(doubles)), doubles) << "aligned";
+    const auto unaligned = std::make_tuple(char{7}, doubles, bytes);
+    EXPECT_EQ((fronta::remote::from_bytes<std::tuple<char, std::vector<double>, std::vector<std::uint8_t>>>(
+                  to_bytes(unaligned))),
+              unaligned)
+        << "after one byte";
+    std::vector<double> reused(10, 1.0);  // a vector that already holds something is replaced
+    fronta::remote::read_bytes(to_bytes(doubles), reused);
+    EXPECT_EQ(reused, doubles);
+    std::string cut = to_bytes(doubles);
+    cut.resize(cut.size() - 1);
+    EXPECT_THROW(fronta::remote::from_bytes<std::vector<double>>(cut), fronta::remote::deserialization_error);
 }

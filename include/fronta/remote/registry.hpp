@@ -123,9 +123,17 @@ struct request {
 /// the segment.
 std::pair<std::uint64_t, std::uint64_t> frame_shared_request(request& r);
 
-/// Replies start with one of these bytes; the rest is the result or an exception_description.
+/// Replies start with a header of 8 bytes, the first of which is one of these; the rest is the
+/// result or an exception_description. (8 bytes keep a result's arrays as aligned in a reply as
+/// they are in the buffer it lies in, so they can be copied out directly.)
 inline constexpr char reply_result = 'R';
 inline constexpr char reply_exception = 'E';
+inline constexpr std::size_t reply_header_size = 8;
+inline std::string_view reply_header(char kind) {
+    static constexpr char result[reply_header_size] = {reply_result};
+    static constexpr char exception[reply_header_size] = {reply_exception};
+    return {kind == reply_result ? result : exception, reply_header_size};
+}
 
 /// Runs one serialized request on a worker: looks the entry up, calls it, and returns the reply
 /// bytes. Never throws: every failure, including an unknown name or unreadable bytes, becomes an
