@@ -35,7 +35,8 @@ long setting(const std::string& settings, const std::string& key, long fallback)
 std::string address_space_limit() {
     rlimit limit{};
     if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return "";
-    return " (the pool's memory_limit allows this worker " + std::to_string(limit.rlim_cur) + " bytes of address space)";
+    return " (this worker may use " + std::to_string(limit.rlim_cur) +
+           " bytes of address space: the pool's memory_limit, or ulimit -v)";
 }
 
 bool poll_until_ready(pollfd* fds, nfds_t count) {
