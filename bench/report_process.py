@@ -47,6 +47,10 @@ def main(cpp_path, python_path):
         run = runs.get(name)
         return run[key] * scale if run and key in run else float("nan")
 
+    if len(sys.argv) > 3 and sys.argv[3] == "large":
+        print(f"Python {py['python']}; 2 workers each.")
+        large_table(runs, py)
+        return
     fronta = {
         "start_ms": get("process_pool_start", "real_time"),
         "round_trip_us": get("round_trip<fronta::process_pool>", "median_ns", 1e-3),
