@@ -144,9 +144,16 @@ public:
                 delete draining_.front();
                 draining_.pop_front();
             }
+            draining_count_.store(draining_.size(), std::memory_order_relaxed);
             return;
         }
         keep(s);
+    }
+
+    void trim() noexcept {
+        if (draining_count_.load(std::memory_order_relaxed) == 0) return;
+        std::lock_guard lock(mutex_);
+        reclaim();
     }
 
 private:
@@ -160,6 +167,7 @@ private:
                 ++it;
             }
         }
+        draining_count_.store(draining_.size(), std::memory_order_relaxed);
     }
     void keep(segment* s) noexcept {
         if (free_bytes_ + s->mapped > retained_shared_bytes) {
@@ -177,6 +185,7 @@ private:
     std::mutex mutex_;
     std::vector<segment*> free_;
     std::deque<segment*> draining_;
+    std::atomic<std::size_t> draining_count_{0};
     std::size_t free_bytes_ = 0;
 };
 
@@ -208,6 +217,8 @@ shared_bytes shared_bytes::acquire(std::size_t bytes) {
     out.segment_ = detail::pool().take(bytes);
     return out;
 }
+
+void shared_bytes::trim() noexcept { detail::pool().trim(); }
 
 char* shared_bytes::data() const noexcept { return segment_ ? segment_->base + segment_->begin : nullptr; }
 

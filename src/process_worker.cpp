@@ -138,6 +138,7 @@ int run_process_worker(const std::string& settings) {
                     }
                     case remote::wire::kind::task: {
                         if (!link.has_queued()) oldest_unsent = std::chrono::steady_clock::now();
+                        remote::shared_bytes::trim();  // frees a large reply's buffer once it is read
                         if (got->unreadable.empty())
                             remote::execute(got->payload(), got->attached, reply);
                         else
@@ -160,6 +161,7 @@ int run_process_worker(const std::string& settings) {
                 }
             }
             if (!link.flush()) return 0;  // also wakes the client if it sleeps
+            remote::shared_bytes::trim();
             if (!wait_for_input(link)) return 0;
             if (link.receive() == connection::status::closed) return 0;
         }

@@ -39,6 +39,9 @@ public:
 
     /// A segment from the pool with room for at least `bytes`. Throws std::system_error.
     static shared_bytes acquire(std::size_t bytes);
+    /// Takes back the segments peers have finished reading since they were given back, freeing
+    /// those beyond `retained_shared_bytes` (cheap when there are none).
+    static void trim() noexcept;
 
     bool empty() const noexcept { return segment_ == nullptr; }
     char* data() const noexcept;
