@@ -6,6 +6,8 @@
 //   map:        map over 1,000,000 items in chunks of 10,000; time per item
 //   handoff:    a task receives a 100 MB array (shared_array: only a descriptor travels) and
 //               reads one element; time of the whole round trip
+//   large_value/MB: by value, a std::vector<double> of MB megabytes (10^6 bytes) goes to a task that
+//               returns it; throughput = (argument + result bytes) / median round trip
 #include <benchmark/benchmark.h>
 
 #include <sys/socket.h>
@@ -30,6 +32,9 @@ FRONTA_REMOTE(trivial);
 
 double first_element(fronta::shared_array<const double> values) { return values[values.size() / 2]; }
 FRONTA_REMOTE(first_element);
+
+std::vector<double> echo(std::vector<double> values) { return values; }
+FRONTA_REMOTE(echo);
 
 
 template <class Pool>
@@ -87,6 +92,21 @@ void handoff_100mb(benchmark::State& state) {
     measure_round_trips(state, [&](int) { return pool.submit(first_element, shared).get(); });
 }
 
+// By value: argument and result are copied through whatever the pool's transport does.
+template <class Pool>
+void large_value(benchmark::State& state) {
+    Pool pool(workers);
+    const std::size_t bytes = static_cast<std::size_t>(state.range(0)) * 1'000'000;
+    std::vector<double> data(bytes / sizeof(double), 1.5);
+    pool.submit(echo, data).get();  // warm
+    // The value is read where the future holds it (as Python's result() hands over its object).
+    measure_round_trips(state, [&](int) {
+        auto f = pool.submit(echo, data);
+        return f.get().size();
+    });
+    state.counters["bytes"] = double(2 * bytes);
+}
+
 // The floor under any socket transport on this machine: 8 bytes there and back over a Unix
 // socket pair between two threads that block in read(), with nothing else done.
 void socket_ping_pong_floor(benchmark::State& state) {
@@ -122,6 +142,7 @@ BENCHMARK(chunked_map<fronta::process_pool>)->Unit(benchmark::kMillisecond)->Min
 BENCHMARK(chunked_map<fronta::thread_pool>)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 BENCHMARK(handoff_100mb<fronta::process_pool>)->MinTime(1.0)->UseRealTime();
 BENCHMARK(handoff_100mb<fronta::thread_pool>)->MinTime(1.0)->UseRealTime();
+BENCHMARK(large_value<fronta::process_pool>)->Arg(8)->Arg(32)->Arg(128)->Arg(256)->MinTime(2.0)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
     fronta::init(argc, argv);  // the workers are copies of this benchmark

@@ -3,15 +3,54 @@ import json
 import sys
 
 
+def large_table(runs, py):
+    """By value, argument and result of the same size: throughput = (argument + result bytes) /
+    median round trip, in MB/s (10^6 bytes)."""
+    sizes = [8, 32, 128, 256]
+    rows = [("fronta::process_pool (std::vector<double>)",
+             {mb: runs.get(f"large_value<fronta::process_pool>/{mb}", {}).get("median_ns", float("nan")) for mb in sizes})]
+    for r in py["results"]:
+        if "large_value_ns" in r:
+            rows.append((f"Python {r['executor']} (numpy float64 array)",
+                         {mb: r["large_value_ns"].get(str(mb), float("nan")) for mb in sizes}))
+
+    def rate(mb, ns):
+        return 2 * mb * 1e6 / (ns * 1e-9) / 1e6
+
+    print()
+    print("Large values by value (argument and result of the same size; throughput = (argument + result "
+          "bytes) / median round trip, MB = 10^6 bytes):")
+    print()
+    print("| executor | " + " | ".join(f"{mb} MB: ms, MB/s" for mb in sizes) + " |")
+    print("|---|" + "---:|" * len(sizes))
+    for label, v in rows:
+        print(f"| {label} | " + " | ".join(f"{v[mb] * 1e-6:.1f} ms, {rate(mb, v[mb]):.0f}" for mb in sizes) + " |")
+    print()
+    print("| throughput ratio: fronta::process_pool ÷ | " + " | ".join(f"{mb} MB" for mb in sizes) + " |")
+    print("|---|" + "---:|" * len(sizes))
+    fronta = rows[0][1]
+    for label, v in rows[1:]:
+        print(f"| {label} | " + " | ".join(f"{v[mb] / fronta[mb]:.1f}×" for mb in sizes) + " |")
+    print()
+    print("Target: at least 4× loky's throughput at every size.")
+
+
 def main(cpp_path, python_path):
     cpp = json.load(open(cpp_path))
     py = json.load(open(python_path))
-    runs = {b["name"].split("/")[0]: b for b in cpp["benchmarks"] if b.get("run_type", "iteration") == "iteration"}
+    iterations = [b for b in cpp["benchmarks"] if b.get("run_type", "iteration") == "iteration"]
+    runs = {b["name"].split("/")[0]: b for b in iterations}
+    # Benchmarks with an argument (large_value/MB) by name and argument.
+    runs.update({"/".join(b["name"].split("/")[:2]): b for b in iterations if b["name"].startswith("large_value")})
 
     def get(name, key, scale=1.0):
         run = runs.get(name)
         return run[key] * scale if run and key in run else float("nan")
 
+    if len(sys.argv) > 3 and sys.argv[3] == "large":
+        print(f"Python {py['python']}; 2 workers each.")
+        large_table(runs, py)
+        return
     fronta = {
         "start_ms": get("process_pool_start", "real_time"),
         "round_trip_us": get("round_trip<fronta::process_pool>", "median_ns", 1e-3),
@@ -55,6 +94,7 @@ def main(cpp_path, python_path):
     print(f"| batched submit + get | {fronta['batched_us']:.2f} µs/task | ≤ 2 µs |")
     print(f"| chunked map | {fronta['map_ns']:.1f} ns/item | ≤ 50 ns |")
     print(f"| 100 MB shared-buffer hand-off | {fronta['handoff_us']:.1f} µs | ≤ 1000 µs |")
+    large_table(runs, py)
     floor = get("socket_ping_pong_floor", "median_ns", 1e-3)
     print()
     print(f"Floor of a socket transport here: 8 bytes there and back over a Unix socket pair between two "

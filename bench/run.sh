@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every peer in one go and prints the side-by-side tables (markdown) for docs/benchmarks.md.
-# Usage: bench/run.sh BUILD_DIR [threads|processes|all]     (make bench does this)
+# Usage: bench/run.sh BUILD_DIR [threads|processes|all|large]     (make bench does all)
+#   large: only the large values by value of the process pools, fronta then Python, back to back
 set -euo pipefail
 build=${1:-build-bench}
 which=${2:-all}
@@ -26,4 +27,13 @@ if [[ $which == all || $which == processes ]]; then
   echo
   echo "## Process pools"
   /usr/bin/python3 "$here/report_process.py" "$out/process.json" "$out/python_process.json"
+fi
+if [[ $which == large ]]; then
+  echo "bench: large values: fronta ..." >&2
+  "$build/bench/process_pool_bench" --benchmark_filter='large_value' --benchmark_format=json \
+    --benchmark_out="$out/process.json" --benchmark_out_format=json >/dev/null
+  echo "bench: large values: Python ProcessPoolExecutor and loky ..." >&2
+  /usr/bin/python3 "$here/peers/python_process_pool.py" large >"$out/python_process.json"
+  echo "## Large values by value"
+  /usr/bin/python3 "$here/report_process.py" "$out/process.json" "$out/python_process.json" large
 fi

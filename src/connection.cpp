@@ -11,7 +11,6 @@
 #include <stdexcept>
 #include <system_error>
 
-#include "fronta/detail/shared_memory.hpp"
 
 namespace fronta::detail {
 namespace wire = remote::wire;
@@ -59,34 +58,16 @@ bool connection::push_task_from_another_thread(std::uint64_t id, std::string_vie
     return true;
 }
 
-void connection::queue(wire::kind type, std::uint64_t id, std::string_view payload, const remote::attachments* attached) {
+void connection::reserve_place(wire::kind type) {
     if (box_ && (type == wire::kind::task || type == wire::kind::reply)) {
-        if ((attached == nullptr || attached->empty()) && payload.size() + wire::header_size <= mailbox::max_inline_frame &&
-            payload.size() <= threshold_) {
-            const std::string header = wire::encode_header(type, id, payload);
-            if (out_ring_.push(ring::tag::frame, header, payload, marker_reserve)) {
-                pushed_ = true;
-                return;
-            }
-        }
         // On the socket; the marker keeps its place in the order of frames.
         if (!out_ring_.push(ring::tag::on_socket, {}, {}))
             throw std::runtime_error("fronta: a worker's mailbox is full (more frames in flight than it holds)");
         pushed_ = true;
     }
-    std::uint16_t count = attached ? static_cast<std::uint16_t>(attached->size()) : 0;
-    if (payload.size() > threshold_) {
-        // Large payloads go through shared memory: one copy in, a descriptor over the socket.
-        const int memory = create_shared_memory(payload.size());
-        void* address = map_shared_memory(memory, payload.size(), true, true);  // written whole
-        std::memcpy(address, payload.data(), payload.size());
-        unmap_shared_memory(address, payload.size());
-        out_fds_.push_back(memory);
-        out_ += wire::encode_header(type, id, {}, static_cast<std::uint16_t>((count + 1) | payload_in_attachment));
-    } else {
-        out_ += wire::encode_header(type, id, payload, count);
-        out_.append(payload);
-    }
+}
+
+void connection::add_attachments(const remote::attachments* attached) {
     if (attached)
         for (int fd : attached->fds()) {
             const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
@@ -94,6 +75,71 @@ void connection::queue(wire::kind type, std::uint64_t id, std::string_view paylo
                 throw std::system_error(errno, std::generic_category(), "fronta: cannot pass a descriptor to a worker");
             out_fds_.push_back(copy);
         }
+}
+
+void connection::queue(wire::kind type, std::uint64_t id, std::string_view payload, const remote::attachments* attached) {
+    if (payload.size() > threshold_ || payload.size() > wire::default_max_payload) {
+        // Large: into shared memory (a warm segment from the pool), read in place by the peer.
+        auto bytes = remote::shared_bytes::acquire(payload.size());
+        bytes.append(payload.data(), payload.size());
+        const auto [offset, length] = bytes.whole();
+        queue_shared(type, id, bytes, offset, length, attached);
+        return;
+    }
+    if (box_ && (type == wire::kind::task || type == wire::kind::reply) && (attached == nullptr || attached->empty()) &&
+        payload.size() + wire::header_size <= mailbox::max_inline_frame) {
+        const std::string header = wire::encode_header(type, id, payload);
+        if (out_ring_.push(ring::tag::frame, header, payload, marker_reserve)) {
+            pushed_ = true;
+            return;
+        }
+    }
+    reserve_place(type);
+    const std::uint16_t count = attached ? static_cast<std::uint16_t>(attached->size()) : 0;
+    out_ += wire::encode_header(type, id, payload, count);
+    out_.append(payload);
+    add_attachments(attached);
+}
+
+void connection::queue_shared(wire::kind type, std::uint64_t id, remote::shared_bytes& bytes, std::uint64_t offset,
+                              std::uint64_t length, const remote::attachments* attached) {
+    const int memory = fcntl(bytes.fd(), F_DUPFD_CLOEXEC, 3);
+    if (memory < 0) throw std::system_error(errno, std::generic_category(), "fronta: cannot pass a message buffer");
+    try {
+        reserve_place(type);
+    } catch (...) {
+        close(memory);
+        throw;
+    }
+    bytes.lend();  // the peer's shared_view gives it back
+    out_fds_.push_back(memory);
+    char where[16];
+    std::memcpy(where, &offset, 8);
+    std::memcpy(where + 8, &length, 8);
+    const std::string_view payload(where, sizeof where);
+    const std::uint16_t count = attached ? static_cast<std::uint16_t>(attached->size()) : 0;
+    out_ += wire::encode_header(type, id, payload, static_cast<std::uint16_t>((count + 1) | payload_in_attachment));
+    out_.append(payload);
+    add_attachments(attached);
+}
+
+void connection::queue_task(std::uint64_t id, remote::request& call) {
+    if (call.shared_arguments.empty()) {
+        queue(wire::kind::task, id, remote::to_bytes(call), &call.attached);
+        return;
+    }
+    const auto [offset, length] = remote::frame_shared_request(call);
+    queue_shared(wire::kind::task, id, call.shared_arguments, offset, length, &call.attached);
+}
+
+void connection::queue_reply(std::uint64_t id, remote::output_bytes& reply, const remote::attachments* attached) {
+    if (!reply.is_shared()) {
+        queue(wire::kind::reply, id, reply.view(), attached);
+        return;
+    }
+    const auto [offset, length] = reply.shared().whole();
+    queue_shared(wire::kind::reply, id, reply.shared(), offset, length, attached);
+    reply.clear();  // the segment goes back to the pool, reused once the client has read it
 }
 
 bool connection::flush(bool wait) {
@@ -229,22 +275,26 @@ std::optional<received_frame> connection::next_from_socket() {
     std::vector<int> fds(in_fds_.begin(), in_fds_.begin() + static_cast<std::ptrdiff_t>(count));
     in_fds_.erase(in_fds_.begin(), in_fds_.begin() + static_cast<std::ptrdiff_t>(count));
     if (in_memory) {
-        if (fds.empty() || !frame->payload.empty()) {
+        if (fds.empty() || frame->payload.size() != 16) {
             for (int fd : fds) close(fd);
-            throw wire::protocol_error("bad frame: payload in shared memory without its descriptor");
+            throw wire::protocol_error("bad frame: payload in shared memory without its descriptor or place");
         }
         const int memory = fds.front();
         fds.erase(fds.begin());
+        std::uint64_t offset, length;
+        std::memcpy(&offset, frame->payload.data(), 8);
+        std::memcpy(&length, frame->payload.data() + 8, 8);
+        frame->payload.clear();
         try {
-            const std::size_t size = shared_memory_size(memory);
-            if (size > remote::wire::default_max_payload) throw wire::protocol_error("bad frame: shared payload too large");
-            void* address = map_shared_memory(memory, size, false, true);  // read whole
-            frame->payload.assign(static_cast<const char*>(address), size);
-            unmap_shared_memory(address, size);
-        } catch (const std::exception& e) {
+            out.shared = peer_segments_.view(memory, offset, length);
+        } catch (const std::invalid_argument& e) {
             close(memory);
             for (int fd : fds) close(fd);
-            throw wire::protocol_error(std::string("bad frame: cannot read its shared payload: ") + e.what());
+            throw wire::protocol_error(std::string("bad frame: ") + e.what());
+        } catch (const std::exception& e) {
+            // The peer is fine; this process cannot hold the message (a memory limit, most often).
+            out.unreadable = e.what();
+            remote::shared_view::release_unread(memory);
         }
         close(memory);
     }

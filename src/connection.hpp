@@ -1,7 +1,8 @@
 #pragma once
 // A Unix socket carrying frames, with file descriptors passed beside them (SCM_RIGHTS). Used by
 // both ends of a process_pool: the client's dispatcher (non-blocking) and a worker (blocking).
-// Payloads above a threshold travel in shared memory: the frame carries only the descriptor.
+// Payloads above a threshold travel in shared memory: the frame carries the segment's descriptor
+// and where the message lies in it, and the receiver reads it in place (remote/payload.hpp).
 //
 // With a mailbox (mailbox.hpp), task and reply frames travel in its rings where they fit, and a
 // marker in the ring keeps the place of those that travel on the socket; hello and shutdown frames
@@ -17,6 +18,8 @@
 #include <vector>
 
 #include "fronta/remote/attachments.hpp"
+#include "fronta/remote/payload.hpp"
+#include "fronta/remote/registry.hpp"
 #include "fronta/remote/wire.hpp"
 #include "mailbox.hpp"
 
@@ -25,6 +28,11 @@ namespace fronta::detail {
 struct received_frame {
     remote::wire::frame frame;
     remote::attachments attached;  // descriptors that came with it
+    remote::shared_view shared;    // the payload, when it came in shared memory
+    std::string unreadable;        // why a payload in shared memory could not be mapped (ENOMEM...)
+
+    /// The payload, wherever it lies; valid until `shared` is released.
+    std::string_view payload() const noexcept { return shared.empty() ? std::string_view(frame.payload) : shared.bytes(); }
 };
 
 class connection {
@@ -62,6 +70,14 @@ public:
     /// Adds a frame to the outgoing buffer; `attached` descriptors go with it (duplicated).
     void queue(remote::wire::kind type, std::uint64_t id, std::string_view payload,
                const remote::attachments* attached = nullptr);
+    /// Adds a frame whose payload is bytes [offset, offset + length) of a shared segment: the peer
+    /// reads them in place and then lets the segment be reused.
+    void queue_shared(remote::wire::kind type, std::uint64_t id, remote::shared_bytes& bytes, std::uint64_t offset,
+                      std::uint64_t length, const remote::attachments* attached = nullptr);
+    /// A task: its request, serialized in place when its arguments are in shared memory.
+    void queue_task(std::uint64_t id, remote::request& call);
+    /// A reply; one in shared memory is sent from there and `reply` is emptied.
+    void queue_reply(std::uint64_t id, remote::output_bytes& reply, const remote::attachments* attached);
     /// Sends what is queued (and wakes the peer if it sleeps on the ring). With `wait`, waits while the socket is full; without, keeps the rest
     /// for a later call (see has_queued). False if the peer is gone.
     bool flush(bool wait = true);
@@ -83,6 +99,8 @@ private:
     static constexpr std::size_t marker_reserve = 64 * ring::record_header;
 
     std::optional<received_frame> next_from_socket();
+    void reserve_place(remote::wire::kind type);
+    void add_attachments(const remote::attachments* attached);
     void ring_doorbell() noexcept;
 
     int fd_;
@@ -102,6 +120,7 @@ private:
     std::deque<received_frame> from_socket_;  // tasks or replies that came on the socket, before their marker
     remote::wire::decoder ring_decoder_;
     std::string record_;
+    remote::mapping_cache peer_segments_;  // the peer's message buffers, mapped once
 };
 
 }  // namespace fronta::detail

@@ -216,7 +216,8 @@ public:
     // large payload take the dispatcher's path.
     worker_process* hand_to_idle_worker(remote::remote_task* t, std::uint64_t& id) {
         worker_process* w = idle_worker_;
-        if (w == nullptr || !t->call.attached.empty() || limit_for(*t).count() != 0) return nullptr;
+        if (w == nullptr || !t->call.attached.empty() || !t->call.shared_arguments.empty() || limit_for(*t).count() != 0)
+            return nullptr;
         std::string payload = remote::to_bytes(t->call);
         if (!t->started) {
             if (!t->start()) return nullptr;  // cancelled: the dispatcher cancels it
@@ -764,7 +765,12 @@ private:
                 w.head_started = now;
                 last_activity_ = now;
                 if (w.tasks.empty()) w.idle_since = now;
-                t->complete(frame.payload, got.attached);
+                if (got.unreadable.empty())
+                    t->complete(got.payload(), got.attached);
+                else
+                    t->fail(std::make_exception_ptr(std::runtime_error("process_pool: cannot map the result of " +
+                                                                       t->description + ": " + got.unreadable)));
+                got.shared.release();  // read: the worker may reuse its buffer
                 if (options_.max_tasks_per_child != 0 && ++w.tasks_done >= options_.max_tasks_per_child &&
                     w.tasks.empty()) {
                     retire(w);
@@ -806,7 +812,7 @@ private:
                 if (w->tasks.empty()) w->head_started = clock::now();
                 const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
                 w->tasks.push_back({t, id});
-                w->link->queue(wire::kind::task, id, remote::to_bytes(t->call), &t->call.attached);
+                w->link->queue_task(id, t->call);
                 sent_any = true;
             }
         }

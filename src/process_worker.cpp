@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "connection.hpp"
@@ -150,6 +151,14 @@ int unread_bytes(int fd) {
     return queued;
 }
 
+// The memory limit, for messages that do not fit under it.
+std::string address_space_limit() {
+    rlimit limit{};
+    if (getrlimit(RLIMIT_AS, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return "";
+    return " (this worker may use " + std::to_string(limit.rlim_cur) +
+           " bytes of address space: the pool's memory_limit, or ulimit -v)";
+}
+
 bool poll_until_ready(pollfd* fds, nfds_t count) {
     while (poll(fds, count, -1) < 0)
         if (errno != EINTR) return false;
@@ -232,6 +241,7 @@ int run_process_worker(const std::string& settings) {
     const auto threshold = static_cast<std::size_t>(setting(settings, "shm", 1 << 20));
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);  // waits happen in wait_for_input
     connection link(fd, threshold);
+    remote::output_bytes reply(threshold);  // large replies are written straight into shared memory
     auto oldest_unsent = std::chrono::steady_clock::now();
     bool greeted = false;
     try {
@@ -267,8 +277,15 @@ int run_process_worker(const std::string& settings) {
                         // would read them as garbage. They are caught here, so they fail this task
                         // and never a later one (the count can only fall while the task runs,
                         // as the client reads, so a rise means the task wrote).
+                        remote::shared_bytes::trim();  // frees a large reply's buffer once it is read
                         const int unread_before = unread_bytes(fd);
-                        const std::string reply = remote::execute(frame.payload, got->attached);
+                        if (got->unreadable.empty())
+                            remote::execute(got->payload(), got->attached, reply);
+                        else
+                            remote::failure_reply(std::make_exception_ptr(std::runtime_error(
+                                                      "fronta worker: cannot map the task's arguments: " + got->unreadable +
+                                                      address_space_limit())),
+                                                  reply);
                         if (const int unread_after = unread_bytes(fd); unread_after > unread_before) {
                             std::fprintf(stderr,
                                          "fronta worker %d: the task wrote bytes onto fronta's channel (descriptor %d), "
@@ -276,7 +293,8 @@ int run_process_worker(const std::string& settings) {
                                          static_cast<int>(getpid()), fd);
                             return stray_bytes_exit_code;
                         }
-                        link.queue(remote::wire::kind::reply, frame.id, reply, &got->attached);
+                        got->shared.release();  // read: the client may reuse its buffer
+                        link.queue_reply(frame.id, reply, &got->attached);
                         // Replies wait for company only while more tasks are here and the first is fresh.
                         const bool stale = std::chrono::steady_clock::now() - oldest_unsent > std::chrono::microseconds(200);
                         if ((!link.has_buffered() || stale) && !link.flush()) return 0;
@@ -290,6 +308,7 @@ int run_process_worker(const std::string& settings) {
                 }
             }
             if (!link.flush()) return 0;  // also wakes the client if it sleeps
+            remote::shared_bytes::trim();
             if (!wait_for_input(link)) return 0;
             if (link.receive() == connection::status::closed) return 0;
         }

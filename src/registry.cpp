@@ -214,28 +214,97 @@ std::exception_ptr registry::rebuild(const exception_description& d) const {
     return std::make_exception_ptr(remote_error(d.type_name, d.message));
 }
 
-std::string execute(std::string_view request_bytes, attachments& exchange) {
+namespace {
+
+// The binary form of `request` as cereal writes it (to_bytes): function, state and arguments as a
+// 64-bit length and the bytes, then `chunk` as one byte. Read here without copying the arguments,
+// which may be a large message in shared memory.
+struct request_view {
+    std::string_view function;
+    std::string_view state;
+    std::string_view arguments;
+    bool chunk = false;
+};
+
+std::string_view take_string(std::string_view& in) {
+    std::uint64_t length;
+    if (in.size() < sizeof length) throw deserialization_error("cannot read the request: it is truncated");
+    std::memcpy(&length, in.data(), sizeof length);
+    in.remove_prefix(sizeof length);
+    if (length > in.size())
+        throw deserialization_error("cannot read the request: a length of " + std::to_string(length) +
+                                    " bytes with " + std::to_string(in.size()) + " left");
+    const std::string_view out = in.substr(0, static_cast<std::size_t>(length));
+    in.remove_prefix(static_cast<std::size_t>(length));
+    return out;
+}
+
+request_view parse_request(std::string_view in) {
+    request_view r;
+    r.function = take_string(in);
+    r.state = take_string(in);
+    r.arguments = take_string(in);
+    if (in.size() != 1 || static_cast<unsigned char>(in.front()) > 1)
+        throw deserialization_error("cannot read the request: " + std::to_string(in.size()) +
+                                    " bytes where one flag should end it");
+    r.chunk = in.front() == 1;
+    return r;
+}
+
+void put_string(std::string& out, std::string_view s) {
+    const std::uint64_t length = s.size();
+    out.append(reinterpret_cast<const char*>(&length), sizeof length);
+    out.append(s);
+}
+
+}  // namespace
+
+std::pair<std::uint64_t, std::uint64_t> frame_shared_request(request& r) {
+    std::string prefix;
+    prefix.reserve(3 * sizeof(std::uint64_t) + r.function.size() + r.state.size());
+    put_string(prefix, r.function);
+    put_string(prefix, r.state);
+    const std::uint64_t length = r.shared_arguments.size();
+    prefix.append(reinterpret_cast<const char*>(&length), sizeof length);
+    const char chunk = r.chunk ? 1 : 0;
+    return r.shared_arguments.frame(prefix, std::string_view(&chunk, 1));
+}
+
+void execute(std::string_view request_bytes, attachments& exchange, output_bytes& reply) {
     attachment_scope scope(&exchange);
-    std::string reply(1, reply_result);
+    reply.clear();
     try {
-        auto req = from_bytes<request>(request_bytes);
+        reply.append(reply_header(reply_result).data(), reply_header_size);
+        const request_view req = parse_request(request_bytes);
         const entry* e = registry::instance().find(req.function);
         if (e == nullptr)
-            throw std::invalid_argument("the worker has no remote function '" + req.function +
+            throw std::invalid_argument("the worker has no remote function '" + std::string(req.function) +
                                         "' (client and worker run different code?)");
-        reply += req.chunk ? e->call_chunk(req.state, req.arguments) : e->call(req.state, req.arguments);
+        (req.chunk ? e->call_chunk : e->call)(req.state, req.arguments, reply);
     } catch (...) {
-        reply.assign(1, reply_exception);
-        append_bytes(reply, registry::instance().describe(std::current_exception()));
+        failure_reply(std::current_exception(), reply);
     }
-    return reply;
+}
+
+void failure_reply(std::exception_ptr error, output_bytes& reply) {
+    const auto description = registry::instance().describe(std::move(error));
+    reply.clear();
+    reply.append(reply_header(reply_exception).data(), reply_header_size);
+    append_bytes(reply, description);
+}
+
+std::string execute(std::string_view request_bytes, attachments& exchange) {
+    output_bytes reply;
+    execute(request_bytes, exchange, reply);
+    return reply.take_string();
 }
 
 std::string_view result_or_throw(std::string_view reply) {
     if (reply.empty()) throw deserialization_error("empty reply from the worker");
-    if (reply.front() == reply_result) return reply.substr(1);
+    if (reply.size() < reply_header_size) throw deserialization_error("malformed reply from the worker");
+    if (reply.front() == reply_result) return reply.substr(reply_header_size);
     if (reply.front() != reply_exception) throw deserialization_error("malformed reply from the worker");
-    const auto description = from_bytes<exception_description>(reply.substr(1));
+    const auto description = from_bytes<exception_description>(reply.substr(reply_header_size));
     std::rethrow_exception(registry::instance().rebuild(description));
 }
 

@@ -297,14 +297,22 @@ TEST(mpi_world, futures_work_with_wait_as_completed_then_and_the_erased_executor
         << "the erased executor finds out at run time";
 }
 
-// More than 2 GiB in one argument: several MPI messages. About 10 GiB of memory in all, so only
-// when asked (FRONTA_MPI_HUGE_MB=2200).
+// More than 2 GiB in one argument and in one result: several MPI messages each. About 12 GiB of
+// memory in all, so only when asked (FRONTA_MPI_HUGE_MB=2200).
 TEST(mpi_world, a_message_larger_than_2_gib) {
     const char* huge = std::getenv("FRONTA_MPI_HUGE_MB");
     if (huge == nullptr) GTEST_SKIP() << "set FRONTA_MPI_HUGE_MB=2200 to send 2.2 GiB";
     fronta::mpi_pool pool(1);
-    const std::string big(std::size_t(std::atol(huge)) << 20, 'x');
+    std::string big(std::size_t(std::atol(huge)) << 20, 'x');
+    big.front() = 'a';
     EXPECT_EQ(pool.submit(checksum_remote, big).get(), checksum(big));
+    auto back = pool.submit(reversed, big);
+    const std::size_t size = big.size();
+    std::string().swap(big);
+    const std::string& got = back.get();
+    ASSERT_EQ(got.size(), size);
+    EXPECT_EQ(got.back(), 'a');
+    EXPECT_EQ(got.front(), 'x');
 }
 
 // What a worker rank's death does (CTest runs it on its own and expects the job to end, not hang).

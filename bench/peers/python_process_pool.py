@@ -6,6 +6,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+import numpy
 from joblib.externals import loky
 
 WORKERS = 2
@@ -55,6 +56,30 @@ def chunked_map(pool):
     return (time.perf_counter_ns() - t0) / MAP_ITEMS
 
 
+def echo(values):
+    return values
+
+
+LARGE_MB = (8, 32, 128, 256)
+
+
+def large_value(pool):
+    """By value: a numpy array of MB megabytes (10^6 bytes) of float64 goes to a task that returns
+    it; the median round trip per size, as bench/process_pool_bench.cpp's large_value/MB."""
+    out = {}
+    for mb in LARGE_MB:
+        data = numpy.full(mb * 1_000_000 // 8, 1.5)
+        pool.submit(echo, data).result()  # warm
+        samples = []
+        for _ in range(max(5, min(20, 1000 // mb))):
+            t0 = time.perf_counter_ns()
+            back = pool.submit(echo, data).result()
+            samples.append(time.perf_counter_ns() - t0)
+            assert back.nbytes == data.nbytes
+        out[str(mb)] = statistics.median(samples)
+    return out
+
+
 def handoff(pool, count=20):
     data = bytes(100_000_000)
     pool.submit(middle, b"warm").result()
@@ -70,14 +95,23 @@ def measure(name, make, reusable=False):
     result = {"executor": name, "start_s": start(make) if not reusable else None}
     pool = make()
     result.update(round_trip_median_ns=round_trip(pool), batched_ns_per_task=batched(pool),
-                  map_ns_per_item=chunked_map(pool), handoff_100mb_ns=handoff(pool))
+                  map_ns_per_item=chunked_map(pool), handoff_100mb_ns=handoff(pool),
+                  large_value_ns=large_value(pool))
+    pool.shutdown()
+    return result
+
+
+def measure_large(name, make):
+    pool = make()
+    result = {"executor": name, "large_value_ns": large_value(pool)}
     pool.shutdown()
     return result
 
 
 if __name__ == "__main__":
+    run = measure_large if sys.argv[1:] == ["large"] else measure
     results = [
-        measure("ProcessPoolExecutor", lambda: ProcessPoolExecutor(max_workers=WORKERS)),
-        measure("loky", lambda: loky.get_reusable_executor(max_workers=WORKERS, reuse=False)),
+        run("ProcessPoolExecutor", lambda: ProcessPoolExecutor(max_workers=WORKERS)),
+        run("loky", lambda: loky.get_reusable_executor(max_workers=WORKERS, reuse=False)),
     ]
     print(json.dumps({"python": sys.version.split()[0], "results": results}))

@@ -70,7 +70,10 @@ struct process_pool_options {
     /// std::bad_alloc (0: no limit).
     std::size_t memory_limit = 0;
     /// Messages (arguments, results) larger than this travel through shared memory (memfd)
-    /// instead of the socket.
+    /// instead of the socket, serialized into it and read in place; its buffers are reused. Any
+    /// size that fits in memory travels (arguments spill to shared memory past 1 MiB whatever this
+    /// says). A message a worker cannot map under `memory_limit` fails its task with an error
+    /// naming the limit.
     std::size_t shared_memory_threshold = std::size_t{1} << 20;
 };
 

@@ -36,7 +36,8 @@ public:
 
     /// Marks the future running; false if it was cancelled (then call cancel()).
     virtual bool start() noexcept = 0;
-    /// `attached`: descriptors that came with the reply (shared memory in the result).
+    /// `attached`: descriptors that came with the reply (shared memory in the result). `reply` is
+    /// valid only during the call: it may lie in shared memory the worker reuses afterwards.
     virtual void complete(std::string_view reply, attachments& attached) noexcept = 0;
     virtual void fail(std::exception_ptr error) noexcept = 0;
     virtual void cancel() noexcept = 0;
@@ -180,12 +181,16 @@ struct shipping {
     }
 
     /// `descriptors`: the transport can pass file descriptors (a local socket), so shared buffers
-    /// travel as descriptors; otherwise (MPI) they travel by value.
+    /// travel as descriptors and large arguments are serialized straight into shared memory;
+    /// otherwise (MPI) they travel by value.
     static request single(bool descriptors, const callable& f, Args&&... args) {
         request r;
         attachment_scope scope(descriptors ? &r.attached : nullptr);
         std::tie(r.function, r.state) = identify(f);
-        r.arguments = to_bytes(arguments(std::forward<Args>(args)...));
+        if constexpr (std::is_same_v<arguments, std::tuple<std::decay_t<Args>...>>)
+            r.set_arguments(descriptors, std::as_const(args)...);  // no copy of a large argument first
+        else
+            r.set_arguments(descriptors, arguments(std::forward<Args>(args)...));
         return r;
     }
 };
@@ -201,7 +206,7 @@ struct chunk_shipping : shipping<F, Input> {
         detail::chunk_items_t<typename base::arguments> converted;
         converted.reserve(items.size());
         for (auto& item : items) converted.emplace_back(std::move(item));
-        r.arguments = to_bytes(converted);
+        r.set_arguments(descriptors, converted);
         r.chunk = true;
         return r;
     }

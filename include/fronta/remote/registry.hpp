@@ -38,14 +38,14 @@
 
 namespace fronta::remote {
 
-/// One thing a worker can run. Both functions read serialized input and return serialized output;
-/// they throw what the user's code throws.
+/// One thing a worker can run. Both functions read serialized input and append serialized output
+/// to `out`; they throw what the user's code throws.
 struct entry {
     std::string name;
     /// (callable state, serialized argument tuple) -> serialized result
-    std::string (*call)(std::string_view state, std::string_view arguments) = nullptr;
+    void (*call)(std::string_view state, std::string_view arguments, output_bytes& out) = nullptr;
     /// (callable state, serialized vector of argument tuples) -> serialized chunk reply
-    std::string (*call_chunk)(std::string_view state, std::string_view items) = nullptr;
+    void (*call_chunk)(std::string_view state, std::string_view items, output_bytes& out) = nullptr;
 };
 
 /// How an exception crosses: what kind it is, its type's name and its message.
@@ -98,21 +98,53 @@ struct request {
     std::string arguments;
     bool chunk = false;
     attachments attached;  // shared memory the state or arguments refer to (not serialized)
+    /// Large arguments, serialized into shared memory instead of `arguments` (process pools): the
+    /// message is laid out around them in place (see `frame_shared_request`).
+    shared_bytes shared_arguments;
     template <class Archive>
     void serialize(Archive& archive) {
         archive(function, state, arguments, chunk);
     }
+    /// Serializes `values` as the arguments (a tuple, or its elements one after the other: the same
+    /// bytes); with `shared`, large ones go straight to shared memory.
+    template <class... T>
+    void set_arguments(bool shared, const T&... values) {
+        output_bytes out(shared ? shared_spill_threshold : output_bytes::never);
+        if constexpr (sizeof...(T) != 0) append_bytes(out, values...);
+        if (out.is_shared())
+            shared_arguments = out.take_shared();
+        else
+            arguments = out.take_string();
+    }
 };
 
-/// Replies start with one of these bytes; the rest is the result or an exception_description.
+/// For a request with `shared_arguments`: writes the rest of its serialized form (the same bytes
+/// as `to_bytes(r)` would give) around them and returns (offset, length) of the whole message in
+/// the segment.
+std::pair<std::uint64_t, std::uint64_t> frame_shared_request(request& r);
+
+/// Replies start with a header of 8 bytes, the first of which is one of these; the rest is the
+/// result or an exception_description. (8 bytes keep a result's arrays as aligned in a reply as
+/// they are in the buffer it lies in, so they can be copied out directly.)
 inline constexpr char reply_result = 'R';
 inline constexpr char reply_exception = 'E';
+inline constexpr std::size_t reply_header_size = 8;
+inline std::string_view reply_header(char kind) {
+    static constexpr char result[reply_header_size] = {reply_result};
+    static constexpr char exception[reply_header_size] = {reply_exception};
+    return {kind == reply_result ? result : exception, reply_header_size};
+}
 
 /// Runs one serialized request on a worker: looks the entry up, calls it, and returns the reply
 /// bytes. Never throws: every failure, including an unknown name or unreadable bytes, becomes an
 /// exception reply.
 /// `exchange` holds the descriptors that came with the request, and receives those the reply needs.
 std::string execute(std::string_view request_bytes, attachments& exchange);
+/// As above, writing the reply into `reply` (emptied first), in shared memory when it is large.
+void execute(std::string_view request_bytes, attachments& exchange, output_bytes& reply);
+
+/// An exception reply for `error` in `reply` (emptied first).
+void failure_reply(std::exception_ptr error, output_bytes& reply);
 
 /// Client side: turns a reply into the value bytes, or throws the exception it carries.
 std::string_view result_or_throw(std::string_view reply);
@@ -152,12 +184,11 @@ struct chunk_reply {
 };
 
 template <class R, class Call>
-std::string result_bytes(Call&& call) {
+void write_result(output_bytes& out, Call&& call) {
     if constexpr (std::is_void_v<R>) {
         std::forward<Call>(call)();
-        return {};
     } else {
-        return to_bytes(std::forward<Call>(call)());
+        append_bytes(out, std::forward<Call>(call)());
     }
 }
 
@@ -192,7 +223,7 @@ decltype(auto) call_with_item(Callable& callable, Item&& item) {
 }
 
 template <class R, class Callable, class Tuple>
-std::string run_chunk(Callable& callable, std::string_view items_bytes) {
+void run_chunk(Callable& callable, std::string_view items_bytes, output_bytes& out) {
     auto items = from_bytes<chunk_items_t<Tuple>>(items_bytes);
     chunk_reply<stored_t<R>> reply;
     reply.values.reserve(items.size());
@@ -210,7 +241,7 @@ std::string run_chunk(Callable& callable, std::string_view items_bytes) {
             break;
         }
     }
-    return to_bytes(reply);
+    append_bytes(out, reply);
 }
 
 template <auto Function>
@@ -219,13 +250,13 @@ struct function_entry {
     using R = typename traits::result;
     using arguments = typename traits::parameters;
 
-    static std::string call(std::string_view, std::string_view argument_bytes) {
+    static void call(std::string_view, std::string_view argument_bytes, output_bytes& out) {
         auto args = from_bytes<arguments>(argument_bytes);
-        return result_bytes<R>([&]() -> decltype(auto) { return std::apply(Function, std::move(args)); });
+        write_result<R>(out, [&]() -> decltype(auto) { return std::apply(Function, std::move(args)); });
     }
-    static std::string call_chunk(std::string_view, std::string_view items) {
+    static void call_chunk(std::string_view, std::string_view items, output_bytes& out) {
         auto callable = Function;
-        return run_chunk<R, decltype(callable), arguments>(callable, items);
+        run_chunk<R, decltype(callable), arguments>(callable, items, out);
     }
 };
 
@@ -247,14 +278,14 @@ struct functor_entry {
     using R = std::invoke_result_t<T&, P&&...>;
     using arguments = std::tuple<P...>;
 
-    static std::string call(std::string_view state, std::string_view argument_bytes) {
+    static void call(std::string_view state, std::string_view argument_bytes, output_bytes& out) {
         T callable = restore_callable<T>(state);
         auto args = from_bytes<arguments>(argument_bytes);
-        return result_bytes<R>([&]() -> decltype(auto) { return std::apply(callable, std::move(args)); });
+        write_result<R>(out, [&]() -> decltype(auto) { return std::apply(callable, std::move(args)); });
     }
-    static std::string call_chunk(std::string_view state, std::string_view items) {
+    static void call_chunk(std::string_view state, std::string_view items, output_bytes& out) {
         T callable = restore_callable<T>(state);
-        return run_chunk<R, T, arguments>(callable, items);
+        run_chunk<R, T, arguments>(callable, items, out);
     }
     static const std::string& name() {
         static const std::string n = "functor:" + std::string(typeid(functor_entry).name());

@@ -28,6 +28,8 @@
 #include <cereal/types/vector.hpp>
 #include <array>
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <istream>
 #include <optional>
 #include <ostream>
@@ -36,6 +38,70 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+
+#include "fronta/remote/payload.hpp"
+
+namespace fronta::remote::detail {
+/// Faults in the pages of [data, data + bytes) in one call (if the kernel can), before they are
+/// written: on a virtual machine each first touch of a page traps, and one call is much cheaper.
+void prefault(void* data, std::size_t bytes) noexcept;
+
+// Reads from a view of bytes it does not own.
+class view_source : public std::streambuf {
+public:
+    void target(std::string_view in) {
+        char* begin = const_cast<char*>(in.data());
+        setg(begin, begin, begin + in.size());
+    }
+    const char* current() const noexcept { return gptr(); }
+    std::size_t available() const noexcept { return static_cast<std::size_t>(egptr() - gptr()); }
+    void skip(std::size_t n) noexcept { setg(eback(), gptr() + n, egptr()); }
+};
+
+// The archive that from_bytes reads with on this thread, and the bytes under it: large arrays
+// are copied straight out of them.
+struct direct_input {
+    const cereal::BinaryInputArchive* archive = nullptr;
+    view_source* source = nullptr;
+};
+inline thread_local direct_input current_input;
+
+inline view_source* direct_source(const cereal::BinaryInputArchive& archive) noexcept {
+    return current_input.archive == &archive ? current_input.source : nullptr;
+}
+}  // namespace fronta::remote::detail
+
+namespace cereal {
+/// A large vector of numbers read from a binary archive: the same bytes as cereal's own load, but
+/// the new storage is faulted in at once and, when fronta reads from memory and the numbers are
+/// aligned there, filled by one copy without zeroing it first.
+template <class T, class A>
+inline std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> load(BinaryInputArchive& archive,
+                                                                                   std::vector<T, A>& vector) {
+    size_type size;
+    archive(make_size_tag(size));
+    if (size > std::numeric_limits<std::size_t>::max() / sizeof(T))
+        throw Exception("a vector of " + std::to_string(size) + " elements");
+    const auto count = static_cast<std::size_t>(size);
+    const std::size_t bytes = count * sizeof(T);
+    if (bytes >= (std::size_t{1} << 20)) {
+        auto* source = fronta::remote::detail::direct_source(archive);
+        const bool direct = source != nullptr && source->available() >= bytes &&
+                            reinterpret_cast<std::uintptr_t>(source->current()) % alignof(T) == 0;
+        vector = std::vector<T, A>(vector.get_allocator());
+        vector.reserve(count);
+        fronta::remote::detail::prefault(vector.data(), bytes);
+        if (direct) {
+            const T* first = reinterpret_cast<const T*>(source->current());
+            vector.assign(first, first + count);  // within the capacity: one copy, no zeroing
+            source->skip(bytes);
+            return;
+        }
+    }
+    vector.resize(count);
+    archive(binary_data(vector.data(), bytes));
+}
+}  // namespace cereal
 
 namespace fronta::remote {
 
@@ -91,13 +157,23 @@ private:
     std::string* out_ = nullptr;
 };
 
-// Reads from a view of bytes it does not own.
-class view_source : public std::streambuf {
+// Appends to output_bytes (which moves to shared memory when it grows large).
+class output_sink : public std::streambuf {
 public:
-    void target(std::string_view in) {
-        char* begin = const_cast<char*>(in.data());
-        setg(begin, begin, begin + in.size());
+    void target(output_bytes* out) noexcept { out_ = out; }
+
+protected:
+    std::streamsize xsputn(const char* s, std::streamsize n) override {
+        out_->append(s, static_cast<std::size_t>(n));
+        return n;
     }
+    int_type overflow(int_type c) override {
+        if (c != traits_type::eof()) out_->push_back(static_cast<char>(c));
+        return c;
+    }
+
+private:
+    output_bytes* out_ = nullptr;
 };
 
 // Building a std::ostream or std::istream costs more than serializing a small message, so each
@@ -152,6 +228,14 @@ void append_bytes(std::string& out, const T&... values) {
     archive(values...);
 }
 
+/// Appends the serialized `values` to `out`, straight into shared memory once it is large.
+template <class... T>
+void append_bytes(output_bytes& out, const T&... values) {
+    detail::cached_stream<detail::output_sink, std::ostream> cached(&out);
+    cereal::BinaryOutputArchive archive(cached.stream());
+    archive(values...);
+}
+
 template <class... T>
 std::string to_bytes(const T&... values) {
     std::string out;
@@ -167,6 +251,13 @@ void read_bytes(std::string_view in, T&... values) {
     std::istream& stream = cached.stream();
     try {
         cereal::BinaryInputArchive archive(stream);
+        struct direct_scope {  // large arrays may be copied straight out of `in`
+            detail::direct_input previous = detail::current_input;
+            direct_scope(const cereal::BinaryInputArchive* a, detail::view_source* s) noexcept {
+                detail::current_input = {a, s};
+            }
+            ~direct_scope() { detail::current_input = previous; }
+        } scope(&archive, &cached.buffer());
         archive(values...);
     } catch (const cereal::Exception& e) {
         throw deserialization_error(std::string("cannot read the message: ") + e.what());

@@ -33,10 +33,13 @@ enum class kind : std::uint8_t {
 inline constexpr std::uint32_t magic = 0x544E5246;  // "FRNT"
 inline constexpr std::uint8_t version = 1;
 inline constexpr std::size_t header_size = 32;
+/// The largest payload a frame carries inline on the socket; larger ones go in shared memory.
 inline constexpr std::uint64_t default_max_payload = std::uint64_t{1} << 30;
 
 inline constexpr std::uint16_t max_attachments = 1024;
-/// Set in `attachments` when the payload itself travels in the first attachment (shared memory).
+/// Set in `attachments` when the payload lies in the first attachment (a shared-memory segment,
+/// remote/payload.hpp); the frame's own payload is then its offset and length there (2 × 8 bytes).
+/// Such payloads have no size limit but the memory of the two processes.
 inline constexpr std::uint16_t payload_attached = 0x8000;
 
 struct frame {
