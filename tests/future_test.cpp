@@ -1,7 +1,9 @@
 // Semantics of future<T>, modelled on CPython's test_concurrent_futures (FutureTests).
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -15,6 +17,30 @@
 using namespace std::chrono_literals;
 
 namespace {
+
+// Runs `body` on a thread with a stack of `stack_bytes` (std::thread cannot choose it).
+void run_on_stack_of(std::size_t stack_bytes, std::function<void()> body) {
+    pthread_attr_t attr;
+    ASSERT_EQ(pthread_attr_init(&attr), 0);
+    ASSERT_EQ(pthread_attr_setstacksize(&attr, stack_bytes), 0);
+    pthread_t thread;
+    auto entry = [](void* arg) -> void* {
+        (*static_cast<std::function<void()>*>(arg))();
+        return nullptr;
+    };
+    ASSERT_EQ(pthread_create(&thread, &attr, entry, &body), 0);
+    pthread_join(thread, nullptr);
+    pthread_attr_destroy(&attr);
+}
+
+constexpr int million = 1'000'000;
+constexpr std::size_t small_stack = 256 * 1024;
+
+// A future whose state nobody else holds: dropping every handle destroys it unfinished.
+fronta::future<int> orphan_future() {
+    return fronta::future<int>(fronta::detail::adopt_state_t{},
+                               fronta::detail::state_ref<fronta::detail::state<int>>(new fronta::detail::state<int>()));
+}
 
 struct user_error : std::runtime_error {
     explicit user_error(int c) : std::runtime_error("user error " + std::to_string(c)), code(c) {}
@@ -369,4 +395,82 @@ TEST(future_then, cancelling_continuation_before_source_completes_skips_it) {
     p.set_value(1);
     EXPECT_FALSE(called);
     EXPECT_TRUE(f.cancelled());
+}
+
+// Each link completed the next one inside its callback, so completing (or destroying) a chain
+// used stack in proportion to its length: 70,000 links overflowed an 8 MiB stack.
+TEST(future_then, then_chain_of_a_million_links_completes_in_bounded_stack) {
+    run_on_stack_of(small_stack, [] {
+        fronta::promise<int> p;
+        fronta::future<int> f = p.get_future();
+        for (int i = 0; i < million; ++i) f = f.then([](int v) { return v + 1; });
+        p.set_value(0);
+        EXPECT_TRUE(f.done());
+        EXPECT_EQ(f.get(), million);
+    });
+}
+
+TEST(future_then, then_chain_of_a_million_links_fails_through_when_its_promise_is_dropped) {
+    run_on_stack_of(small_stack, [] {
+        fronta::future<int> last;
+        {
+            fronta::promise<int> p;
+            last = p.get_future();
+            for (int i = 0; i < million; ++i) last = last.then([](int v) { return v + 1; });
+        }
+        EXPECT_THROW(last.get(), fronta::broken_promise);
+    });
+}
+
+TEST(future_then, then_chain_of_a_million_links_dropped_unfinished_in_bounded_stack) {
+    run_on_stack_of(small_stack, [] {
+        fronta::future<int> root = orphan_future();
+        fronta::future<int> last = root;
+        for (int i = 0; i < million; ++i) last = last.then([](int v) { return v + 1; });
+        root = {};  // the chain's source dies unfinished: every link fails, in bounded stack
+        EXPECT_THROW(last.get(), fronta::broken_promise);
+        last = {};
+        // And a chain nobody looks at any more is freed without running anything.
+        root = orphan_future();
+        last = root;
+        for (int i = 0; i < million; ++i) last = last.then([](int v) { return v + 1; });
+        last = {};
+        root = {};
+    });
+}
+
+TEST(future_callbacks, chain_of_a_million_callbacks_holding_the_next_future_is_destroyed_in_bounded_stack) {
+    run_on_stack_of(small_stack, [] {
+        fronta::future<int> root = orphan_future();
+        fronta::future<int> current = root;
+        for (int i = 0; i < million; ++i) {
+            fronta::future<int> next = orphan_future();
+            current.add_done_callback([next](const fronta::future<int>&) {});
+            current = std::move(next);  // now only the callback holds it
+        }
+        current = {};
+        root = {};  // each state's death drops the callback that holds the next one
+    });
+}
+
+TEST(future_then, long_chains_still_complete_depth_first) {
+    // f[i] = f[i-1].then(...), and f[i-1] gets a plain callback after it: recursion runs every
+    // `then` first, then the callbacks from the innermost out. The trampoline must keep that order.
+    constexpr int links = 200;
+    std::vector<int> order;
+    fronta::promise<int> p;
+    std::vector<fronta::future<int>> chain{p.get_future()};
+    for (int i = 1; i <= links; ++i) {
+        chain.push_back(chain.back().then([&order, i](int v) {
+            order.push_back(i);
+            return v + 1;
+        }));
+        chain[i - 1].add_done_callback([&order, i](const fronta::future<int>&) { order.push_back(-i); });
+    }
+    p.set_value(0);
+    std::vector<int> expected;
+    for (int i = 1; i <= links; ++i) expected.push_back(i);
+    for (int i = links; i >= 1; --i) expected.push_back(-i);
+    EXPECT_EQ(order, expected);
+    EXPECT_EQ(chain.back().get(), links);
 }
