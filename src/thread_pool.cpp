@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "callback_runner.hpp"
 #include "fronta/detail/park.hpp"
 #include "task_queue.hpp"
 
@@ -289,7 +290,67 @@ std::shared_ptr<detail::task_sink> make_pool(thread_pool_options options) {
     return impl;
 }
 
+// The callbacks of one completed state, as one task of a callback runner's pool.
+class callback_batch final : public detail::task {
+public:
+    callback_batch(detail::state_base* state, detail::callback_node* first) noexcept : state_(state), first_(first) {}
+    void execute() noexcept override { run(); }
+    // Never dropped, even by a pool that refuses it: the callbacks hold what they must release,
+    // and a continuation that never ran would leave its future pending forever.
+    void cancel() noexcept override { run(); }
+    void fail(std::exception_ptr) noexcept override { run(); }
+
+    void run() noexcept {
+        detail::fire_callbacks(state_, first_);
+        state_->release();
+        delete this;
+    }
+
+private:
+    detail::state_base* state_;
+    detail::callback_node* first_;
+};
+
 }  // namespace
+
+namespace detail {
+
+void callback_runner::defer(state_base* state, callback_node* first) noexcept {
+    auto* batch = new (std::nothrow) callback_batch(state, first);
+    if (batch != nullptr && !pool_) {
+        try {
+            pool_ = make_pool({.workers = 1, .thread_name_prefix = prefix_, .initializer = {}});
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fronta: cannot start the thread for callbacks (%s); running them on the dispatcher\n",
+                         e.what());
+        }
+    }
+    if (batch == nullptr || !pool_) {
+        // Out of memory or threads: late callbacks on the dispatcher beat lost ones.
+        if (batch != nullptr) {
+            batch->run();
+        } else {
+            fire_callbacks(state, first);
+            state->release();
+        }
+        return;
+    }
+    try {
+        pool_->enqueue(batch);
+    } catch (...) {  // a stopped pool refused it, and ran it (cancel) first
+    }
+}
+
+void callback_runner::stop() noexcept {
+    if (!pool_) return;
+    try {
+        pool_->shutdown(true, false);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "fronta: stopping the thread for callbacks failed: %s\n", e.what());
+    }
+}
+
+}  // namespace detail
 
 thread_pool::thread_pool() : thread_pool(thread_pool_options{}) {}
 thread_pool::thread_pool(std::size_t workers) : thread_pool(with_workers<thread_pool_options>(workers, "thread_pool")) {}
