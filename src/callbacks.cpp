@@ -27,8 +27,9 @@ namespace detail {
 namespace {
 
 // Callback lists fire recursively up to this depth (a callback that completes a promise sees its
-// continuations run inside set_value, as usual); deeper lists wait on the trampoline. Each level
-// costs a few hundred bytes of stack plus the user's frames.
+// continuations run inside set_value, as usual); deeper lists wait on the trampoline until the
+// callback returns, or until it blocks in a fronta wait (run_pending_callbacks). Each level costs
+// a few hundred bytes of stack plus the user's frames.
 constexpr int max_callback_depth = 16;
 
 struct trampoline {
@@ -73,6 +74,13 @@ void fire_callbacks(state_base* state, callback_node* first) noexcept {
         if (t.pending != nullptr) drain_pending(t);
     }
     --t.depth;
+}
+
+bool run_pending_callbacks() noexcept {
+    trampoline& t = this_thread_trampoline;
+    if (t.pending == nullptr) return false;
+    drain_pending(t);
+    return true;
 }
 
 callback_deferral*& current_callback_deferral() noexcept {

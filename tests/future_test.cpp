@@ -11,6 +11,9 @@
 #include <unordered_set>
 #include <vector>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "fronta/future.hpp"
 #include "fronta/promise.hpp"
 
@@ -473,4 +476,30 @@ TEST(future_then, long_chains_still_complete_depth_first) {
     for (int i = links; i >= 1; --i) expected.push_back(-i);
     EXPECT_EQ(order, expected);
     EXPECT_EQ(chain.back().get(), links);
+}
+
+// Deep in a chain, a continuation completed inside a callback waits on the trampoline until the
+// callback returns: a callback that then waited on it would wait on itself, unless a wait first
+// fires what this thread's trampoline holds.
+TEST(future_then, callback_deep_in_a_chain_may_wait_on_a_continuation_it_completes) {
+    fronta::promise<int> result;
+    auto result_future = result.get_future();
+    std::thread completer([&result] {
+        fronta::promise<int> root;
+        fronta::future<int> f = root.get_future();
+        for (int i = 0; i < 100; ++i) f = f.then([](int v) { return v + 1; });
+        f.add_done_callback([&result](const fronta::future<int>& done) {
+            fronta::promise<int> inner;
+            auto next = inner.get_future().then([](int v) { return v + 1; });
+            inner.set_value(done.get());
+            result.set_value(next.get());  // waits on a continuation of this very thread
+        });
+        root.set_value(0);
+    });
+    if (!result_future.wait_for(60s)) {
+        std::fprintf(stderr, "FAILED: the callback waits on itself\n");
+        std::_Exit(3);
+    }
+    completer.join();
+    EXPECT_EQ(result_future.get(), 101);
 }

@@ -51,6 +51,11 @@ protected:
 
 blocking_observer*& current_blocking_observer() noexcept;
 
+/// Fires the callbacks this thread's trampoline holds (see `fire_callbacks` in shared_state.hpp):
+/// a callback deep in a chain that waits on a continuation it just completed must not sleep while
+/// that continuation waits on its own thread. True if it fired any.
+bool run_pending_callbacks() noexcept;
+
 /// Spins briefly (results often arrive within microseconds), then tells the observer and sleeps.
 /// `word` reserves `sleeper_bit` for this protocol; notifiers must use `notify_sleepers`.
 /// Returns the last value read, for which `ready` holds unless the deadline passed.
@@ -65,6 +70,10 @@ std::uint32_t park_until(std::atomic<std::uint32_t>& word, std::uint32_t sleeper
         value = word.load(std::memory_order_acquire);
     }
     if (ready(value)) return value;
+    if (run_pending_callbacks()) {
+        value = word.load(std::memory_order_acquire);
+        if (ready(value)) return value;
+    }
     struct scope {
         std::atomic<std::uint32_t>& word;
         blocking_observer* observer = current_blocking_observer();
