@@ -35,16 +35,26 @@ constexpr int max_callback_depth = 16;
 struct trampoline {
     int depth = 0;
     callback_node* pending = nullptr;  // linked by next, each with its state in fired_with
+    // What the callback running now may fire itself when it waits: only what was pushed since it
+    // started, which lies in front of `floor`. What lies behind comes after it in depth-first order.
+    callback_node* floor = nullptr;
 };
 thread_local trampoline this_thread_trampoline;
 
-void fire_one(callback_node* node, state_base* state) noexcept { node->fire(node, state); }
+// Fires one node with `floor` moved to what is pending now, so its own waits fire only its own.
+void fire_one(trampoline& t, callback_node* node, state_base* state) noexcept {
+    callback_node* const outer_floor = t.floor;
+    t.floor = t.pending;
+    node->fire(node, state);
+    t.floor = outer_floor;
+}
 
-void drain_pending(trampoline& t) noexcept {
-    while (callback_node* node = t.pending) {
+void drain_until(trampoline& t, callback_node* floor) noexcept {
+    while (t.pending != floor) {
+        callback_node* node = t.pending;
         t.pending = node->next;
         state_base* state = node->fired_with;
-        fire_one(node, state);  // may push more: they go first, as recursion would run them
+        fire_one(t, node, state);  // what it pushes goes first, as recursion would run it
         if (state != nullptr) state->release();
     }
 }
@@ -69,17 +79,18 @@ void fire_callbacks(state_base* state, callback_node* first) noexcept {
     ++t.depth;
     for (callback_node* node = first; node != nullptr;) {
         callback_node* next = node->next;  // firing may free the node
-        fire_one(node, state);
+        callback_node* const mark = t.pending;
+        fire_one(t, node, state);
+        if (t.pending != mark) drain_until(t, mark);
         node = next;
-        if (t.pending != nullptr) drain_pending(t);
     }
     --t.depth;
 }
 
 bool run_pending_callbacks() noexcept {
     trampoline& t = this_thread_trampoline;
-    if (t.pending == nullptr) return false;
-    drain_pending(t);
+    if (t.pending == t.floor) return false;
+    drain_until(t, t.floor);
     return true;
 }
 
@@ -99,7 +110,7 @@ void deliver_callbacks(state_base* state, callback_node* first) noexcept {
     for (callback_node* node = first; node != nullptr;) {
         callback_node* next = node->next;
         if (node->only_wakes) {
-            fire_one(node, state);
+            node->fire(node, state);
         } else {
             node->next = nullptr;
             (user_last ? user_last->next : user_first) = node;

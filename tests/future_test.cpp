@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <pthread.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -488,12 +489,18 @@ TEST(future_then, callback_deep_in_a_chain_may_wait_on_a_continuation_it_complet
         fronta::promise<int> root;
         fronta::future<int> f = root.get_future();
         for (int i = 0; i < 100; ++i) f = f.then([](int v) { return v + 1; });
-        f.add_done_callback([&result](const fronta::future<int>& done) {
+        std::atomic<bool> first_returned{false};
+        f.add_done_callback([&](const fronta::future<int>& done) {
             fronta::promise<int> inner;
             auto next = inner.get_future().then([](int v) { return v + 1; });
             inner.set_value(done.get());
-            result.set_value(next.get());  // waits on a continuation of this very thread
+            const int value = next.get();  // waits on a continuation of this very thread
+            first_returned = true;
+            result.set_value(value);
         });
+        // The wait fires only what the first callback itself queued, not this one, which must
+        // still run after it (callbacks of one future run in the order added).
+        f.add_done_callback([&](const fronta::future<int>&) { EXPECT_TRUE(first_returned.load()); });
         root.set_value(0);
     });
     if (!result_future.wait_for(60s)) {

@@ -164,9 +164,10 @@ public:
     }
 
     /// A future of `f` applied to this one's value, run where this future's callbacks run (see
-    /// `add_done_callback`). Chains of any length complete, or die unfinished, in bounded stack. `f` may take the value (`const T&`, or `T&&` to move it out), nothing for
-    /// `future<void>`, or the future itself to handle failures. With a value-taking `f`, an exception
-    /// or cancellation of this future passes to the new one without calling `f`.
+    /// `add_done_callback`). `f` may take the value (`const T&`, or `T&&` to move it out), nothing
+    /// for `future<void>`, or the future itself to handle failures. With a value-taking `f`, an
+    /// exception or cancellation of this future passes to the new one without calling `f`. Chains
+    /// of any length complete, or die unfinished, in bounded stack.
     template <class F>
     auto then(F&& f) const;
 
