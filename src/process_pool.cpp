@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "fronta/remote/wire.hpp"
+#include "callback_runner.hpp"
 #include "connection.hpp"
 #include "mailbox.hpp"
 #include "process_worker.hpp"
@@ -340,8 +341,14 @@ public:
         }
         wake();
         if (wait) {
-            std::lock_guard join_lock(join_mutex_);
-            if (dispatcher_.joinable() && dispatcher_.get_id() != std::this_thread::get_id()) dispatcher_.join();
+            {
+                std::lock_guard join_lock(join_mutex_);
+                // (The dispatcher runs no user code, so this is never the dispatcher itself.)
+                if (dispatcher_.joinable() && dispatcher_.get_id() != std::this_thread::get_id()) dispatcher_.join();
+            }
+            // Every future is done now; their callbacks may still be running. From a callback
+            // (even one that destroys the pool) this waits for the others, not for itself.
+            callbacks_.stop();
         }
     }
 
@@ -571,6 +578,11 @@ private:
     // ---- the dispatcher --------------------------------------------------------------------------
 
     void run() {
+        // Results are stored and waiters woken here; user callbacks go to callbacks_.
+        struct deferral_scope {
+            explicit deferral_scope(detail::callback_deferral* d) { detail::current_callback_deferral() = d; }
+            ~deferral_scope() { detail::current_callback_deferral() = nullptr; }
+        } callbacks_elsewhere(&callbacks_);
         std::vector<pollfd> fds;
         std::vector<worker_process*> polled;
         for (;;) {
@@ -992,6 +1004,7 @@ private:
     std::vector<handed_task> handed_;
     std::atomic<bool> handed_pending_{false};  // handed_ or lone_done changed: the dispatcher looks
 
+    detail::callback_runner callbacks_{"fronta-cb"};
     std::mutex join_mutex_;
     std::thread dispatcher_;
 };

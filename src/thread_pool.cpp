@@ -11,11 +11,13 @@
 #include <condition_variable>
 #include <cstdio>
 #include <exception>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "callback_runner.hpp"
 #include "fronta/detail/park.hpp"
 #include "task_queue.hpp"
 
@@ -38,8 +40,13 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// Stand-ins for blocked workers; beyond this many, a task that blocks waits for a worker.
+// Stand-ins for blocked workers. Beyond this many (or when no thread can be started), a task
+// that blocks runs queued tasks itself while it waits, so nested waits of any depth go on.
 constexpr std::size_t max_stand_ins = 256;
+
+// How many fronta waits this thread is inside: more than one only while a waiting worker runs a
+// queued task that waits in turn. Only the outermost counts the thread as blocked.
+thread_local int block_depth = 0;
 
 class thread_pool_impl final : public detail::task_sink,
                                public detail::blocking_observer,
@@ -70,6 +77,7 @@ public:
         admission_.fetch_sub(submit_unit, std::memory_order_release);
         if (sleepers_.load(std::memory_order_seq_cst) > 0 && spinning_.load(std::memory_order_seq_cst) == 0)
             wake_one();  // nobody awake is looking for work
+        if (helpers_.load(std::memory_order_seq_cst) > 0) wake_helpers();
     }
 
     void shutdown(bool wait, bool cancel_futures) override {
@@ -87,9 +95,11 @@ public:
 
     std::size_t concurrency() const noexcept override { return target_; }
 
-    void before_block() noexcept override {
+    bool before_block() noexcept override {
+        if (block_depth++ > 0) return true;  // waiting inside a task it took while waiting: helps on
         std::lock_guard lock(mutex_);
         ++blocked_;
+        bool covered = true;
         // Keep `target_` threads able to take work while this one waits.
         if (total_ - blocked_ - spare_ + waking_ < target_) {
             if (spare_ > waking_) {
@@ -98,17 +108,55 @@ public:
             } else if (total_ < target_ + max_stand_ins) {
                 try {
                     start_thread_locked();
-                } catch (const std::exception& e) {
-                    std::fprintf(stderr, "fronta: thread_pool could not start a stand-in worker: %s\n", e.what());
+                } catch (const std::exception&) {
+                    covered = false;  // out of threads: this one helps instead
                 }
+            } else {
+                covered = false;
             }
         }
         update_surplus_locked();
+        return !covered;
     }
     void after_block() noexcept override {
+        if (--block_depth > 0) return;
         std::lock_guard lock(mutex_);
         --blocked_;
         update_surplus_locked();
+    }
+
+    // A waiter that helps runs tasks here, with no lock of the pool held. What a task expects of
+    // its thread (thread-locals, locks it holds across the wait) is then shared with the task it
+    // waits in; it happens only past max_stand_ins, where the alternative was a deadlock.
+    bool run_queued_task() noexcept override {
+        detail::task* t = queue_.try_pop();
+        if (t == nullptr) {
+            std::this_thread::yield();  // a push is half done; it completes in a moment
+            return false;
+        }
+        t->execute();
+        return true;
+    }
+    bool has_queued_task() const noexcept override { return !queue_.empty(); }
+
+    void start_helping(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit) noexcept override {
+        std::lock_guard lock(mutex_);
+        try {
+            helping_.push_back({&word, sleeper_bit});
+        } catch (...) {  // cannot be woken by submits: it still runs what it finds between wake-ups
+            return;
+        }
+        helpers_.fetch_add(1, std::memory_order_seq_cst);
+    }
+    void stop_helping(std::atomic<std::uint32_t>& word) noexcept override {
+        std::lock_guard lock(mutex_);
+        for (auto it = helping_.rbegin(); it != helping_.rend(); ++it) {
+            if (it->word == &word) {
+                helping_.erase(std::next(it).base());
+                helpers_.fetch_sub(1, std::memory_order_seq_cst);
+                return;
+            }
+        }
     }
 
 private:
@@ -208,6 +256,13 @@ private:
         sleepers_.fetch_sub(1, std::memory_order_seq_cst);
     }
 
+    // Wakes the waiters that help: each sleeps on the word it waits for, with its sleeper bit set.
+    void wake_helpers() noexcept {
+        std::lock_guard lock(mutex_);
+        for (const auto& h : helping_)
+            detail::notify_sleepers(*h.word, h.sleeper_bit, [](std::uint32_t w) { return w; });
+    }
+
     void wake_one() noexcept {
         epoch_.fetch_add(1, std::memory_order_seq_cst);
         detail::futex_wake_one(epoch_);
@@ -266,6 +321,7 @@ private:
     alignas(64) std::atomic<std::uint64_t> admission_{0};  // submits in progress × 2 | stopping
     alignas(64) std::atomic<std::uint32_t> epoch_{0};      // event count the idle workers sleep on
     alignas(64) std::atomic<int> sleepers_{0};             // read by every submit: changes rarely
+    std::atomic<int> helpers_{0};                          // so is this: waiters that help (helping_)
     alignas(64) std::atomic<int> spinning_{0};
     std::atomic<bool> closed_{false};   // no more submits can arrive: workers exit once it is empty
     std::atomic<bool> surplus_{false};  // more threads than target_ are free: one should park
@@ -278,6 +334,11 @@ private:
     std::size_t waking_ = 0;   // parked stand-ins asked to come back
     std::size_t started_ = 0;
     std::string broken_;
+    struct helper {
+        std::atomic<std::uint32_t>* word;
+        std::uint32_t sleeper_bit;
+    };
+    std::vector<helper> helping_;  // waiters that run queued tasks (no stand-in could start)
     std::vector<std::thread> threads_;
     std::mutex join_mutex_;
     std::vector<std::thread> own_threads_;
@@ -289,7 +350,67 @@ std::shared_ptr<detail::task_sink> make_pool(thread_pool_options options) {
     return impl;
 }
 
+// The callbacks of one completed state, as one task of a callback runner's pool.
+class callback_batch final : public detail::task {
+public:
+    callback_batch(detail::state_base* state, detail::callback_node* first) noexcept : state_(state), first_(first) {}
+    void execute() noexcept override { run(); }
+    // Never dropped, even by a pool that refuses it: the callbacks hold what they must release,
+    // and a continuation that never ran would leave its future pending forever.
+    void cancel() noexcept override { run(); }
+    void fail(std::exception_ptr) noexcept override { run(); }
+
+    void run() noexcept {
+        detail::fire_callbacks(state_, first_);
+        state_->release();
+        delete this;
+    }
+
+private:
+    detail::state_base* state_;
+    detail::callback_node* first_;
+};
+
 }  // namespace
+
+namespace detail {
+
+void callback_runner::defer(state_base* state, callback_node* first) noexcept {
+    auto* batch = new (std::nothrow) callback_batch(state, first);
+    if (batch != nullptr && !pool_) {
+        try {
+            pool_ = make_pool({.workers = 1, .thread_name_prefix = prefix_, .initializer = {}});
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fronta: cannot start the thread for callbacks (%s); running them on the dispatcher\n",
+                         e.what());
+        }
+    }
+    if (batch == nullptr || !pool_) {
+        // Out of memory or threads: late callbacks on the dispatcher beat lost ones.
+        if (batch != nullptr) {
+            batch->run();
+        } else {
+            fire_callbacks(state, first);
+            state->release();
+        }
+        return;
+    }
+    try {
+        pool_->enqueue(batch);
+    } catch (...) {  // a stopped pool refused it, and ran it (cancel) first
+    }
+}
+
+void callback_runner::stop() noexcept {
+    if (!pool_) return;
+    try {
+        pool_->shutdown(true, false);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "fronta: stopping the thread for callbacks failed: %s\n", e.what());
+    }
+}
+
+}  // namespace detail
 
 thread_pool::thread_pool() : thread_pool(thread_pool_options{}) {}
 thread_pool::thread_pool(std::size_t workers) : thread_pool(with_workers<thread_pool_options>(workers, "thread_pool")) {}

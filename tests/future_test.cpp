@@ -1,7 +1,10 @@
 // Semantics of future<T>, modelled on CPython's test_concurrent_futures (FutureTests).
 #include <gtest/gtest.h>
+#include <pthread.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -9,12 +12,39 @@
 #include <unordered_set>
 #include <vector>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "fronta/future.hpp"
 #include "fronta/promise.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
+
+// Runs `body` on a thread with a stack of `stack_bytes` (std::thread cannot choose it).
+void run_on_stack_of(std::size_t stack_bytes, std::function<void()> body) {
+    pthread_attr_t attr;
+    ASSERT_EQ(pthread_attr_init(&attr), 0);
+    ASSERT_EQ(pthread_attr_setstacksize(&attr, stack_bytes), 0);
+    pthread_t thread;
+    auto entry = [](void* arg) -> void* {
+        (*static_cast<std::function<void()>*>(arg))();
+        return nullptr;
+    };
+    ASSERT_EQ(pthread_create(&thread, &attr, entry, &body), 0);
+    pthread_join(thread, nullptr);
+    pthread_attr_destroy(&attr);
+}
+
+constexpr int million = 1'000'000;
+constexpr std::size_t small_stack = 256 * 1024;
+
+// A future whose state nobody else holds: dropping every handle destroys it unfinished.
+fronta::future<int> orphan_future() {
+    return fronta::future<int>(fronta::detail::adopt_state_t{},
+                               fronta::detail::state_ref<fronta::detail::state<int>>(new fronta::detail::state<int>()));
+}
 
 struct user_error : std::runtime_error {
     explicit user_error(int c) : std::runtime_error("user error " + std::to_string(c)), code(c) {}
@@ -385,4 +415,114 @@ TEST(future_then, cancelling_continuation_before_source_completes_skips_it) {
     p.set_value(1);
     EXPECT_FALSE(called);
     EXPECT_TRUE(f.cancelled());
+}
+
+// Each link completed the next one inside its callback, so completing (or destroying) a chain
+// used stack in proportion to its length: 70,000 links overflowed an 8 MiB stack.
+TEST(future_then, then_chain_of_a_million_links_completes_in_bounded_stack) {
+    run_on_stack_of(small_stack, [] {
+        fronta::promise<int> p;
+        fronta::future<int> f = p.get_future();
+        for (int i = 0; i < million; ++i) f = f.then([](int v) { return v + 1; });
+        p.set_value(0);
+        EXPECT_TRUE(f.done());
+        EXPECT_EQ(f.get(), million);
+    });
+}
+
+TEST(future_then, then_chain_of_a_million_links_fails_through_when_its_promise_is_dropped) {
+    run_on_stack_of(small_stack, [] {
+        fronta::future<int> last;
+        {
+            fronta::promise<int> p;
+            last = p.get_future();
+            for (int i = 0; i < million; ++i) last = last.then([](int v) { return v + 1; });
+        }
+        EXPECT_THROW(last.get(), fronta::broken_promise);
+    });
+}
+
+TEST(future_then, then_chain_of_a_million_links_dropped_unfinished_in_bounded_stack) {
+    run_on_stack_of(small_stack, [] {
+        fronta::future<int> root = orphan_future();
+        fronta::future<int> last = root;
+        for (int i = 0; i < million; ++i) last = last.then([](int v) { return v + 1; });
+        root = {};  // the chain's source dies unfinished: every link fails, in bounded stack
+        EXPECT_THROW(last.get(), fronta::broken_promise);
+        last = {};
+        // And a chain nobody looks at any more is freed without running anything.
+        root = orphan_future();
+        last = root;
+        for (int i = 0; i < million; ++i) last = last.then([](int v) { return v + 1; });
+        last = {};
+        root = {};
+    });
+}
+
+TEST(future_callbacks, chain_of_a_million_callbacks_holding_the_next_future_is_destroyed_in_bounded_stack) {
+    run_on_stack_of(small_stack, [] {
+        fronta::future<int> root = orphan_future();
+        fronta::future<int> current = root;
+        for (int i = 0; i < million; ++i) {
+            fronta::future<int> next = orphan_future();
+            current.add_done_callback([next](const fronta::future<int>&) {});
+            current = std::move(next);  // now only the callback holds it
+        }
+        current = {};
+        root = {};  // each state's death drops the callback that holds the next one
+    });
+}
+
+TEST(future_then, long_chains_still_complete_depth_first) {
+    // f[i] = f[i-1].then(...), and f[i-1] gets a plain callback after it: recursion runs every
+    // `then` first, then the callbacks from the innermost out. The trampoline must keep that order.
+    constexpr int links = 200;
+    std::vector<int> order;
+    fronta::promise<int> p;
+    std::vector<fronta::future<int>> chain{p.get_future()};
+    for (int i = 1; i <= links; ++i) {
+        chain.push_back(chain.back().then([&order, i](int v) {
+            order.push_back(i);
+            return v + 1;
+        }));
+        chain[i - 1].add_done_callback([&order, i](const fronta::future<int>&) { order.push_back(-i); });
+    }
+    p.set_value(0);
+    std::vector<int> expected;
+    for (int i = 1; i <= links; ++i) expected.push_back(i);
+    for (int i = links; i >= 1; --i) expected.push_back(-i);
+    EXPECT_EQ(order, expected);
+    EXPECT_EQ(chain.back().get(), links);
+}
+
+// Deep in a chain, a continuation completed inside a callback waits on the trampoline until the
+// callback returns: a callback that then waited on it would wait on itself, unless a wait first
+// fires what this thread's trampoline holds.
+TEST(future_then, callback_deep_in_a_chain_may_wait_on_a_continuation_it_completes) {
+    fronta::promise<int> result;
+    auto result_future = result.get_future();
+    std::thread completer([&result] {
+        fronta::promise<int> root;
+        fronta::future<int> f = root.get_future();
+        for (int i = 0; i < 100; ++i) f = f.then([](int v) { return v + 1; });
+        std::atomic<bool> first_returned{false};
+        f.add_done_callback([&](const fronta::future<int>& done) {
+            fronta::promise<int> inner;
+            auto next = inner.get_future().then([](int v) { return v + 1; });
+            inner.set_value(done.get());
+            const int value = next.get();  // waits on a continuation of this very thread
+            first_returned = true;
+            result.set_value(value);
+        });
+        // The wait fires only what the first callback itself queued, not this one, which must
+        // still run after it (callbacks of one future run in the order added).
+        f.add_done_callback([&](const fronta::future<int>&) { EXPECT_TRUE(first_returned.load()); });
+        root.set_value(0);
+    });
+    if (!result_future.wait_for(60s)) {
+        std::fprintf(stderr, "FAILED: the callback waits on itself\n");
+        std::_Exit(3);
+    }
+    completer.join();
+    EXPECT_EQ(result_future.get(), 101);
 }

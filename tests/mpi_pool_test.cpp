@@ -20,6 +20,7 @@
 #include "fronta/executor.hpp"
 #include "fronta/init.hpp"
 #include "fronta/mpi_pool.hpp"
+#include "fronta/promise.hpp"
 #include "fronta/shared_array.hpp"
 #include "fronta/wait.hpp"
 #include "remote_functions.hpp"
@@ -195,6 +196,62 @@ void check_load_balancing(fronta::mpi_pool& pool) {
 }
 
 // ---- under mpirun -n 3 -------------------------------------------------------------------------
+
+// Futures used to complete, and run their callbacks, on the dispatcher: a callback that waited on
+// the pool stalled it for good. One worker, held at a gate, so the callbacks are attached first.
+void check_callbacks_that_wait_on_the_pool(fronta::mpi_launch launch) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 1, .launch = launch});
+    gate g;
+    auto held = pool.submit(wait_at_gate, g.path());
+    auto f = pool.submit(square, 3.0);
+    fronta::promise<double> result;
+    f.add_done_callback([&](const fronta::future<double>& done) {
+        try {
+            result.set_value(done.get() + pool.submit(square, 4.0).get());
+        } catch (...) {
+            result.set_exception(std::current_exception());
+        }
+    });
+    auto chained = pool.submit(square, 2.0).then([&pool](double v) {
+        std::vector<fronta::future<double>> more;
+        for (int k = 0; k < 3; ++k) more.push_back(pool.submit(square, v));
+        double total = 0;
+        for (const auto& m : fronta::as_completed(more)) total += m.get();
+        return total;
+    });
+    g.open();
+    EXPECT_EQ(get_or_die(result.get_future(), "a done callback waiting on its mpi_pool"), 25.0);
+    EXPECT_EQ(get_or_die(chained, "a continuation waiting on its mpi_pool"), 48.0);
+    EXPECT_EQ(held.get(), 1);
+}
+
+// Deleting the pool in its own callback destroyed the joinable dispatcher thread on itself.
+void check_pool_destroyed_from_its_own_callback(fronta::mpi_launch launch) {
+    auto* pool = new fronta::mpi_pool(fronta::mpi_pool_options{.workers = 1, .launch = launch});
+    gate g;
+    auto held = pool->submit(wait_at_gate, g.path());
+    auto f = pool->submit(square, 3.0);
+    fronta::promise<double> destroyed;
+    f.add_done_callback([&](const fronta::future<double>& done) {
+        const double v = done.get() + pool->submit(square, 1.0).get();
+        delete pool;
+        destroyed.set_value(v);
+    });
+    g.open();
+    EXPECT_EQ(get_or_die(destroyed.get_future(), "a callback that deletes its mpi_pool"), 10.0);
+    EXPECT_EQ(held.get(), 1);
+    // The workers are free for the next pool.
+    fronta::mpi_pool next(fronta::mpi_pool_options{.workers = 1, .launch = launch});
+    EXPECT_EQ(next.submit(square, 5.0).get(), 25.0);
+}
+
+TEST(mpi_world, done_callback_that_waits_on_the_same_pool_gets_its_result) {
+    check_callbacks_that_wait_on_the_pool(fronta::mpi_launch::world);
+}
+
+TEST(mpi_world, pool_destroyed_from_its_own_callback) {
+    check_pool_destroyed_from_its_own_callback(fronta::mpi_launch::world);
+}
 
 TEST(mpi_world, rank_zero_runs_main_and_the_other_ranks_serve) {
     const auto [rank, size] = fronta::mpi_pool::world();
@@ -373,6 +430,14 @@ TEST(mpi_spawn, a_worker_that_dies_with_a_large_message_on_its_way_is_noticed) {
         }
         EXPECT_EQ(pool.submit(checksum_remote, big).get(), checksum(big)) << "the new worker takes large messages";
     }
+}
+
+TEST(mpi_spawn, done_callback_that_waits_on_the_same_pool_gets_its_result) {
+    check_callbacks_that_wait_on_the_pool(fronta::mpi_launch::spawn);
+}
+
+TEST(mpi_spawn, pool_destroyed_from_its_own_callback) {
+    check_pool_destroyed_from_its_own_callback(fronta::mpi_launch::spawn);
 }
 
 TEST(mpi_spawn, bad_options_are_clear_errors) {

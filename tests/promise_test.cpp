@@ -59,3 +59,20 @@ TEST(promise_moves, move_assignment_breaks_the_overwritten_promise) {
     a = std::move(b);
     EXPECT_THROW(fa.get(), fronta::broken_promise);
 }
+
+// set_value wakes the waiters, then runs the callbacks: a waiter that destroyed the promise (and
+// dropped its handle) as soon as it woke used to free the state under the setter's feet.
+TEST(promise_threads, waiter_may_destroy_the_promise_that_woke_it) {
+    for (int round = 0; round < 2000; ++round) {
+        auto* p = new fronta::promise<int>();
+        auto f = p->get_future();
+        std::atomic<int> calls{0};
+        for (int i = 0; i < 4; ++i) f.add_done_callback([&calls](const fronta::future<int>&) { ++calls; });
+        std::thread setter([p] { p->set_value(1); });
+        f.wait();
+        f = {};
+        delete p;
+        setter.join();
+        ASSERT_EQ(calls.load(), 4);
+    }
+}

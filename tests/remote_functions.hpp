@@ -1,8 +1,19 @@
 #pragma once
 // Functions, function objects and exception types that the process-pool and MPI-pool tests both
 // ship to their workers. Each test binary is one translation unit and includes this once.
-#include <stdexcept>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "fronta/future.hpp"
 #include "fronta/remote/registry.hpp"
 
 namespace {
@@ -42,5 +53,57 @@ struct scaler {
         archive(factor);
     }
 };
+
+// Blocks until the test opens the `gate` at `path` (a FIFO); returns 1.
+int wait_at_gate(std::string path) {
+    const int fd = open(path.c_str(), O_RDONLY);
+    if (fd < 0) return -1;
+    char byte = 0;
+    const auto n = read(fd, &byte, 1);
+    close(fd);
+    return static_cast<int>(n);
+}
+FRONTA_REMOTE(wait_at_gate);
+
+// A FIFO that `wait_at_gate` tasks (on workers of this machine) block on until `open()`: tasks
+// queued behind one on a pool of one worker are certain to complete on the pool's dispatcher,
+// after the test has attached its callbacks.
+class gate {
+public:
+    gate() : path_("/tmp/fronta-gate-" + std::to_string(getpid()) + "-" + std::to_string(next_++)) {
+        unlink(path_.c_str());
+        if (mkfifo(path_.c_str(), 0600) != 0) throw std::runtime_error("mkfifo " + path_ + ": " + std::strerror(errno));
+    }
+    gate(const gate&) = delete;
+    gate& operator=(const gate&) = delete;
+    ~gate() {
+        if (fd_ >= 0) close(fd_);
+        unlink(path_.c_str());
+    }
+    const std::string& path() const { return path_; }
+    // The byte waits in the FIFO for the task, read now or later, as long as this end stays open.
+    void open() {
+        fd_ = ::open(path_.c_str(), O_RDWR);  // never blocks, unlike a writer-only open
+        if (fd_ < 0 || write(fd_, "x", 1) != 1) throw std::runtime_error("cannot open the gate " + path_);
+    }
+
+private:
+    static inline int next_ = 0;
+    std::string path_;
+    int fd_ = -1;
+};
+
+// A regression of the callback tests would stall the pool, destructor included: end the test
+// process with a failure instead of hanging (CTest runs each test, or each MPI job, on its own).
+template <class T>
+decltype(auto) get_or_die(const fronta::future<T>& f, const char* what, std::chrono::seconds limit = std::chrono::seconds(60)) {
+    if (!f.wait_for(limit)) {
+        std::fprintf(stderr, "FAILED: %s: no result within %lld s; the pool is stalled\n", what,
+                     static_cast<long long>(limit.count()));
+        std::fflush(stderr);
+        std::_Exit(3);
+    }
+    return f.get();
+}
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -41,6 +43,28 @@ struct gate {
         };
     }
 };
+
+// A regression of the deadlock tests would hang the pool, destructor included: end the test
+// process with a failure instead (CTest runs each test in a process of its own).
+template <class T>
+decltype(auto) get_or_die(const fronta::future<T>& f, const char* what) {
+    if (!f.wait_for(120s)) {
+        std::fprintf(stderr, "FAILED: %s: no result within 120 s; the pool is deadlocked\n", what);
+        std::fflush(stderr);
+        std::_Exit(3);
+    }
+    return f.get();
+}
+
+// Waits on a task of its own pool `depth` levels deep, by `get` or by `as_completed`.
+int nested_waits(fronta::thread_pool& pool, int depth) {
+    if (depth == 0) return 0;
+    auto inner = pool.submit([&pool, depth] { return nested_waits(pool, depth - 1); });
+    if (depth % 2 == 0) return inner.get() + 1;
+    int result = 0;
+    for (const auto& f : fronta::as_completed(std::vector{inner})) result = f.get() + 1;
+    return result;
+}
 
 }  // namespace
 
@@ -207,6 +231,38 @@ TEST(thread_pool_deadlock, recursive_fan_out_with_wait_and_as_completed) {
         return sum;
     });
     EXPECT_EQ(root.get(), 6);
+}
+
+// Past 256 stand-ins a blocked worker used to wait for a free one that never came: nested waits
+// deeper than that hung a pool of one thread. Now the waiter runs the queued work itself.
+TEST(thread_pool_deadlock, nested_waits_deeper_than_the_stand_in_cap_complete) {
+    fronta::thread_pool pool(1);
+    auto root = pool.submit([&pool] { return nested_waits(pool, 1000); });
+    EXPECT_EQ(get_or_die(root, "1000 nested waits"), 1000);
+    // And again, with the stand-ins of the first run parked.
+    root = pool.submit([&pool] { return nested_waits(pool, 600); });
+    EXPECT_EQ(get_or_die(root, "600 nested waits"), 600);
+}
+
+TEST(thread_pool_deadlock, task_submitted_while_every_thread_waits_past_the_cap_still_runs) {
+    fronta::thread_pool pool(1);
+    fronta::promise<void> release;
+    auto released = release.get_future();
+    constexpr int blocked = 300;  // more than 1 worker + 256 stand-ins
+    std::atomic<int> started{0};
+    fronta::promise<void> all_started;
+    std::vector<fronta::future<void>> waiting;
+    for (int i = 0; i < blocked; ++i)
+        waiting.push_back(pool.submit([&] {
+            if (started.fetch_add(1) + 1 == 257) all_started.set_value();
+            released.wait();
+        }));
+    // Every thread the pool may have now waits, the last one helping: a new task wakes it.
+    get_or_die(all_started.get_future(), "the first 257 blocked tasks");
+    EXPECT_EQ(get_or_die(pool.submit([] { return 42; }), "a task submitted past the cap"), 42);
+    release.set_value();
+    for (auto& f : waiting) get_or_die(f, "the blocked tasks");
+    EXPECT_EQ(started.load(), blocked);
 }
 
 TEST(thread_pool_options, initializer_runs_on_every_worker) {

@@ -136,8 +136,9 @@ public:
     }
 
     /// Calls `callback(future)` once done: in the thread that completes the future, or right here if
-    /// it is already done. Callbacks run in the order added; what they throw goes to the handler set
-    /// by `set_callback_error_handler`, never into the future or the executor.
+    /// it is already done (a `process_pool` or `mpi_pool` future: on that pool's callback thread).
+    /// Callbacks run in the order added; what they throw goes to the handler set by
+    /// `set_callback_error_handler`, never into the future or the executor.
     template <class F>
         requires std::invocable<F&, const future&>
     void add_done_callback(F&& callback) const {
@@ -162,14 +163,15 @@ public:
         if (!checked().add_callback(node)) node->fire(node, state_.get());
     }
 
-    /// A future of `f` applied to this one's value, run where this future completes (or right here
-    /// if it is done). `f` may take the value (`const T&`, or `T&&` to move it out), nothing for
-    /// `future<void>`, or the future itself to handle failures. With a value-taking `f`, an exception
-    /// or cancellation of this future passes to the new one without calling `f`.
+    /// A future of `f` applied to this one's value, run where this future's callbacks run (see
+    /// `add_done_callback`). `f` may take the value (`const T&`, or `T&&` to move it out), nothing
+    /// for `future<void>`, or the future itself to handle failures. With a value-taking `f`, an
+    /// exception or cancellation of this future passes to the new one without calling `f`. Chains
+    /// of any length complete, or die unfinished, in bounded stack.
     template <class F>
     auto then(F&& f) const;
 
-    /// `co_await fut` suspends until done and resumes in the thread that completes it.
+    /// `co_await fut` suspends until done and resumes where its callbacks run (see `add_done_callback`).
     auto operator co_await() const& { return awaiter<false>{*this}; }
     auto operator co_await() && { return awaiter<true>{std::move(*this)}; }
 

@@ -33,7 +33,12 @@
 /// dies ends the MPI job with Open MPI's default settings (mpirun stops every rank): the client
 /// does not hang, it is stopped. See docs/design.md, "MPI: what a failure ends".
 ///
-/// Where callbacks run: futures complete on the pool's dispatcher thread; keep callbacks short.
+/// Where callbacks run: futures complete on the pool's dispatcher thread, which only stores the
+/// result and wakes waiters; done callbacks, `then` continuations and coroutines resumed by
+/// `co_await` run on the pool's callback thread (an internal `thread_pool` of one thread, started
+/// with the first callback), those of one future in the order added. A callback may wait on
+/// futures of the same pool and may destroy the pool. `shutdown(wait = true)` returns once the
+/// callbacks have run.
 
 #include <cstddef>
 #include <map>

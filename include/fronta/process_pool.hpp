@@ -23,10 +23,15 @@
 /// was running, with `worker_died`, and is replaced. Tasks may be retried on another worker and
 /// have a timeout that kills a stuck worker.
 ///
-/// Where callbacks run: futures complete on the pool's dispatcher thread; keep callbacks short. (A
-/// lone short task submitted to an idle pool may complete inside `submit`, on the submitting
-/// thread, before a callback can be attached: callbacks added then run at once, as for any
-/// finished future. Such a submit polls for the reply for at most 20 µs.)
+/// Where callbacks run: futures complete on the pool's dispatcher thread, which only stores the
+/// result and wakes waiters; done callbacks, `then` continuations and coroutines resumed by
+/// `co_await` run on the pool's callback thread (an internal `thread_pool` of one thread, started
+/// with the first callback), those of one future in the order added. A callback may wait on
+/// futures of the same pool (a blocked callback gets a stand-in, as in `thread_pool`) and may
+/// destroy the pool. `shutdown(wait = true)` returns once the callbacks have run. (A lone short
+/// task submitted to an idle pool may complete inside `submit`, on the submitting thread, before a
+/// callback can be attached: callbacks added then run at once, as for any finished future. Such a
+/// submit polls for the reply for at most 20 µs.)
 ///
 /// Workers never outlive the client: when it dies (SIGKILL, exit, an uncaught exception, Ctrl-C),
 /// every worker exits within milliseconds, also in the middle of a task. Workers run in a process

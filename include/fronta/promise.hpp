@@ -38,11 +38,16 @@ public:
     future<T> get_future() const { return future<T>(detail::adopt_state_t{}, checked()); }
 
     /// Stores the value (constructed from `args`) and wakes waiters; runs the done callbacks.
+    /// A waiter woken by it may destroy this promise before it returns.
     template <class... Args>
     void set_value(Args&&... args) {
-        checked()->set_value(std::forward<Args>(args)...);
+        const auto state = checked();  // the completion goes on with the state after waking waiters
+        state->set_value(std::forward<Args>(args)...);
     }
-    void set_exception(std::exception_ptr error) { checked()->set_exception(std::move(error)); }
+    void set_exception(std::exception_ptr error) {
+        const auto state = checked();
+        state->set_exception(std::move(error));
+    }
 
     /// Python's protocol for executors: false if the future was cancelled (do not run the task),
     /// true after marking it running (it can no longer be cancelled).

@@ -9,7 +9,10 @@
 /// @endcode
 /// A task may wait on futures of its own pool: while a worker is blocked in `get`, `wait` or
 /// `as_completed`, the pool runs a stand-in thread, so a pool of one cannot deadlock on itself
-/// (Python's documented deadlock). The destructor calls `shutdown(true)`.
+/// (Python's documented deadlock). Past 256 stand-ins (or when no thread can be started), the
+/// waiting worker runs queued tasks itself until its wait ends, so nested waits of any depth go
+/// on; such a task then runs on the waiter's thread and stack, so a task should not hold, across
+/// its wait, a lock that other tasks of the pool take. The destructor calls `shutdown(true)`.
 /// Tasks take what std::thread takes: pointers, std::ref, move-only values, capturing lambdas.
 
 #include <cstddef>

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "../callback_runner.hpp"
 #include "runtime.hpp"
 #include "transport.hpp"
 
@@ -133,8 +134,14 @@ public:
         }
         wake_.notify_one();
         if (wait) {
-            std::lock_guard join_lock(join_mutex_);
-            if (dispatcher_.joinable() && dispatcher_.get_id() != std::this_thread::get_id()) dispatcher_.join();
+            {
+                std::lock_guard join_lock(join_mutex_);
+                // (The dispatcher runs no user code, so this is never the dispatcher itself.)
+                if (dispatcher_.joinable() && dispatcher_.get_id() != std::this_thread::get_id()) dispatcher_.join();
+            }
+            // Every future is done now; their callbacks may still be running. From a callback
+            // (even one that destroys the pool) this waits for the others, not for itself.
+            callbacks_.stop();
         }
     }
 
@@ -304,6 +311,11 @@ private:
     }
 
     void run() {
+        // Results are stored and waiters woken here; user callbacks go to callbacks_.
+        struct deferral_scope {
+            explicit deferral_scope(detail::callback_deferral* d) { detail::current_callback_deferral() = d; }
+            ~deferral_scope() { detail::current_callback_deferral() = nullptr; }
+        } callbacks_elsewhere(&callbacks_);
         prctl(PR_SET_TIMERSLACK, 1000UL);  // sleeps of tens of µs mean tens of µs, not 50 more
         mpi::sender out(options_.max_piece_bytes);
         std::size_t in_flight = 0;
@@ -553,6 +565,7 @@ private:
     bool cancel_requested_ = false;
     std::string broken_;
 
+    detail::callback_runner callbacks_{"fronta-mpi-cb"};
     std::mutex join_mutex_;
     std::thread dispatcher_;
 };

@@ -39,6 +39,7 @@ public:
         node& n = nodes_[slot];
         n.owner = this;
         n.fire = &on_complete;
+        n.only_wakes = true;
         in_flight_.fetch_add(1, std::memory_order_relaxed);
         if (watched->add_callback(&n)) {
             n.watched = watched;

@@ -32,14 +32,29 @@ void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept;
 /// sleep, so the pool can start a stand-in worker while one of its workers is blocked. This is how a
 /// task that waits on a future of its own pool cannot deadlock it.
 struct blocking_observer {
-    virtual void before_block() noexcept = 0;
+    /// True when the pool could not keep its workers' number of threads taking tasks (no stand-in
+    /// could start): the waiter then runs the pool's queued tasks itself until its wait ends.
+    virtual bool before_block() noexcept = 0;
     virtual void after_block() noexcept = 0;
+
+    /// For a waiter that helps: runs one queued task on this thread; false if none was taken.
+    virtual bool run_queued_task() noexcept = 0;
+    virtual bool has_queued_task() const noexcept = 0;
+    /// A helping waiter sleeps on `word` between tasks: a submit wakes it by clearing
+    /// `sleeper_bit` there (see notify_sleepers), as long as it is registered.
+    virtual void start_helping(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit) noexcept = 0;
+    virtual void stop_helping(std::atomic<std::uint32_t>& word) noexcept = 0;
 
 protected:
     ~blocking_observer() = default;
 };
 
 blocking_observer*& current_blocking_observer() noexcept;
+
+/// Fires the callbacks this thread's trampoline holds (see `fire_callbacks` in shared_state.hpp):
+/// a callback deep in a chain that waits on a continuation it just completed must not sleep while
+/// that continuation waits on its own thread. True if it fired any.
+bool run_pending_callbacks() noexcept;
 
 /// Spins briefly (results often arrive within microseconds), then tells the observer and sleeps.
 /// `word` reserves `sleeper_bit` for this protocol; notifiers must use `notify_sleepers`.
@@ -55,17 +70,38 @@ std::uint32_t park_until(std::atomic<std::uint32_t>& word, std::uint32_t sleeper
         value = word.load(std::memory_order_acquire);
     }
     if (ready(value)) return value;
+    if (run_pending_callbacks()) {
+        value = word.load(std::memory_order_acquire);
+        if (ready(value)) return value;
+    }
     struct scope {
+        std::atomic<std::uint32_t>& word;
         blocking_observer* observer = current_blocking_observer();
-        scope() { if (observer) observer->before_block(); }
-        ~scope() { if (observer) observer->after_block(); }
-    } blocking;
+        bool helping = false;
+        scope(std::atomic<std::uint32_t>& w, std::uint32_t bit) : word(w) {
+            if (observer && (helping = observer->before_block())) observer->start_helping(word, bit);
+        }
+        ~scope() {
+            if (helping) observer->stop_helping(word);
+            if (observer) observer->after_block();
+        }
+    } blocking(word, sleeper_bit);
     while (!ready(value)) {
+        if (blocking.helping && blocking.observer->has_queued_task()) {
+            // No stand-in could start: this thread takes the queued work itself. The task may be
+            // long; the wait then ends after it, even past the deadline.
+            blocking.observer->run_queued_task();
+            value = word.load(std::memory_order_acquire);
+            if (until != no_deadline && clock::now() >= until) break;
+            continue;
+        }
         if (!(value & sleeper_bit)) {
             if (!word.compare_exchange_weak(value, value | sleeper_bit, std::memory_order_acq_rel,
                                             std::memory_order_acquire))
                 continue;
             value |= sleeper_bit;
+            // A submit that came before the bit was set may have found nothing to clear: look again.
+            if (blocking.helping) continue;
         }
         const bool woken = futex_wait(word, value, until);
         value = word.load(std::memory_order_acquire);

@@ -22,15 +22,44 @@ class state_base;
 // Something to run once a state is done: a user's done callback, a waiter of `wait` or
 // `as_completed`, a continuation. Doubly linked so a waiter that gives up can unlink itself.
 struct callback_node {
-    callback_node* prev = nullptr;
+    union {
+        callback_node* prev = nullptr;  // while in its state's list
+        state_base* fired_with;         // once taken out of it and waiting in a trampoline
+    };
     callback_node* next = nullptr;
     // Called exactly once: with the completed state, or with nullptr if the state is destroyed
     // before it completed (the node must then only release its own resources).
     void (*fire)(callback_node* self, state_base* state) noexcept = nullptr;
+    // True for nodes that only wake a thread and run no user code (the waiters of `wait`,
+    // `as_completed`, `map`): they may fire on any thread, even one that must never block.
+    bool only_wakes = false;
 };
 
 /// Called with the exception a done callback threw; see `fronta::set_callback_error_handler`.
 void report_callback_exception(std::exception_ptr error) noexcept;
+
+/// Fires `first` and the nodes linked after it with `state` (null: the state died unfinished), in
+/// order, on this thread. Bounded stack: completing a continuation inside a callback fires its own
+/// callbacks through here again; past a small nesting depth those are queued on a per-thread
+/// trampoline and fired, still depth first, when the callback that completed it returns. So a
+/// `then` chain of any length completes, and is destroyed, in constant stack.
+void fire_callbacks(state_base* state, callback_node* first) noexcept;
+
+/// Where a thread that must never run user code sends the callbacks of the states it completes.
+/// A remote pool's dispatcher installs one (`current_callback_deferral`) for its whole life: the
+/// waiters among the callbacks still fire at once, the others go to `defer` in the order added,
+/// with one reference to `state` that `defer`'s receiver gives back after firing them.
+struct callback_deferral {
+    virtual void defer(state_base* state, callback_node* first) noexcept = 0;
+
+protected:
+    ~callback_deferral() = default;
+};
+callback_deferral*& current_callback_deferral() noexcept;
+
+/// What completion does with the detached callback list: fires it here, or, on a thread with a
+/// deferral installed, fires the waiters here and defers the rest.
+void deliver_callbacks(state_base* state, callback_node* first) noexcept;
 
 class state_base {
 public:
@@ -159,12 +188,9 @@ public:
 
 protected:
     virtual ~state_base() {
-        // Never completed, yet someone registered a callback (e.g. an abandoned coroutine frame).
-        for (callback_node* node = head_; node != nullptr;) {
-            callback_node* next = node->next;
-            node->fire(node, nullptr);
-            node = next;
-        }
+        // Never completed, yet someone registered a callback (e.g. a dropped `then` chain). The
+        // nodes release what they hold, which may end further states: through the trampoline.
+        if (head_ != nullptr) fire_callbacks(nullptr, head_);
     }
     virtual void destroy() noexcept { delete this; }
 
@@ -187,11 +213,7 @@ private:
         callback_node* node = head_;
         head_ = tail_ = nullptr;
         unlock_callbacks();
-        while (node != nullptr) {
-            callback_node* next = node->next;
-            node->fire(node, this);
-            node = next;
-        }
+        if (node != nullptr) deliver_callbacks(this, node);
     }
 
     std::atomic<std::uint32_t> refs_{1};
