@@ -60,40 +60,60 @@ bool connection::push_task_from_another_thread(std::uint64_t id, std::string_vie
 }
 
 void connection::queue(wire::kind type, std::uint64_t id, std::string_view payload, const remote::attachments* attached) {
-    if (box_ && (type == wire::kind::task || type == wire::kind::reply)) {
-        if ((attached == nullptr || attached->empty()) && payload.size() + wire::header_size <= mailbox::max_inline_frame &&
-            payload.size() <= threshold_) {
-            const std::string header = wire::encode_header(type, id, payload);
-            if (out_ring_.push(ring::tag::frame, header, payload, marker_reserve)) {
-                pushed_ = true;
-                return;
-            }
+    const bool in_order = box_ && (type == wire::kind::task || type == wire::kind::reply);
+    if (in_order && (attached == nullptr || attached->empty()) &&
+        payload.size() + wire::header_size <= mailbox::max_inline_frame && payload.size() <= threshold_) {
+        const std::string header = wire::encode_header(type, id, payload);
+        if (out_ring_.push(ring::tag::frame, header, payload, marker_reserve)) {
+            pushed_ = true;
+            return;
         }
-        // On the socket; the marker keeps its place in the order of frames.
-        if (!out_ring_.push(ring::tag::on_socket, {}, {}))
-            throw std::runtime_error("fronta: a worker's mailbox is full (more frames in flight than it holds)");
-        pushed_ = true;
     }
+    // Everything that can fail (descriptors, shared memory, the ring's room) comes before anything
+    // changes: a failure leaves the connection as it was, so the peer never sees half a frame or a
+    // marker for a frame that never comes, and the caller can fail this one task.
+    std::vector<int> fds;
+    struct closer {
+        std::vector<int>& fds;
+        ~closer() {
+            for (int fd : fds) close(fd);
+        }
+    } on_failure{fds};
     std::uint16_t count = attached ? static_cast<std::uint16_t>(attached->size()) : 0;
-    if (payload.size() > threshold_) {
+    const bool in_memory = payload.size() > threshold_;
+    if (in_memory) {
         // Large payloads go through shared memory: one copy in, a descriptor over the socket.
-        const int memory = create_shared_memory(payload.size());
-        void* address = map_shared_memory(memory, payload.size(), true, true);  // written whole
+        fds.push_back(create_shared_memory(payload.size()));
+        void* address = map_shared_memory(fds.back(), payload.size(), true, true);  // written whole
         std::memcpy(address, payload.data(), payload.size());
         unmap_shared_memory(address, payload.size());
-        out_fds_.push_back(memory);
-        out_ += wire::encode_header(type, id, {}, static_cast<std::uint16_t>((count + 1) | payload_in_attachment));
-    } else {
-        out_ += wire::encode_header(type, id, payload, count);
-        out_.append(payload);
     }
     if (attached)
         for (int fd : attached->fds()) {
             const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
             if (copy < 0)
                 throw std::system_error(errno, std::generic_category(), "fronta: cannot pass a descriptor to a worker");
-            out_fds_.push_back(copy);
+            fds.push_back(copy);
         }
+    const std::size_t old_size = out_.size();
+    out_fds_.reserve(out_fds_.size() + fds.size());
+    try {
+        if (in_memory) {
+            out_ += wire::encode_header(type, id, {}, static_cast<std::uint16_t>((count + 1) | payload_in_attachment));
+        } else {
+            out_ += wire::encode_header(type, id, payload, count);
+            out_.append(payload);
+        }
+        // On the socket; the marker keeps its place in the order of frames.
+        if (in_order && !out_ring_.push(ring::tag::on_socket, {}, {}))
+            throw std::runtime_error("fronta: a worker's mailbox is full (more frames in flight than it holds)");
+    } catch (...) {
+        out_.resize(old_size);
+        throw;
+    }
+    if (in_order) pushed_ = true;
+    out_fds_.insert(out_fds_.end(), fds.begin(), fds.end());  // reserved: cannot throw
+    fds.clear();
 }
 
 bool connection::flush(bool wait) {
@@ -171,6 +191,9 @@ connection::status connection::receive() {
                 in_fds_.push_back(fd);
             }
         }
+        // The kernel drops descriptors that do not fit (this process is at its RLIMIT_NOFILE): the
+        // frame that announced them fails, and says why (next_from_socket).
+        if (message.msg_flags & MSG_CTRUNC) descriptors_lost_ = true;
         if (got == 0) return status::closed;
         decoder_.feed(in_buffer_.data(), static_cast<std::size_t>(got));
         return status::data;
@@ -224,8 +247,10 @@ std::optional<received_frame> connection::next_from_socket() {
     const bool in_memory = (frame->attachments & payload_in_attachment) != 0;
     const std::size_t count = frame->attachments & ~payload_in_attachment;
     if (count > in_fds_.size())
-        throw wire::protocol_error("bad frame: it announces " + std::to_string(count) + " descriptors, " +
-                                   std::to_string(in_fds_.size()) + " arrived");
+        throw wire::protocol_error(
+            "bad frame: it announces " + std::to_string(count) + " descriptors, " + std::to_string(in_fds_.size()) +
+            " arrived" +
+            (descriptors_lost_ ? " (the kernel dropped descriptors sent to this process: Too many open files)" : ""));
     std::vector<int> fds(in_fds_.begin(), in_fds_.begin() + static_cast<std::ptrdiff_t>(count));
     in_fds_.erase(in_fds_.begin(), in_fds_.begin() + static_cast<std::ptrdiff_t>(count));
     if (in_memory) {

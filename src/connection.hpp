@@ -91,6 +91,7 @@ private:
     std::string out_;
     std::vector<int> out_fds_;            // owned until sent
     std::deque<int> in_fds_;              // received, not yet claimed by a frame
+    bool descriptors_lost_ = false;       // the kernel dropped some (MSG_CTRUNC): no room here
     std::string in_buffer_;
 
     std::unique_ptr<mailbox> box_;

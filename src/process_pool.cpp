@@ -803,10 +803,10 @@ private:
                     continue;
                 remote::remote_task* t = take_next();
                 if (t == nullptr) break;
-                if (w->tasks.empty()) w->head_started = clock::now();
                 const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+                if (!send_task(*w, t, id)) continue;
+                if (w->tasks.empty()) w->head_started = clock::now();
                 w->tasks.push_back({t, id});
-                w->link->queue(wire::kind::task, id, remote::to_bytes(t->call), &t->call.attached);
                 sent_any = true;
             }
         }
@@ -815,6 +815,22 @@ private:
         // Flushing also rings the doorbell of a worker that sleeps on its ring.
         for (auto& w : workers_)
             if (w->link) w->link->flush(false);  // a dead one is noticed on read
+    }
+
+    // Queues a task for a worker; false if it could not (no descriptor left for its shared
+    // memory or its attachments, say): then nothing was sent and the task alone fails, with the
+    // cause. Not the worker's fault, so no retry, and never an exception out of the dispatcher.
+    bool send_task(worker_process& w, remote::remote_task* t, std::uint64_t id) {
+        try {
+            w.link->queue(wire::kind::task, id, remote::to_bytes(t->call), &t->call.attached);
+            return true;
+        } catch (const std::system_error& e) {
+            t->fail(std::make_exception_ptr(
+                std::system_error(e.code(), "process_pool: cannot send " + t->description + " to a worker")));
+        } catch (...) {
+            t->fail(std::current_exception());
+        }
+        return false;
     }
 
     remote::remote_task* take_next() {

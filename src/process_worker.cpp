@@ -276,7 +276,15 @@ int run_process_worker(const std::string& settings) {
                                          static_cast<int>(getpid()), fd);
                             return stray_bytes_exit_code;
                         }
-                        link.queue(remote::wire::kind::reply, frame.id, reply, &got->attached);
+                        try {
+                            link.queue(remote::wire::kind::reply, frame.id, reply, &got->attached);
+                        } catch (const std::exception&) {
+                            // The result cannot go (no descriptor left for its shared memory, say):
+                            // the task fails with the cause, and the worker serves on.
+                            std::string error(1, remote::reply_exception);
+                            remote::append_bytes(error, remote::registry::instance().describe(std::current_exception()));
+                            link.queue(remote::wire::kind::reply, frame.id, error);
+                        }
                         // Replies wait for company only while more tasks are here and the first is fresh.
                         const bool stale = std::chrono::steady_clock::now() - oldest_unsent > std::chrono::microseconds(200);
                         if ((!link.has_buffered() || stale) && !link.flush()) return 0;

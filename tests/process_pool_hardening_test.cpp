@@ -140,6 +140,12 @@ std::string descriptors_an_exec_sees() {
 }
 FRONTA_REMOTE(descriptors_an_exec_sees);
 
+std::size_t length_of(std::string text) { return text.size(); }
+FRONTA_REMOTE(length_of);
+
+std::string text_of_length(std::size_t n) { return std::string(n, 'y'); }
+FRONTA_REMOTE(text_of_length);
+
 // ---- a client in a child process -----------------------------------------------------------------
 
 struct child_process {
@@ -710,6 +716,67 @@ TEST(process_pool_startup, too_few_descriptors_reports_the_cause_and_leaves_no_z
     close_child(client);
 }
 
+// A client that runs out of descriptors after its pool started: a task whose argument needs one
+// (shared memory for a large value) fails with the cause, and the pool's dispatcher survives (it
+// once threw out of its thread: std::terminate). A large result that cannot be received fails
+// with the cause too.
+int scenario_descriptors_run_out() {
+    fronta::process_pool pool(1);
+    if (pool.submit(quick, 1).get() != 2) return 10;
+    const std::string big(4 << 20, 'x');  // over the shared-memory threshold
+    std::vector<int> hog;
+    for (;;) {
+        const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        hog.push_back(fd);
+    }
+    if (errno != EMFILE) return 11;
+    const auto release = [&] {
+        for (int fd : hog) close(fd);
+        hog.clear();
+    };
+    try {
+        pool.submit(length_of, big).get();
+        release();
+        std::printf("a large argument went without a descriptor\n");
+        return 12;
+    } catch (const std::exception& e) {
+        if (std::string(e.what()).find("Too many open files") == std::string::npos) {
+            release();
+            std::printf("wrong cause for the argument: %s\n", e.what());
+            return 13;
+        }
+    }
+    if (pool.submit(quick, 2).get() != 3) return 14;  // the same worker serves on
+    try {
+        pool.submit(text_of_length, std::size_t{4} << 20).get();
+        release();
+        std::printf("a large result came without a descriptor\n");
+        return 15;
+    } catch (const std::exception& e) {
+        if (std::string(e.what()).find("Too many open files") == std::string::npos) {
+            release();
+            std::printf("wrong cause for the result: %s\n", e.what());
+            return 16;
+        }
+    }
+    release();
+    std::printf("ok\n");
+    return 0;
+}
+
+TEST(process_pool_startup, running_out_of_descriptors_fails_the_task_not_the_dispatcher) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "UBSan needs descriptors of its own";
+#endif
+    auto client = start_scenario("descriptors_run_out");
+    close(client.to_stdin);
+    client.to_stdin = -1;
+    read_until(client, [](const std::string&) { return false; }, 120s);
+    EXPECT_EQ(exit_code(wait_for_child(client, 60s)), 0) << client.output;
+    close_child(client);
+}
+
 int run_scenario(const std::string& name) {
     const auto colon = name.find(':');
     const std::string kind = name.substr(0, colon);
@@ -718,6 +785,7 @@ int run_scenario(const std::string& name) {
     if (kind == "ctrl_c_handled") return scenario_ctrl_c_handled();
     if (kind == "graceful") return scenario_graceful(how);
     if (kind == "descriptor_limit") return scenario_descriptor_limit();
+    if (kind == "descriptors_run_out") return scenario_descriptors_run_out();
     if (kind == "main_ran") {
         std::printf("main ran\n");
         return 0;
