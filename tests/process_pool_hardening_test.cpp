@@ -140,6 +140,17 @@ std::string descriptors_an_exec_sees() {
 }
 FRONTA_REMOTE(descriptors_an_exec_sees);
 
+// Registers an exit handler that never returns (a worker stuck in its own exit), once per worker.
+void hang_forever() {
+    for (;;) pause();
+}
+int hangs_at_exit() {
+    static const bool registered = (std::atexit(hang_forever), true);
+    (void)registered;
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(hangs_at_exit);
+
 std::size_t length_of(std::string text) { return text.size(); }
 FRONTA_REMOTE(length_of);
 
@@ -270,6 +281,8 @@ int wait_for_child(child_process& c, std::chrono::seconds limit) {
     waitpid(c.pid, &status, 0);
     return status;
 }
+
+int exit_code(int status) { return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
 void close_child(child_process& c) {
     if (c.to_stdin >= 0) close(c.to_stdin);
@@ -440,6 +453,54 @@ TEST(process_pool_shutdown, destructor_lets_idle_workers_flush_output_and_run_ex
     shutdown_keeps_worker_output("destructor");
 }
 
+// The grace is bounded: a worker whose atexit handler never returns is killed once it is over, so
+// shutdown (and the destructor) return after about 5 s, and no worker is left behind.
+int scenario_exit_hangs(const std::string& how) {
+    std::set<int> pids;
+    steady::time_point asked;
+    {
+        fronta::process_pool pool(2);
+        std::vector<fronta::future<int>> futures;
+        for (int i = 0; i < 8; ++i) futures.push_back(pool.submit(hangs_at_exit));
+        for (auto& f : futures) pids.insert(f.get());
+        asked = steady::now();
+        if (how == "shutdown") pool.shutdown(true);
+        // else: the destructor
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - asked).count();
+    std::printf("returned after %lld ms\n", static_cast<long long>(ms));
+    int status = 0;
+    if (waitpid(-1, &status, WNOHANG) != -1 || errno != ECHILD) {
+        std::printf("a worker was left behind (a zombie or still running)\n");
+        return 13;
+    }
+    std::printf("ok\n");
+    return 0;
+}
+
+void exit_grace_is_bounded(const std::string& how) {
+    auto client = start_scenario("exit_hangs:" + how);
+    close(client.to_stdin);
+    client.to_stdin = -1;
+    // EOF once the client and every worker closed stdout: a worker stuck in its exit holds it.
+    EXPECT_TRUE(read_to_end(client, 60s)) << client.output;
+    EXPECT_EQ(exit_code(wait_for_child(client, 60s)), 0) << client.output;
+    close_child(client);
+    const auto at = client.output.find("returned after ");
+    ASSERT_NE(at, std::string::npos) << client.output;
+    const long long ms = std::stoll(client.output.substr(at + 15));
+    std::printf("[ measured ] %s with workers stuck in atexit returned after %lld ms\n", how.c_str(), ms);
+    EXPECT_GE(ms, 4'900) << "the workers were not given their grace";
+    EXPECT_LT(ms, 20'000) << "the grace did not end (5 s, with room for a loaded host)";
+}
+
+TEST(process_pool_shutdown, shutdown_returns_after_the_grace_when_an_atexit_handler_hangs) {
+    exit_grace_is_bounded("shutdown");
+}
+TEST(process_pool_shutdown, destructor_returns_after_the_grace_when_an_atexit_handler_hangs) {
+    exit_grace_is_bounded("destructor");
+}
+
 // ---- 5. fronta's descriptors stay fronta's -------------------------------------------------------
 
 TEST(process_pool_descriptors, a_background_child_of_a_dead_worker_does_not_delay_its_death) {
@@ -576,7 +637,6 @@ outcome run_as_worker(const std::string& value, int channel = -1, const std::vec
     return result;
 }
 
-int exit_code(int status) { return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
 TEST(process_pool_outsiders, a_malformed_or_channelless_worker_variable_is_refused_loudly) {
     for (const std::string& value : std::vector<std::string>{"", "garbage", "fd=100;client=1;secret=00",
@@ -785,6 +845,7 @@ int run_scenario(const std::string& name) {
     if (kind == "ctrl_c_handled") return scenario_ctrl_c_handled();
     if (kind == "graceful") return scenario_graceful(how);
     if (kind == "descriptor_limit") return scenario_descriptor_limit();
+    if (kind == "exit_hangs") return scenario_exit_hangs(how);
     if (kind == "descriptors_run_out") return scenario_descriptors_run_out();
     if (kind == "main_ran") {
         std::printf("main ran\n");
