@@ -74,6 +74,15 @@ constexpr auto linger_limit = std::chrono::seconds(1);
 
 int pidfd_of(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 
+// Kills a worker through its pidfd when it has one: its pid may already belong to another process
+// if something else in the program reaped it (waitpid(-1), SIGCHLD ignored).
+void kill_process(pid_t pid, int pidfd) {
+    if (pidfd >= 0) {
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0 || errno != ENOSYS) return;
+    }
+    kill(pid, SIGKILL);
+}
+
 // The descriptor number of a worker's channel: high, out of the way of descriptors a program
 // hands its children (`prog 3>trace.log`), below the limit and below FD_SETSIZE.
 int channel_descriptor() {
@@ -321,7 +330,10 @@ public:
     void lend_idle_worker(bool stopping) {
         if (stopping || !queue_.empty() || !broken_message().empty()) return;
         for (auto& w : workers_) {
-            if (w->ready && w->link && w->tasks.empty() && depth(*w) > 0 && !w->claimed.load(std::memory_order_acquire)) {
+            // Not one whose channel closed: the dispatcher removes it (handle_deadlines), which it
+            // must never do under a submitter's feet.
+            if (w->ready && w->link && w->closed_at == clock::time_point{} && w->tasks.empty() && depth(*w) > 0 &&
+                !w->claimed.load(std::memory_order_acquire)) {
                 std::lock_guard lock(mutex_);
                 idle_worker_ = w.get();
                 lend_open_ = true;
@@ -463,7 +475,7 @@ private:
     // live worker without `kill_first`: it waits for the process.
     std::string reap(worker_process& w, bool kill_first, int* status_out = nullptr) {
         w.link.reset();
-        if (kill_first) kill(w.pid, SIGKILL);
+        if (kill_first) kill_process(w.pid, w.pidfd);
         int status = 0;
         pid_t rc;
         while ((rc = waitpid(w.pid, &status, 0)) < 0 && errno == EINTR) {
@@ -498,7 +510,7 @@ private:
                 continue;
             }
             if (now >= e.kill_at) {
-                kill(e.pid, SIGKILL);  // stuck in its exit: its pidfd says when it is gone
+                kill_process(e.pid, e.pidfd);  // stuck in its exit: its pidfd says when it is gone
                 e.kill_at = clock::time_point::max();
             }
             ++i;
@@ -798,8 +810,8 @@ private:
             sent_any = false;
             for (auto& w : workers_) {
                 if (queue_.empty()) break;
-                if (!w->ready || !w->link || w->tasks.size() >= depth(*w) || !w->link->can_queue() ||
-                    w->claimed.load(std::memory_order_acquire))
+                if (!w->ready || !w->link || w->closed_at != clock::time_point{} || w->tasks.size() >= depth(*w) ||
+                    !w->link->can_queue() || w->claimed.load(std::memory_order_acquire))
                     continue;
                 remote::remote_task* t = take_next();
                 if (t == nullptr) break;
@@ -892,7 +904,8 @@ private:
                                      detail::describe(limit_for(*t)) + "; worker " + pid + " was killed")));
                 continue;
             }
-            if (w.closed_at != clock::time_point{} && now - w.closed_at >= linger_limit) {
+            if (w.closed_at != clock::time_point{} && now - w.closed_at >= linger_limit &&
+                !w.claimed.load(std::memory_order_acquire)) {
                 worker_lost(w, "closed its channel but lived on, and was ", true);
                 continue;
             }

@@ -103,6 +103,10 @@ int write_to_descriptor_3(std::string text) {
 }
 FRONTA_REMOTE(write_to_descriptor_3);
 
+void hang_forever() {
+    for (;;) pause();
+}
+
 // The worker's socket to its client, wherever fronta put it (a task reaching where it must not).
 int channel_of_this_worker() {
     for (int fd = 3; fd < 4096; ++fd) {
@@ -112,6 +116,15 @@ int channel_of_this_worker() {
     }
     return -1;
 }
+
+// Closes fronta's channel and leaves the worker stuck in its exit: a worker that lives on with
+// its channel closed.
+int close_channel_and_linger() {
+    std::atexit(hang_forever);
+    close(channel_of_this_worker());
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(close_channel_and_linger);
 
 int stray_bytes_onto_the_channel(int count) {
     const std::string junk(static_cast<std::size_t>(count), 'x');
@@ -141,9 +154,6 @@ std::string descriptors_an_exec_sees() {
 FRONTA_REMOTE(descriptors_an_exec_sees);
 
 // Registers an exit handler that never returns (a worker stuck in its own exit), once per worker.
-void hang_forever() {
-    for (;;) pause();
-}
 int hangs_at_exit() {
     static const bool registered = (std::atexit(hang_forever), true);
     (void)registered;
@@ -545,6 +555,22 @@ TEST(process_pool_descriptors, the_client_keeps_its_pool_descriptors_from_progra
     for (const char* kind : {"socket:", "memfd:", "anon_inode:[eventfd]", "anon_inode:[pidfd]"})
         EXPECT_EQ(seen.find(kind), std::string::npos) << "a program the client starts holds a " << kind
                                                       << " descriptor:\n" << seen;
+}
+
+// The dispatcher learns that the channel closed together with the task's reply. The worker lives
+// on (until the linger limit kills it): it must get no task, neither from the dispatcher nor lent
+// to a submitter (which also let the dispatcher remove it while a submitter held it).
+TEST(process_pool_descriptors, a_worker_whose_channel_closed_is_given_no_task) {
+    fronta::process_pool pool(1);
+    const int lingering = pool.submit(close_channel_and_linger).get(30s);
+    for (int i = 0; i < 3; ++i) {
+        try {
+            EXPECT_EQ(pool.submit(quick, i).get(30s), i + 1);
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << "task " << i << ": " << e.what();
+        }
+    }
+    for (int pid : pool.worker_pids()) EXPECT_NE(pid, lingering);
 }
 
 // ---- 6. fd 3 is the user's -----------------------------------------------------------------------
