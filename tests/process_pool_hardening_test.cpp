@@ -34,6 +34,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "fronta/init.hpp"
@@ -509,6 +510,43 @@ TEST(process_pool_shutdown, shutdown_returns_after_the_grace_when_an_atexit_hand
 }
 TEST(process_pool_shutdown, destructor_returns_after_the_grace_when_an_atexit_handler_hangs) {
     exit_grace_is_bounded("destructor");
+}
+
+// Those of `pids` that are still our children, with their states ('Z': a zombie), from /proc.
+std::map<int, char> still_children(const std::set<int>& pids) {
+    std::map<int, char> children;
+    const std::string me = std::to_string(getpid());
+    for (int pid : pids) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string id, comm, state, ppid;
+        if (stat >> id >> comm >> state >> ppid && ppid == me) children[pid] = state[0];
+    }
+    return children;
+}
+
+// Workers retired while the pool runs (max_tasks_per_child, idle_timeout) exit on their own and
+// are reaped through their pidfds at once, not left as zombies until shutdown.
+TEST(process_pool_shutdown, workers_retired_while_the_pool_runs_leave_no_zombie) {
+    fronta::process_pool_options options;
+    options.workers = 2;
+    options.max_tasks_per_child = 1;
+    options.idle_timeout = 50ms;
+    fronta::process_pool pool(options);
+    std::set<int> ran, seen;
+    for (int i = 0; i < 30; ++i) {
+        for (int pid : pool.worker_pids()) seen.insert(pid);
+        ran.insert(pool.submit(worker_pid).get(30s));
+    }
+    EXPECT_EQ(ran.size(), 30u) << "one task per worker";
+    seen.insert(ran.begin(), ran.end());
+    // Every worker retires (one task each, then idle): none of them is left, not even a zombie.
+    const auto give_up = steady::now() + 30s;
+    auto left = still_children(seen);
+    while (!left.empty() && steady::now() < give_up) {
+        std::this_thread::sleep_for(5ms);  // polling an observable condition, not ordering events
+        left = still_children(seen);
+    }
+    for (auto [pid, state] : left) ADD_FAILURE() << "worker " << pid << " in state " << state << " was left behind";
 }
 
 // ---- 5. fronta's descriptors stay fronta's -------------------------------------------------------
