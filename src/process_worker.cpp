@@ -223,6 +223,12 @@ int run_process_worker(const std::string& settings) {
     const std::string secret = text_setting(settings, "secret");
     if (fd < 0 || client <= 0 || secret.empty()) refuse("its value is malformed");
     check_channel(fd, client);
+    // A worker runs in a process group of its own (a terminal's Ctrl-C is for the client), so to
+    // the terminal it is a background job: reading the terminal would stop it (SIGTTIN), and so
+    // would writing with `stty tostop` (SIGTTOU), forever, with its client waiting. Ignored, a read
+    // fails with EIO and a write goes through.
+    signal(SIGTTIN, SIG_IGN);
+    signal(SIGTTOU, SIG_IGN);
     fcntl(fd, F_SETFD, FD_CLOEXEC);  // not for programs a task starts
     start_client_watch(fd, client);
     if (const long memory = setting(settings, "memory", 0); memory > 0) {

@@ -168,6 +168,15 @@ FRONTA_REMOTE(length_of);
 std::string text_of_length(std::size_t n) { return std::string(n, 'y'); }
 FRONTA_REMOTE(text_of_length);
 
+// Reads a line from stdin (a terminal in the test): "read N" or the error.
+std::string read_stdin() {
+    char buffer[256];
+    const ssize_t n = read(0, buffer, sizeof buffer);
+    if (n < 0) return std::string("error ") + std::strerror(errno);
+    return "read " + std::to_string(n);
+}
+FRONTA_REMOTE(read_stdin);
+
 // ---- a client in a child process -----------------------------------------------------------------
 
 struct child_process {
@@ -410,6 +419,48 @@ TEST(process_pool_signals, ctrl_c_caught_by_the_client_does_not_kill_its_workers
     EXPECT_EQ(wait_for_child(client, 60s), 0);
     EXPECT_NE(client.output.find("results two-workers interrupted same-workers"), std::string::npos) << client.output;
     close_child(client);
+}
+
+// A client on a terminal (a session of its own, a pseudo-terminal as its controlling terminal
+// and stdin) whose task reads stdin. Workers are a background job to the terminal: the read
+// once stopped the worker (SIGTTIN) for good, and the client waited forever.
+int scenario_terminal_read() {
+    const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return 20;
+    const std::string slave = ptsname(master);
+    const pid_t session = fork();
+    if (session < 0) return 21;
+    if (session == 0) {
+        if (setsid() < 0) _exit(22);
+        const int tty = open(slave.c_str(), O_RDWR);  // the session's controlling terminal
+        if (tty < 0 || dup2(tty, 0) != 0) _exit(23);
+        std::string result;
+        try {
+            fronta::process_pool pool(1);
+            result = pool.submit(read_stdin).get(20s);
+        } catch (const std::exception& e) {
+            result = std::string("failed: ") + e.what();
+        }
+        std::printf("%s\n", result.c_str());
+        std::fflush(stdout);
+        _exit(0);
+    }
+    int status = 0;
+    while (waitpid(session, &status, 0) < 0 && errno == EINTR) {
+    }
+    close(master);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 24;
+}
+
+TEST(process_pool_signals, a_task_reading_the_terminal_is_not_stopped_for_good) {
+    auto client = start_scenario("terminal_read");
+    close(client.to_stdin);
+    client.to_stdin = -1;
+    read_until(client, [](const std::string&) { return false; }, 60s);
+    EXPECT_EQ(exit_code(wait_for_child(client, 60s)), 0) << client.output;
+    close_child(client);
+    // Nothing is typed: the read fails at once (EIO) rather than stopping the worker.
+    EXPECT_NE(client.output.find("error Input/output error"), std::string::npos) << client.output;
 }
 
 // ---- 4. a normal shutdown lets workers exit normally ---------------------------------------------
@@ -910,6 +961,7 @@ int run_scenario(const std::string& name) {
     if (kind == "graceful") return scenario_graceful(how);
     if (kind == "descriptor_limit") return scenario_descriptor_limit();
     if (kind == "exit_hangs") return scenario_exit_hangs(how);
+    if (kind == "terminal_read") return scenario_terminal_read();
     if (kind == "descriptors_run_out") return scenario_descriptors_run_out();
     if (kind == "main_ran") {
         std::printf("main ran\n");
