@@ -177,6 +177,25 @@ std::string read_stdin() {
 }
 FRONTA_REMOTE(read_stdin);
 
+// Takes every descriptor the worker has left, then returns a result large enough to need one.
+std::vector<int> hogged_descriptors;
+std::string large_result_with_no_descriptor_left(std::size_t n) {
+    for (;;) {
+        const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        hogged_descriptors.push_back(fd);
+    }
+    return std::string(n, 'z');
+}
+FRONTA_REMOTE(large_result_with_no_descriptor_left);
+
+int release_descriptors() {
+    for (int fd : hogged_descriptors) close(fd);
+    hogged_descriptors.clear();
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(release_descriptors);
+
 // ---- a client in a child process -----------------------------------------------------------------
 
 struct child_process {
@@ -950,6 +969,26 @@ TEST(process_pool_startup, running_out_of_descriptors_fails_the_task_not_the_dis
     read_until(client, [](const std::string&) { return false; }, 120s);
     EXPECT_EQ(exit_code(wait_for_child(client, 60s)), 0) << client.output;
     close_child(client);
+}
+
+// The worker's side: a result it cannot send (no descriptor left for its shared memory) fails
+// its task with the cause; the worker once died of the exception (std::terminate, SIGABRT).
+TEST(process_pool_startup, a_worker_out_of_descriptors_fails_the_task_and_serves_on) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "UBSan needs descriptors of its own";
+#endif
+    fronta::process_pool pool(1);
+    const int before = pool.submit(worker_pid).get(30s);
+    try {
+        pool.submit(large_result_with_no_descriptor_left, std::size_t{4} << 20).get(30s);
+        ADD_FAILURE() << "a large result went without a descriptor";
+    } catch (const fronta::worker_died& e) {
+        ADD_FAILURE() << "the worker died: " << e.what();
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("Too many open files"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(pool.submit(release_descriptors).get(30s), before) << "the worker served on";
+    EXPECT_EQ(pool.submit(length_of, std::string(4 << 20, 'x')).get(30s), std::size_t{4} << 20);
 }
 
 int run_scenario(const std::string& name) {
