@@ -72,7 +72,23 @@ constexpr auto exit_grace = std::chrono::seconds(5);
 // How long a worker may live on after closing its channel before it is killed.
 constexpr auto linger_limit = std::chrono::seconds(1);
 
-int pidfd_of(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_of(pid_t pid) {
+    if (std::getenv("FRONTA_TEST_NO_PIDFD") != nullptr) {  // lets a test play "a kernel before 5.3"
+        errno = ENOSYS;
+        return -1;
+    }
+    return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+// Without pidfds (kernels before 5.3, seccomp profiles that refuse pidfd_open) the dispatcher
+// looks at its workers this often, so that deaths are still noticed by pid, not only by EOF.
+constexpr auto pidless_check_interval = std::chrono::milliseconds(20);
+
+// Whether process `pid` (our child) has ended, without reaping it.
+bool has_ended(pid_t pid) {
+    siginfo_t info{};
+    return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == pid;
+}
 
 // Kills a worker through its pidfd when it has one: its pid may already belong to another process
 // if something else in the program reaped it (waitpid(-1), SIGCHLD ignored).
@@ -438,7 +454,8 @@ private:
         }
         try {
             w->pidfd = pidfd_of(pid);
-            if (w->pidfd < 0) fail("pidfd_open", errno);
+            // Without pidfds the dispatcher checks on its workers with waitid instead.
+            if (w->pidfd < 0 && errno != ENOSYS && errno != EPERM) fail("pidfd_open", errno);
             fcntl(w->fd(), F_SETFL, fcntl(w->fd(), F_GETFL) | O_NONBLOCK);
             // The mailbox and the worker's doorbell travel with the hello, with our doorbell.
             remote::attachments hello_fds;
@@ -505,7 +522,7 @@ private:
             int status = 0;
             const pid_t rc = waitpid(e.pid, &status, WNOHANG);
             if (rc == e.pid || (rc < 0 && errno == ECHILD)) {
-                close(e.pidfd);
+                if (e.pidfd >= 0) close(e.pidfd);
                 exiting_.erase(exiting_.begin() + static_cast<std::ptrdiff_t>(i));
                 continue;
             }
@@ -526,6 +543,7 @@ private:
             for (auto& e : exiting_) {
                 fds.push_back({e.pidfd, POLLIN, 0});
                 next = std::min(next, e.kill_at);
+                if (e.pidfd < 0) next = std::min(next, clock::now() + pidless_check_interval);
             }
             int timeout = -1;
             if (next != clock::time_point::max())
@@ -892,6 +910,10 @@ private:
         const auto now = clock::now();
         for (std::size_t i = 0; i < workers_.size();) {
             worker_process& w = *workers_[i];
+            if (w.pidfd < 0 && !w.claimed.load(std::memory_order_acquire) && has_ended(w.pid)) {
+                worker_ended(w);  // what a pidfd would have said
+                continue;
+            }
             if (!w.tasks.empty() && now >= head_deadline(w)) {
                 remote::remote_task* t = w.tasks.front().task;
                 requeue_waiting(w);
@@ -934,6 +956,9 @@ private:
             if (w->closed_at != clock::time_point{}) next = std::min(next, w->closed_at + linger_limit);
         }
         for (auto& e : exiting_) next = std::min(next, e.kill_at);
+        const bool pidless = std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return w->pidfd < 0; }) ||
+                             std::any_of(exiting_.begin(), exiting_.end(), [](auto& e) { return e.pidfd < 0; });
+        if (pidless) next = std::min(next, clock::now() + pidless_check_interval);
         if (next == detail::no_deadline) return -1;
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - clock::now()).count();
         return static_cast<int>(std::clamp<long long>(left, 0, 60'000));

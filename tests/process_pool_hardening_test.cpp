@@ -142,6 +142,20 @@ int background_sleeper_then_abort(std::string pid_file) {
 }
 FRONTA_REMOTE(background_sleeper_then_abort);
 
+// Forks a copy of the worker that holds every descriptor (fork ignores close-on-exec) and waits
+// forever, notes its pid, aborts: only the worker's pid says it died.
+int forked_holder_then_abort(std::string pid_file) {
+    const pid_t child = fork();
+    if (child == 0)
+        for (;;) pause();
+    if (FILE* out = std::fopen(pid_file.c_str(), "w")) {
+        std::fprintf(out, "%d\n", static_cast<int>(child));
+        std::fclose(out);
+    }
+    std::abort();
+}
+FRONTA_REMOTE(forked_holder_then_abort);
+
 // What a program the task starts finds open besides its stdin, stdout and stderr.
 std::string descriptors_an_exec_sees() {
     FILE* listing = popen("for f in /proc/self/fd/*; do readlink \"$f\"; done 2>/dev/null", "r");
@@ -679,6 +693,45 @@ TEST(process_pool_descriptors, a_worker_whose_channel_closed_is_given_no_task) {
         }
     }
     for (int pid : pool.worker_pids()) EXPECT_NE(pid, lingering);
+}
+
+// Kernels before 5.3 (and seccomp profiles that refuse pidfd_open) have no pidfds: the pool still
+// starts (it once failed every worker with "pidfd_open: Function not implemented"), notices a
+// death by pid even while a forked child holds the channel, and reaps every worker.
+TEST(process_pool_descriptors, without_pidfds_the_pool_still_notices_deaths_and_reaps) {
+    setenv("FRONTA_TEST_NO_PIDFD", "1", 1);
+    const std::string pid_file = testing::TempDir() + "/fronta_pidless_" + std::to_string(getpid());
+    std::set<int> seen;
+    {
+        fronta::process_pool_options options;
+        options.workers = 2;
+        options.max_tasks_per_child = 3;
+        fronta::process_pool pool(options);
+        for (int i = 0; i < 12; ++i) {
+            for (int pid : pool.worker_pids()) seen.insert(pid);
+            EXPECT_EQ(pool.submit(quick, i).get(30s), i + 1);
+        }
+        auto f = pool.submit(forked_holder_then_abort, pid_file);
+        try {
+            f.get(20s);
+            ADD_FAILURE() << "the task should have died";
+        } catch (const fronta::worker_died& e) {
+            EXPECT_NE(std::string(e.what()).find("signal 6"), std::string::npos) << e.what();
+        } catch (const fronta::timeout_error&) {
+            ADD_FAILURE() << "without a pidfd, the death went unnoticed while a forked child held the channel";
+        }
+        std::ifstream in(pid_file);
+        int sleeper = 0;
+        if (in >> sleeper && sleeper > 0) {
+            kill(sleeper, SIGKILL);
+            wait_for_end(sleeper, steady::now(), 10s);
+        }
+        std::remove(pid_file.c_str());
+        EXPECT_EQ(pool.submit(quick, 1).get(30s), 2);
+        for (int pid : pool.worker_pids()) seen.insert(pid);
+    }
+    unsetenv("FRONTA_TEST_NO_PIDFD");
+    for (int pid : seen) EXPECT_NE(kill(pid, 0), 0) << "worker " << pid << " was not reaped";
 }
 
 // ---- 6. fd 3 is the user's -----------------------------------------------------------------------
