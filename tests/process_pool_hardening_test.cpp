@@ -328,10 +328,12 @@ int wait_for_child(child_process& c, std::chrono::seconds limit) {
         kill(-c.pid, SIGKILL);
         kill(c.pid, SIGKILL);
         waitpid(c.pid, nullptr, 0);
+        c.pid = -1;
         return -1;
     }
     int status = 0;
     waitpid(c.pid, &status, 0);
+    c.pid = -1;
     return status;
 }
 
@@ -342,6 +344,22 @@ void close_child(child_process& c) {
     if (c.from_stdout >= 0) close(c.from_stdout);
     c.to_stdin = c.from_stdout = -1;
 }
+
+// Kills and reaps a client still running when a test ends early (a failed ASSERT): it and its
+// workers (which follow their client) must not outlive the test, where they once held the
+// runner's output pipe until its 300 s limit.
+struct end_client_on_exit {
+    child_process& c;
+    ~end_client_on_exit() {
+        if (c.pid > 0) {
+            kill(-c.pid, SIGKILL);
+            kill(c.pid, SIGKILL);
+            waitpid(c.pid, nullptr, 0);
+            c.pid = -1;
+        }
+        close_child(c);
+    }
+};
 
 // ---- 3. workers never outlive their client -------------------------------------------------------
 
@@ -367,6 +385,7 @@ int scenario_client_dies(const std::string& how) {
 
 void client_death_ends_every_worker(const std::string& how) {
     auto client = start_scenario("client_dies:" + how);
+    end_client_on_exit end_client{client};
     ASSERT_TRUE(read_until(client, [](const std::string& o) { return count_of(o, "running ") >= 2; }, 60s))
         << "the client did not get its workers going: " << client.output;
     const std::vector<int> workers = running_pids(client.output);
@@ -442,6 +461,7 @@ int scenario_ctrl_c_handled() {
 
 TEST(process_pool_signals, ctrl_c_caught_by_the_client_does_not_kill_its_workers) {
     auto client = start_scenario("ctrl_c_handled");
+    end_client_on_exit end_client{client};
     ASSERT_TRUE(read_until(client, [](const std::string& o) { return count_of(o, "running ") >= 2; }, 60s))
         << client.output;
     kill(-client.pid, SIGINT);  // the terminal's Ctrl-C goes to the whole foreground group
@@ -487,6 +507,7 @@ int scenario_terminal_read() {
 
 TEST(process_pool_signals, a_task_reading_the_terminal_is_not_stopped_for_good) {
     auto client = start_scenario("terminal_read");
+    end_client_on_exit end_client{client};
     close(client.to_stdin);
     client.to_stdin = -1;
     read_until(client, [](const std::string&) { return false; }, 60s);
@@ -517,6 +538,7 @@ int scenario_graceful(const std::string& how) {
 void shutdown_keeps_worker_output(const std::string& how) {
     for (int round = 0; round < 8; ++round) {
         auto client = start_scenario("graceful:" + how);
+        end_client_on_exit end_client{client};
         close(client.to_stdin);
         client.to_stdin = -1;
         // EOF comes once the client and every worker have closed stdout: they all exited.
@@ -575,6 +597,7 @@ int scenario_exit_hangs(const std::string& how) {
 
 void exit_grace_is_bounded(const std::string& how) {
     auto client = start_scenario("exit_hangs:" + how);
+    end_client_on_exit end_client{client};
     close(client.to_stdin);
     client.to_stdin = -1;
     // EOF once the client and every worker closed stdout: a worker stuck in its exit holds it.
