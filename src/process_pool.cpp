@@ -823,22 +823,26 @@ private:
 
     void assign_tasks() {
         if (queue_.empty()) return;
-        // Fill the least loaded workers first, one task at a time, so work spreads evenly.
-        for (bool sent_any = true; sent_any && !queue_.empty();) {
-            sent_any = false;
+        // Each task goes to the least loaded worker that can take one, so work spreads evenly and
+        // no task waits behind a running one (maybe stuck, maybe long) while another worker has
+        // less to do. (Going round the workers in their order once sent a task ahead to the first
+        // worker, busy, while the second sat idle.)
+        while (!queue_.empty()) {
+            worker_process* best = nullptr;
             for (auto& w : workers_) {
-                if (queue_.empty()) break;
                 if (!w->ready || !w->link || w->closed_at != clock::time_point{} || w->tasks.size() >= depth(*w) ||
                     !w->link->can_queue() || w->claimed.load(std::memory_order_acquire))
                     continue;
-                remote::remote_task* t = take_next();
-                if (t == nullptr) break;
-                const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
-                if (!send_task(*w, t, id)) continue;
-                if (w->tasks.empty()) w->head_started = clock::now();
-                w->tasks.push_back({t, id});
-                sent_any = true;
+                if (best == nullptr || w->tasks.size() < best->tasks.size()) best = w.get();
+                if (best->tasks.empty()) break;  // none is less loaded
             }
+            if (best == nullptr) break;
+            remote::remote_task* t = take_next();
+            if (t == nullptr) break;
+            const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+            if (!send_task(*best, t, id)) continue;
+            if (best->tasks.empty()) best->head_started = clock::now();
+            best->tasks.push_back({t, id});
         }
         // Never wait for a worker to read: one stuck in a long task must not stall the dispatcher
         // (and with it every timeout). What does not fit now goes when poll says it can.

@@ -210,6 +210,22 @@ int release_descriptors() {
 }
 FRONTA_REMOTE(release_descriptors);
 
+// Says it started (its pid, a line into the FIFO `started`), then waits for a byte from the FIFO
+// `go`; returns its pid.
+int start_then_wait(std::string started, std::string go) {
+    const std::string line = std::to_string(getpid()) + "\n";
+    const int out = open(started.c_str(), O_WRONLY | O_CLOEXEC);
+    [[maybe_unused]] auto n = write(out, line.data(), line.size());
+    close(out);
+    const int in = open(go.c_str(), O_RDONLY | O_CLOEXEC);
+    char byte = 0;
+    while (read(in, &byte, 1) < 0 && errno == EINTR) {
+    }
+    close(in);
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(start_then_wait);
+
 // ---- a client in a child process -----------------------------------------------------------------
 
 struct child_process {
@@ -429,6 +445,54 @@ TEST(process_pool_client_death, ctrl_c_that_kills_the_client_ends_busy_workers) 
 }
 TEST(process_pool_client_death, sigkill_of_the_client_ends_idle_workers) {
     client_death_ends_every_worker("sigkill_idle");
+}
+
+// After short tasks (the dispatcher then sends up to 32 ahead), a long task starts on one worker;
+// the next long task must go to the idle worker, not wait behind the first one. Going round the
+// workers in their order sent it to the first worker, busy, while the second sat idle: under load
+// the stuck-client tests saw one of their two stuck tasks running, not two.
+TEST(process_pool_scheduling, a_task_is_not_sent_behind_a_running_one_while_a_worker_is_idle) {
+    const std::string base = testing::TempDir() + "/fronta_sched_" + std::to_string(getpid());
+    const std::string started = base + "_started", go = base + "_go";
+    ASSERT_EQ(mkfifo(started.c_str(), 0600), 0);
+    ASSERT_EQ(mkfifo(go.c_str(), 0600), 0);
+    const int from_tasks = open(started.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    const int to_tasks = open(go.c_str(), O_RDWR | O_CLOEXEC);  // a writer exists: tasks' opens do not block
+    const int keep_open = open(started.c_str(), O_WRONLY | O_CLOEXEC);  // no EOF between the tasks' writes
+    ASSERT_GE(from_tasks, 0);
+    ASSERT_GE(to_tasks, 0);
+    std::string lines;
+    const auto read_lines = [&](std::size_t wanted) {
+        const auto give_up = steady::now() + 20s;
+        while (count_of(lines, "\n") < wanted && steady::now() < give_up) {
+            pollfd p{from_tasks, POLLIN, 0};
+            if (poll(&p, 1, 1000) <= 0) continue;
+            char buffer[64];
+            const ssize_t n = read(from_tasks, buffer, sizeof buffer);
+            if (n > 0) lines.append(buffer, static_cast<std::size_t>(n));
+        }
+        return count_of(lines, "\n") >= wanted;
+    };
+    {
+        fronta::process_pool_options options;
+        options.workers = 2;
+        options.task_timeout = std::chrono::minutes(5);  // the dispatcher's path, not the lone-task one
+        fronta::process_pool pool(options);
+        std::vector<fronta::future<int>> batch;
+        for (int i = 0; i < 2000; ++i) batch.push_back(pool.submit(quick, i));
+        for (auto& f : batch) f.get();
+        auto a = pool.submit(start_then_wait, started, go);
+        EXPECT_TRUE(read_lines(1)) << "the first long task did not start";
+        auto b = pool.submit(start_then_wait, started, go);
+        EXPECT_TRUE(read_lines(2)) << "the second long task waited behind the first while a worker was idle";
+        ASSERT_EQ(write(to_tasks, "xx", 2), 2);
+        EXPECT_NE(a.get(30s), b.get(30s));
+    }
+    close(keep_open);
+    close(from_tasks);
+    close(to_tasks);
+    std::remove(started.c_str());
+    std::remove(go.c_str());
 }
 
 // ---- 13. Ctrl-C is the client's to handle --------------------------------------------------------
