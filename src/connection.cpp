@@ -67,14 +67,42 @@ void connection::reserve_place(wire::kind type) {
     }
 }
 
-void connection::add_attachments(const remote::attachments* attached) {
-    if (attached)
-        for (int fd : attached->fds()) {
-            const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-            if (copy < 0)
-                throw std::system_error(errno, std::generic_category(), "fronta: cannot pass a descriptor to a worker");
-            out_fds_.push_back(copy);
+std::vector<int> connection::duplicate_attachments(const remote::attachments* attached, int first) {
+    std::vector<int> fds;
+    if (first >= 0) fds.push_back(first);
+    try {
+        if (attached)
+            for (int fd : attached->fds()) {
+                const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+                if (copy < 0)
+                    throw std::system_error(errno, std::generic_category(), "fronta: cannot pass a descriptor to a worker");
+                fds.push_back(copy);
+            }
+    } catch (...) {
+        for (int fd : fds) close(fd);
+        throw;
+    }
+    return fds;
+}
+
+// Everything that can fail (descriptors, memory, the ring's room for the marker) comes before
+// anything changes: a failure leaves the connection as it was, so the peer never sees half a frame
+// or a marker for a frame that never comes, and the caller can fail this one task.
+void connection::append_socket_frame(wire::kind type, const std::string& header, std::string_view payload,
+                                     std::vector<int>& fds) {
+    struct closer {
+        std::vector<int>& fds;
+        ~closer() {
+            for (int fd : fds) close(fd);
         }
+    } on_failure{fds};
+    out_fds_.reserve(out_fds_.size() + fds.size());
+    out_.reserve(out_.size() + header.size() + payload.size());
+    reserve_place(type);  // the last step that can fail
+    out_ += header;
+    out_.append(payload);
+    out_fds_.insert(out_fds_.end(), fds.begin(), fds.end());  // reserved: cannot throw
+    fds.clear();
 }
 
 void connection::queue(wire::kind type, std::uint64_t id, std::string_view payload, const remote::attachments* attached) {
@@ -94,33 +122,24 @@ void connection::queue(wire::kind type, std::uint64_t id, std::string_view paylo
             return;
         }
     }
-    reserve_place(type);
-    const std::uint16_t count = attached ? static_cast<std::uint16_t>(attached->size()) : 0;
-    out_ += wire::encode_header(type, id, payload, count);
-    out_.append(payload);
-    add_attachments(attached);
+    std::vector<int> fds = duplicate_attachments(attached, -1);
+    const auto count = static_cast<std::uint16_t>(attached ? attached->size() : 0);
+    append_socket_frame(type, wire::encode_header(type, id, payload, count), payload, fds);
 }
 
 void connection::queue_shared(wire::kind type, std::uint64_t id, remote::shared_bytes& bytes, std::uint64_t offset,
                               std::uint64_t length, const remote::attachments* attached) {
     const int memory = fcntl(bytes.fd(), F_DUPFD_CLOEXEC, 3);
     if (memory < 0) throw std::system_error(errno, std::generic_category(), "fronta: cannot pass a message buffer");
-    try {
-        reserve_place(type);
-    } catch (...) {
-        close(memory);
-        throw;
-    }
-    bytes.lend();  // the peer's shared_view gives it back
-    out_fds_.push_back(memory);
+    std::vector<int> fds = duplicate_attachments(attached, memory);
     char where[16];
     std::memcpy(where, &offset, 8);
     std::memcpy(where + 8, &length, 8);
     const std::string_view payload(where, sizeof where);
-    const std::uint16_t count = attached ? static_cast<std::uint16_t>(attached->size()) : 0;
-    out_ += wire::encode_header(type, id, payload, static_cast<std::uint16_t>((count + 1) | payload_in_attachment));
-    out_.append(payload);
-    add_attachments(attached);
+    const auto count = static_cast<std::uint16_t>(attached ? attached->size() : 0);
+    append_socket_frame(type, wire::encode_header(type, id, payload, static_cast<std::uint16_t>((count + 1) | payload_in_attachment)),
+                        payload, fds);
+    bytes.lend();  // the peer's shared_view gives it back
 }
 
 void connection::queue_task(std::uint64_t id, remote::request& call) {
@@ -217,6 +236,9 @@ connection::status connection::receive() {
                 in_fds_.push_back(fd);
             }
         }
+        // The kernel drops descriptors that do not fit (this process is at its RLIMIT_NOFILE): the
+        // frame that announced them fails, and says why (next_from_socket).
+        if (message.msg_flags & MSG_CTRUNC) descriptors_lost_ = true;
         if (got == 0) return status::closed;
         decoder_.feed(in_buffer_.data(), static_cast<std::size_t>(got));
         return status::data;
@@ -270,8 +292,10 @@ std::optional<received_frame> connection::next_from_socket() {
     const bool in_memory = (frame->attachments & payload_in_attachment) != 0;
     const std::size_t count = frame->attachments & ~payload_in_attachment;
     if (count > in_fds_.size())
-        throw wire::protocol_error("bad frame: it announces " + std::to_string(count) + " descriptors, " +
-                                   std::to_string(in_fds_.size()) + " arrived");
+        throw wire::protocol_error(
+            "bad frame: it announces " + std::to_string(count) + " descriptors, " + std::to_string(in_fds_.size()) +
+            " arrived" +
+            (descriptors_lost_ ? " (the kernel dropped descriptors sent to this process: Too many open files)" : ""));
     std::vector<int> fds(in_fds_.begin(), in_fds_.begin() + static_cast<std::ptrdiff_t>(count));
     in_fds_.erase(in_fds_.begin(), in_fds_.begin() + static_cast<std::ptrdiff_t>(count));
     if (in_memory) {

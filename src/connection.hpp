@@ -100,7 +100,11 @@ private:
 
     std::optional<received_frame> next_from_socket();
     void reserve_place(remote::wire::kind type);
-    void add_attachments(const remote::attachments* attached);
+    /// Duplicates the descriptors that go with a frame (after `first`, if any): all or none.
+    static std::vector<int> duplicate_attachments(const remote::attachments* attached, int first);
+    /// Queues a frame for the socket with its descriptors (taken; closed if this throws).
+    void append_socket_frame(remote::wire::kind type, const std::string& header, std::string_view payload,
+                             std::vector<int>& fds);
     void ring_doorbell() noexcept;
 
     int fd_;
@@ -109,6 +113,7 @@ private:
     std::string out_;
     std::vector<int> out_fds_;            // owned until sent
     std::deque<int> in_fds_;              // received, not yet claimed by a frame
+    bool descriptors_lost_ = false;       // the kernel dropped some (MSG_CTRUNC): no room here
     std::string in_buffer_;
 
     std::unique_ptr<mailbox> box_;

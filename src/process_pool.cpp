@@ -73,7 +73,32 @@ constexpr auto exit_grace = std::chrono::seconds(5);
 // How long a worker may live on after closing its channel before it is killed.
 constexpr auto linger_limit = std::chrono::seconds(1);
 
-int pidfd_of(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+int pidfd_of(pid_t pid) {
+    if (std::getenv("FRONTA_TEST_NO_PIDFD") != nullptr) {  // lets a test play "a kernel before 5.3"
+        errno = ENOSYS;
+        return -1;
+    }
+    return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+}
+
+// Without pidfds (kernels before 5.3, seccomp profiles that refuse pidfd_open) the dispatcher
+// looks at its workers this often, so that deaths are still noticed by pid, not only by EOF.
+constexpr auto pidless_check_interval = std::chrono::milliseconds(20);
+
+// Whether process `pid` (our child) has ended, without reaping it.
+bool has_ended(pid_t pid) {
+    siginfo_t info{};
+    return waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == pid;
+}
+
+// Kills a worker through its pidfd when it has one: its pid may already belong to another process
+// if something else in the program reaped it (waitpid(-1), SIGCHLD ignored).
+void kill_process(pid_t pid, int pidfd) {
+    if (pidfd >= 0) {
+        if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0) == 0 || errno != ENOSYS) return;
+    }
+    kill(pid, SIGKILL);
+}
 
 // The descriptor number of a worker's channel: high, out of the way of descriptors a program
 // hands its children (`prog 3>trace.log`), below the limit and below FD_SETSIZE.
@@ -323,7 +348,10 @@ public:
     void lend_idle_worker(bool stopping) {
         if (stopping || !queue_.empty() || !broken_message().empty()) return;
         for (auto& w : workers_) {
-            if (w->ready && w->link && w->tasks.empty() && depth(*w) > 0 && !w->claimed.load(std::memory_order_acquire)) {
+            // Not one whose channel closed: the dispatcher removes it (handle_deadlines), which it
+            // must never do under a submitter's feet.
+            if (w->ready && w->link && w->closed_at == clock::time_point{} && w->tasks.empty() && depth(*w) > 0 &&
+                !w->claimed.load(std::memory_order_acquire)) {
                 std::lock_guard lock(mutex_);
                 idle_worker_ = w.get();
                 lend_open_ = true;
@@ -434,7 +462,8 @@ private:
         }
         try {
             w->pidfd = pidfd_of(pid);
-            if (w->pidfd < 0) fail("pidfd_open", errno);
+            // Without pidfds the dispatcher checks on its workers with waitid instead.
+            if (w->pidfd < 0 && errno != ENOSYS && errno != EPERM) fail("pidfd_open", errno);
             fcntl(w->fd(), F_SETFL, fcntl(w->fd(), F_GETFL) | O_NONBLOCK);
             // The mailbox and the worker's doorbell travel with the hello, with our doorbell.
             remote::attachments hello_fds;
@@ -471,7 +500,7 @@ private:
     // live worker without `kill_first`: it waits for the process.
     std::string reap(worker_process& w, bool kill_first, int* status_out = nullptr) {
         w.link.reset();
-        if (kill_first) kill(w.pid, SIGKILL);
+        if (kill_first) kill_process(w.pid, w.pidfd);
         int status = 0;
         pid_t rc;
         while ((rc = waitpid(w.pid, &status, 0)) < 0 && errno == EINTR) {
@@ -501,12 +530,12 @@ private:
             int status = 0;
             const pid_t rc = waitpid(e.pid, &status, WNOHANG);
             if (rc == e.pid || (rc < 0 && errno == ECHILD)) {
-                close(e.pidfd);
+                if (e.pidfd >= 0) close(e.pidfd);
                 exiting_.erase(exiting_.begin() + static_cast<std::ptrdiff_t>(i));
                 continue;
             }
             if (now >= e.kill_at) {
-                kill(e.pid, SIGKILL);  // stuck in its exit: its pidfd says when it is gone
+                kill_process(e.pid, e.pidfd);  // stuck in its exit: its pidfd says when it is gone
                 e.kill_at = clock::time_point::max();
             }
             ++i;
@@ -522,6 +551,7 @@ private:
             for (auto& e : exiting_) {
                 fds.push_back({e.pidfd, POLLIN, 0});
                 next = std::min(next, e.kill_at);
+                if (e.pidfd < 0) next = std::min(next, clock::now() + pidless_check_interval);
             }
             int timeout = -1;
             if (next != clock::time_point::max())
@@ -811,28 +841,48 @@ private:
 
     void assign_tasks() {
         if (queue_.empty()) return;
-        // Fill the least loaded workers first, one task at a time, so work spreads evenly.
-        for (bool sent_any = true; sent_any && !queue_.empty();) {
-            sent_any = false;
+        // Each task goes to the least loaded worker that can take one, so work spreads evenly and
+        // no task waits behind a running one (maybe stuck, maybe long) while another worker has
+        // less to do. (Going round the workers in their order once sent a task ahead to the first
+        // worker, busy, while the second sat idle.)
+        while (!queue_.empty()) {
+            worker_process* best = nullptr;
             for (auto& w : workers_) {
-                if (queue_.empty()) break;
-                if (!w->ready || !w->link || w->tasks.size() >= depth(*w) || !w->link->can_queue() ||
-                    w->claimed.load(std::memory_order_acquire))
+                if (!w->ready || !w->link || w->closed_at != clock::time_point{} || w->tasks.size() >= depth(*w) ||
+                    !w->link->can_queue() || w->claimed.load(std::memory_order_acquire))
                     continue;
-                remote::remote_task* t = take_next();
-                if (t == nullptr) break;
-                if (w->tasks.empty()) w->head_started = clock::now();
-                const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
-                w->tasks.push_back({t, id});
-                w->link->queue_task(id, t->call);
-                sent_any = true;
+                if (best == nullptr || w->tasks.size() < best->tasks.size()) best = w.get();
+                if (best->tasks.empty()) break;  // none is less loaded
             }
+            if (best == nullptr) break;
+            remote::remote_task* t = take_next();
+            if (t == nullptr) break;
+            const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+            if (!send_task(*best, t, id)) continue;
+            if (best->tasks.empty()) best->head_started = clock::now();
+            best->tasks.push_back({t, id});
         }
         // Never wait for a worker to read: one stuck in a long task must not stall the dispatcher
         // (and with it every timeout). What does not fit now goes when poll says it can.
         // Flushing also rings the doorbell of a worker that sleeps on its ring.
         for (auto& w : workers_)
             if (w->link) w->link->flush(false);  // a dead one is noticed on read
+    }
+
+    // Queues a task for a worker; false if it could not (no descriptor left for its shared
+    // memory or its attachments, say): then nothing was sent and the task alone fails, with the
+    // cause. Not the worker's fault, so no retry, and never an exception out of the dispatcher.
+    bool send_task(worker_process& w, remote::remote_task* t, std::uint64_t id) {
+        try {
+            w.link->queue_task(id, t->call);
+            return true;
+        } catch (const std::system_error& e) {
+            t->fail(std::make_exception_ptr(
+                std::system_error(e.code(), "process_pool: cannot send " + t->description + " to a worker")));
+        } catch (...) {
+            t->fail(std::current_exception());
+        }
+        return false;
     }
 
     remote::remote_task* take_next() {
@@ -882,6 +932,10 @@ private:
         const auto now = clock::now();
         for (std::size_t i = 0; i < workers_.size();) {
             worker_process& w = *workers_[i];
+            if (w.pidfd < 0 && !w.claimed.load(std::memory_order_acquire) && has_ended(w.pid)) {
+                worker_ended(w);  // what a pidfd would have said
+                continue;
+            }
             if (!w.tasks.empty() && now >= head_deadline(w)) {
                 remote::remote_task* t = w.tasks.front().task;
                 requeue_waiting(w);
@@ -894,7 +948,8 @@ private:
                                      detail::describe(limit_for(*t)) + "; worker " + pid + " was killed")));
                 continue;
             }
-            if (w.closed_at != clock::time_point{} && now - w.closed_at >= linger_limit) {
+            if (w.closed_at != clock::time_point{} && now - w.closed_at >= linger_limit &&
+                !w.claimed.load(std::memory_order_acquire)) {
                 worker_lost(w, "closed its channel but lived on, and was ", true);
                 continue;
             }
@@ -923,6 +978,9 @@ private:
             if (w->closed_at != clock::time_point{}) next = std::min(next, w->closed_at + linger_limit);
         }
         for (auto& e : exiting_) next = std::min(next, e.kill_at);
+        const bool pidless = std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return w->pidfd < 0; }) ||
+                             std::any_of(exiting_.begin(), exiting_.end(), [](auto& e) { return e.pidfd < 0; });
+        if (pidless) next = std::min(next, clock::now() + pidless_check_interval);
         if (next == detail::no_deadline) return -1;
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - clock::now()).count();
         return static_cast<int>(std::clamp<long long>(left, 0, 60'000));

@@ -232,6 +232,12 @@ int run_process_worker(const std::string& settings) {
     const std::string secret = text_setting(settings, "secret");
     if (fd < 0 || client <= 0 || secret.empty()) refuse("its value is malformed");
     check_channel(fd, client);
+    // A worker runs in a process group of its own (a terminal's Ctrl-C is for the client), so to
+    // the terminal it is a background job: reading the terminal would stop it (SIGTTIN), and so
+    // would writing with `stty tostop` (SIGTTOU), forever, with its client waiting. Ignored, a read
+    // fails with EIO and a write goes through.
+    signal(SIGTTIN, SIG_IGN);
+    signal(SIGTTOU, SIG_IGN);
     fcntl(fd, F_SETFD, FD_CLOEXEC);  // not for programs a task starts
     start_client_watch(fd, client);
     if (const long memory = setting(settings, "memory", 0); memory > 0) {
@@ -294,7 +300,15 @@ int run_process_worker(const std::string& settings) {
                             return stray_bytes_exit_code;
                         }
                         got->shared.release();  // read: the client may reuse its buffer
-                        link.queue_reply(frame.id, reply, &got->attached);
+                        try {
+                            link.queue_reply(frame.id, reply, &got->attached);
+                        } catch (const std::exception&) {
+                            // The result cannot go (no descriptor left for its shared memory, say):
+                            // the task fails with the cause, and the worker serves on.
+                            remote::output_bytes error;
+                            remote::failure_reply(std::current_exception(), error);
+                            link.queue_reply(frame.id, error, nullptr);
+                        }
                         // Replies wait for company only while more tasks are here and the first is fresh.
                         const bool stale = std::chrono::steady_clock::now() - oldest_unsent > std::chrono::microseconds(200);
                         if ((!link.has_buffered() || stale) && !link.flush()) return 0;

@@ -34,6 +34,7 @@
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "fronta/init.hpp"
@@ -103,6 +104,10 @@ int write_to_descriptor_3(std::string text) {
 }
 FRONTA_REMOTE(write_to_descriptor_3);
 
+void hang_forever() {
+    for (;;) pause();
+}
+
 // The worker's socket to its client, wherever fronta put it (a task reaching where it must not).
 int channel_of_this_worker() {
     for (int fd = 3; fd < 4096; ++fd) {
@@ -112,6 +117,15 @@ int channel_of_this_worker() {
     }
     return -1;
 }
+
+// Closes fronta's channel and leaves the worker stuck in its exit: a worker that lives on with
+// its channel closed.
+int close_channel_and_linger() {
+    std::atexit(hang_forever);
+    close(channel_of_this_worker());
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(close_channel_and_linger);
 
 int stray_bytes_onto_the_channel(int count) {
     const std::string junk(static_cast<std::size_t>(count), 'x');
@@ -128,6 +142,20 @@ int background_sleeper_then_abort(std::string pid_file) {
 }
 FRONTA_REMOTE(background_sleeper_then_abort);
 
+// Forks a copy of the worker that holds every descriptor (fork ignores close-on-exec) and waits
+// forever, notes its pid, aborts: only the worker's pid says it died.
+int forked_holder_then_abort(std::string pid_file) {
+    const pid_t child = fork();
+    if (child == 0)
+        for (;;) pause();
+    if (FILE* out = std::fopen(pid_file.c_str(), "w")) {
+        std::fprintf(out, "%d\n", static_cast<int>(child));
+        std::fclose(out);
+    }
+    std::abort();
+}
+FRONTA_REMOTE(forked_holder_then_abort);
+
 // What a program the task starts finds open besides its stdin, stdout and stderr.
 std::string descriptors_an_exec_sees() {
     FILE* listing = popen("for f in /proc/self/fd/*; do readlink \"$f\"; done 2>/dev/null", "r");
@@ -139,6 +167,64 @@ std::string descriptors_an_exec_sees() {
     return out;
 }
 FRONTA_REMOTE(descriptors_an_exec_sees);
+
+// Registers an exit handler that never returns (a worker stuck in its own exit), once per worker.
+int hangs_at_exit() {
+    static const bool registered = (std::atexit(hang_forever), true);
+    (void)registered;
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(hangs_at_exit);
+
+std::size_t length_of(std::string text) { return text.size(); }
+FRONTA_REMOTE(length_of);
+
+std::string text_of_length(std::size_t n) { return std::string(n, 'y'); }
+FRONTA_REMOTE(text_of_length);
+
+// Reads a line from stdin (a terminal in the test): "read N" or the error.
+std::string read_stdin() {
+    char buffer[256];
+    const ssize_t n = read(0, buffer, sizeof buffer);
+    if (n < 0) return std::string("error ") + std::strerror(errno);
+    return "read " + std::to_string(n);
+}
+FRONTA_REMOTE(read_stdin);
+
+// Takes every descriptor the worker has left, then returns a result large enough to need one.
+std::vector<int> hogged_descriptors;
+std::string large_result_with_no_descriptor_left(std::size_t n) {
+    for (;;) {
+        const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        hogged_descriptors.push_back(fd);
+    }
+    return std::string(n, 'z');
+}
+FRONTA_REMOTE(large_result_with_no_descriptor_left);
+
+int release_descriptors() {
+    for (int fd : hogged_descriptors) close(fd);
+    hogged_descriptors.clear();
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(release_descriptors);
+
+// Says it started (its pid, a line into the FIFO `started`), then waits for a byte from the FIFO
+// `go`; returns its pid.
+int start_then_wait(std::string started, std::string go) {
+    const std::string line = std::to_string(getpid()) + "\n";
+    const int out = open(started.c_str(), O_WRONLY | O_CLOEXEC);
+    [[maybe_unused]] auto n = write(out, line.data(), line.size());
+    close(out);
+    const int in = open(go.c_str(), O_RDONLY | O_CLOEXEC);
+    char byte = 0;
+    while (read(in, &byte, 1) < 0 && errno == EINTR) {
+    }
+    close(in);
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(start_then_wait);
 
 // ---- a client in a child process -----------------------------------------------------------------
 
@@ -258,18 +344,38 @@ int wait_for_child(child_process& c, std::chrono::seconds limit) {
         kill(-c.pid, SIGKILL);
         kill(c.pid, SIGKILL);
         waitpid(c.pid, nullptr, 0);
+        c.pid = -1;
         return -1;
     }
     int status = 0;
     waitpid(c.pid, &status, 0);
+    c.pid = -1;
     return status;
 }
+
+int exit_code(int status) { return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
 void close_child(child_process& c) {
     if (c.to_stdin >= 0) close(c.to_stdin);
     if (c.from_stdout >= 0) close(c.from_stdout);
     c.to_stdin = c.from_stdout = -1;
 }
+
+// Kills and reaps a client still running when a test ends early (a failed ASSERT): it and its
+// workers (which follow their client) must not outlive the test, where they once held the
+// runner's output pipe until its 300 s limit.
+struct end_client_on_exit {
+    child_process& c;
+    ~end_client_on_exit() {
+        if (c.pid > 0) {
+            kill(-c.pid, SIGKILL);
+            kill(c.pid, SIGKILL);
+            waitpid(c.pid, nullptr, 0);
+            c.pid = -1;
+        }
+        close_child(c);
+    }
+};
 
 // ---- 3. workers never outlive their client -------------------------------------------------------
 
@@ -295,6 +401,7 @@ int scenario_client_dies(const std::string& how) {
 
 void client_death_ends_every_worker(const std::string& how) {
     auto client = start_scenario("client_dies:" + how);
+    end_client_on_exit end_client{client};
     ASSERT_TRUE(read_until(client, [](const std::string& o) { return count_of(o, "running ") >= 2; }, 60s))
         << "the client did not get its workers going: " << client.output;
     const std::vector<int> workers = running_pids(client.output);
@@ -340,6 +447,54 @@ TEST(process_pool_client_death, sigkill_of_the_client_ends_idle_workers) {
     client_death_ends_every_worker("sigkill_idle");
 }
 
+// After short tasks (the dispatcher then sends up to 32 ahead), a long task starts on one worker;
+// the next long task must go to the idle worker, not wait behind the first one. Going round the
+// workers in their order sent it to the first worker, busy, while the second sat idle: under load
+// the stuck-client tests saw one of their two stuck tasks running, not two.
+TEST(process_pool_scheduling, a_task_is_not_sent_behind_a_running_one_while_a_worker_is_idle) {
+    const std::string base = testing::TempDir() + "/fronta_sched_" + std::to_string(getpid());
+    const std::string started = base + "_started", go = base + "_go";
+    ASSERT_EQ(mkfifo(started.c_str(), 0600), 0);
+    ASSERT_EQ(mkfifo(go.c_str(), 0600), 0);
+    const int from_tasks = open(started.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    const int to_tasks = open(go.c_str(), O_RDWR | O_CLOEXEC);  // a writer exists: tasks' opens do not block
+    const int keep_open = open(started.c_str(), O_WRONLY | O_CLOEXEC);  // no EOF between the tasks' writes
+    ASSERT_GE(from_tasks, 0);
+    ASSERT_GE(to_tasks, 0);
+    std::string lines;
+    const auto read_lines = [&](std::size_t wanted) {
+        const auto give_up = steady::now() + 20s;
+        while (count_of(lines, "\n") < wanted && steady::now() < give_up) {
+            pollfd p{from_tasks, POLLIN, 0};
+            if (poll(&p, 1, 1000) <= 0) continue;
+            char buffer[64];
+            const ssize_t n = read(from_tasks, buffer, sizeof buffer);
+            if (n > 0) lines.append(buffer, static_cast<std::size_t>(n));
+        }
+        return count_of(lines, "\n") >= wanted;
+    };
+    {
+        fronta::process_pool_options options;
+        options.workers = 2;
+        options.task_timeout = std::chrono::minutes(5);  // the dispatcher's path, not the lone-task one
+        fronta::process_pool pool(options);
+        std::vector<fronta::future<int>> batch;
+        for (int i = 0; i < 2000; ++i) batch.push_back(pool.submit(quick, i));
+        for (auto& f : batch) f.get();
+        auto a = pool.submit(start_then_wait, started, go);
+        EXPECT_TRUE(read_lines(1)) << "the first long task did not start";
+        auto b = pool.submit(start_then_wait, started, go);
+        EXPECT_TRUE(read_lines(2)) << "the second long task waited behind the first while a worker was idle";
+        ASSERT_EQ(write(to_tasks, "xx", 2), 2);
+        EXPECT_NE(a.get(30s), b.get(30s));
+    }
+    close(keep_open);
+    close(from_tasks);
+    close(to_tasks);
+    std::remove(started.c_str());
+    std::remove(go.c_str());
+}
+
 // ---- 13. Ctrl-C is the client's to handle --------------------------------------------------------
 
 volatile sig_atomic_t interrupted = 0;
@@ -370,6 +525,7 @@ int scenario_ctrl_c_handled() {
 
 TEST(process_pool_signals, ctrl_c_caught_by_the_client_does_not_kill_its_workers) {
     auto client = start_scenario("ctrl_c_handled");
+    end_client_on_exit end_client{client};
     ASSERT_TRUE(read_until(client, [](const std::string& o) { return count_of(o, "running ") >= 2; }, 60s))
         << client.output;
     kill(-client.pid, SIGINT);  // the terminal's Ctrl-C goes to the whole foreground group
@@ -380,6 +536,49 @@ TEST(process_pool_signals, ctrl_c_caught_by_the_client_does_not_kill_its_workers
     EXPECT_EQ(wait_for_child(client, 60s), 0);
     EXPECT_NE(client.output.find("results two-workers interrupted same-workers"), std::string::npos) << client.output;
     close_child(client);
+}
+
+// A client on a terminal (a session of its own, a pseudo-terminal as its controlling terminal
+// and stdin) whose task reads stdin. Workers are a background job to the terminal: the read
+// once stopped the worker (SIGTTIN) for good, and the client waited forever.
+int scenario_terminal_read() {
+    const int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return 20;
+    const std::string slave = ptsname(master);
+    const pid_t session = fork();
+    if (session < 0) return 21;
+    if (session == 0) {
+        if (setsid() < 0) _exit(22);
+        const int tty = open(slave.c_str(), O_RDWR);  // the session's controlling terminal
+        if (tty < 0 || dup2(tty, 0) != 0) _exit(23);
+        std::string result;
+        try {
+            fronta::process_pool pool(1);
+            result = pool.submit(read_stdin).get(20s);
+        } catch (const std::exception& e) {
+            result = std::string("failed: ") + e.what();
+        }
+        std::printf("%s\n", result.c_str());
+        std::fflush(stdout);
+        _exit(0);
+    }
+    int status = 0;
+    while (waitpid(session, &status, 0) < 0 && errno == EINTR) {
+    }
+    close(master);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 24;
+}
+
+TEST(process_pool_signals, a_task_reading_the_terminal_is_not_stopped_for_good) {
+    auto client = start_scenario("terminal_read");
+    end_client_on_exit end_client{client};
+    close(client.to_stdin);
+    client.to_stdin = -1;
+    read_until(client, [](const std::string&) { return false; }, 60s);
+    EXPECT_EQ(exit_code(wait_for_child(client, 60s)), 0) << client.output;
+    close_child(client);
+    // Nothing is typed: the read fails at once (EIO) rather than stopping the worker.
+    EXPECT_NE(client.output.find("error Input/output error"), std::string::npos) << client.output;
 }
 
 // ---- 4. a normal shutdown lets workers exit normally ---------------------------------------------
@@ -403,6 +602,7 @@ int scenario_graceful(const std::string& how) {
 void shutdown_keeps_worker_output(const std::string& how) {
     for (int round = 0; round < 8; ++round) {
         auto client = start_scenario("graceful:" + how);
+        end_client_on_exit end_client{client};
         close(client.to_stdin);
         client.to_stdin = -1;
         // EOF comes once the client and every worker have closed stdout: they all exited.
@@ -432,6 +632,92 @@ TEST(process_pool_shutdown, shutdown_wait_lets_workers_flush_output_and_run_exit
 }
 TEST(process_pool_shutdown, destructor_lets_idle_workers_flush_output_and_run_exit_handlers) {
     shutdown_keeps_worker_output("destructor");
+}
+
+// The grace is bounded: a worker whose atexit handler never returns is killed once it is over, so
+// shutdown (and the destructor) return after about 5 s, and no worker is left behind.
+int scenario_exit_hangs(const std::string& how) {
+    std::set<int> pids;
+    steady::time_point asked;
+    {
+        fronta::process_pool pool(2);
+        std::vector<fronta::future<int>> futures;
+        for (int i = 0; i < 8; ++i) futures.push_back(pool.submit(hangs_at_exit));
+        for (auto& f : futures) pids.insert(f.get());
+        asked = steady::now();
+        if (how == "shutdown") pool.shutdown(true);
+        // else: the destructor
+    }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - asked).count();
+    std::printf("returned after %lld ms\n", static_cast<long long>(ms));
+    int status = 0;
+    if (waitpid(-1, &status, WNOHANG) != -1 || errno != ECHILD) {
+        std::printf("a worker was left behind (a zombie or still running)\n");
+        return 13;
+    }
+    std::printf("ok\n");
+    return 0;
+}
+
+void exit_grace_is_bounded(const std::string& how) {
+    auto client = start_scenario("exit_hangs:" + how);
+    end_client_on_exit end_client{client};
+    close(client.to_stdin);
+    client.to_stdin = -1;
+    // EOF once the client and every worker closed stdout: a worker stuck in its exit holds it.
+    EXPECT_TRUE(read_to_end(client, 60s)) << client.output;
+    EXPECT_EQ(exit_code(wait_for_child(client, 60s)), 0) << client.output;
+    close_child(client);
+    const auto at = client.output.find("returned after ");
+    ASSERT_NE(at, std::string::npos) << client.output;
+    const long long ms = std::stoll(client.output.substr(at + 15));
+    std::printf("[ measured ] %s with workers stuck in atexit returned after %lld ms\n", how.c_str(), ms);
+    EXPECT_GE(ms, 4'900) << "the workers were not given their grace";
+    EXPECT_LT(ms, 20'000) << "the grace did not end (5 s, with room for a loaded host)";
+}
+
+TEST(process_pool_shutdown, shutdown_returns_after_the_grace_when_an_atexit_handler_hangs) {
+    exit_grace_is_bounded("shutdown");
+}
+TEST(process_pool_shutdown, destructor_returns_after_the_grace_when_an_atexit_handler_hangs) {
+    exit_grace_is_bounded("destructor");
+}
+
+// Those of `pids` that are still our children, with their states ('Z': a zombie), from /proc.
+std::map<int, char> still_children(const std::set<int>& pids) {
+    std::map<int, char> children;
+    const std::string me = std::to_string(getpid());
+    for (int pid : pids) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string id, comm, state, ppid;
+        if (stat >> id >> comm >> state >> ppid && ppid == me) children[pid] = state[0];
+    }
+    return children;
+}
+
+// Workers retired while the pool runs (max_tasks_per_child, idle_timeout) exit on their own and
+// are reaped through their pidfds at once, not left as zombies until shutdown.
+TEST(process_pool_shutdown, workers_retired_while_the_pool_runs_leave_no_zombie) {
+    fronta::process_pool_options options;
+    options.workers = 2;
+    options.max_tasks_per_child = 1;
+    options.idle_timeout = 50ms;
+    fronta::process_pool pool(options);
+    std::set<int> ran, seen;
+    for (int i = 0; i < 30; ++i) {
+        for (int pid : pool.worker_pids()) seen.insert(pid);
+        ran.insert(pool.submit(worker_pid).get(30s));
+    }
+    EXPECT_EQ(ran.size(), 30u) << "one task per worker";
+    seen.insert(ran.begin(), ran.end());
+    // Every worker retires (one task each, then idle): none of them is left, not even a zombie.
+    const auto give_up = steady::now() + 30s;
+    auto left = still_children(seen);
+    while (!left.empty() && steady::now() < give_up) {
+        std::this_thread::sleep_for(5ms);  // polling an observable condition, not ordering events
+        left = still_children(seen);
+    }
+    for (auto [pid, state] : left) ADD_FAILURE() << "worker " << pid << " in state " << state << " was left behind";
 }
 
 // ---- 5. fronta's descriptors stay fronta's -------------------------------------------------------
@@ -478,6 +764,61 @@ TEST(process_pool_descriptors, the_client_keeps_its_pool_descriptors_from_progra
     for (const char* kind : {"socket:", "memfd:", "anon_inode:[eventfd]", "anon_inode:[pidfd]"})
         EXPECT_EQ(seen.find(kind), std::string::npos) << "a program the client starts holds a " << kind
                                                       << " descriptor:\n" << seen;
+}
+
+// The dispatcher learns that the channel closed together with the task's reply. The worker lives
+// on (until the linger limit kills it): it must get no task, neither from the dispatcher nor lent
+// to a submitter (which also let the dispatcher remove it while a submitter held it).
+TEST(process_pool_descriptors, a_worker_whose_channel_closed_is_given_no_task) {
+    fronta::process_pool pool(1);
+    const int lingering = pool.submit(close_channel_and_linger).get(30s);
+    for (int i = 0; i < 3; ++i) {
+        try {
+            EXPECT_EQ(pool.submit(quick, i).get(30s), i + 1);
+        } catch (const std::exception& e) {
+            ADD_FAILURE() << "task " << i << ": " << e.what();
+        }
+    }
+    for (int pid : pool.worker_pids()) EXPECT_NE(pid, lingering);
+}
+
+// Kernels before 5.3 (and seccomp profiles that refuse pidfd_open) have no pidfds: the pool still
+// starts (it once failed every worker with "pidfd_open: Function not implemented"), notices a
+// death by pid even while a forked child holds the channel, and reaps every worker.
+TEST(process_pool_descriptors, without_pidfds_the_pool_still_notices_deaths_and_reaps) {
+    setenv("FRONTA_TEST_NO_PIDFD", "1", 1);
+    const std::string pid_file = testing::TempDir() + "/fronta_pidless_" + std::to_string(getpid());
+    std::set<int> seen;
+    {
+        fronta::process_pool_options options;
+        options.workers = 2;
+        options.max_tasks_per_child = 3;
+        fronta::process_pool pool(options);
+        for (int i = 0; i < 12; ++i) {
+            for (int pid : pool.worker_pids()) seen.insert(pid);
+            EXPECT_EQ(pool.submit(quick, i).get(30s), i + 1);
+        }
+        auto f = pool.submit(forked_holder_then_abort, pid_file);
+        try {
+            f.get(20s);
+            ADD_FAILURE() << "the task should have died";
+        } catch (const fronta::worker_died& e) {
+            EXPECT_NE(std::string(e.what()).find("signal 6"), std::string::npos) << e.what();
+        } catch (const fronta::timeout_error&) {
+            ADD_FAILURE() << "without a pidfd, the death went unnoticed while a forked child held the channel";
+        }
+        std::ifstream in(pid_file);
+        int sleeper = 0;
+        if (in >> sleeper && sleeper > 0) {
+            kill(sleeper, SIGKILL);
+            wait_for_end(sleeper, steady::now(), 10s);
+        }
+        std::remove(pid_file.c_str());
+        EXPECT_EQ(pool.submit(quick, 1).get(30s), 2);
+        for (int pid : pool.worker_pids()) seen.insert(pid);
+    }
+    unsetenv("FRONTA_TEST_NO_PIDFD");
+    for (int pid : seen) EXPECT_NE(kill(pid, 0), 0) << "worker " << pid << " was not reaped";
 }
 
 // ---- 6. fd 3 is the user's -----------------------------------------------------------------------
@@ -570,7 +911,6 @@ outcome run_as_worker(const std::string& value, int channel = -1, const std::vec
     return result;
 }
 
-int exit_code(int status) { return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
 
 TEST(process_pool_outsiders, a_malformed_or_channelless_worker_variable_is_refused_loudly) {
     for (const std::string& value : std::vector<std::string>{"", "garbage", "fd=100;client=1;secret=00",
@@ -710,6 +1050,87 @@ TEST(process_pool_startup, too_few_descriptors_reports_the_cause_and_leaves_no_z
     close_child(client);
 }
 
+// A client that runs out of descriptors after its pool started: a task whose argument needs one
+// (shared memory for a large value) fails with the cause, and the pool's dispatcher survives (it
+// once threw out of its thread: std::terminate). A large result that cannot be received fails
+// with the cause too.
+int scenario_descriptors_run_out() {
+    fronta::process_pool pool(1);
+    if (pool.submit(quick, 1).get() != 2) return 10;
+    const std::string big(4 << 20, 'x');  // over the shared-memory threshold
+    std::vector<int> hog;
+    for (;;) {
+        const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) break;
+        hog.push_back(fd);
+    }
+    if (errno != EMFILE) return 11;
+    const auto release = [&] {
+        for (int fd : hog) close(fd);
+        hog.clear();
+    };
+    try {
+        pool.submit(length_of, big).get();
+        release();
+        std::printf("a large argument went without a descriptor\n");
+        return 12;
+    } catch (const std::exception& e) {
+        if (std::string(e.what()).find("Too many open files") == std::string::npos) {
+            release();
+            std::printf("wrong cause for the argument: %s\n", e.what());
+            return 13;
+        }
+    }
+    if (pool.submit(quick, 2).get() != 3) return 14;  // the same worker serves on
+    try {
+        pool.submit(text_of_length, std::size_t{4} << 20).get();
+        release();
+        std::printf("a large result came without a descriptor\n");
+        return 15;
+    } catch (const std::exception& e) {
+        if (std::string(e.what()).find("Too many open files") == std::string::npos) {
+            release();
+            std::printf("wrong cause for the result: %s\n", e.what());
+            return 16;
+        }
+    }
+    release();
+    std::printf("ok\n");
+    return 0;
+}
+
+TEST(process_pool_startup, running_out_of_descriptors_fails_the_task_not_the_dispatcher) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "UBSan needs descriptors of its own";
+#endif
+    auto client = start_scenario("descriptors_run_out");
+    close(client.to_stdin);
+    client.to_stdin = -1;
+    read_until(client, [](const std::string&) { return false; }, 120s);
+    EXPECT_EQ(exit_code(wait_for_child(client, 60s)), 0) << client.output;
+    close_child(client);
+}
+
+// The worker's side: a result it cannot send (no descriptor left for its shared memory) fails
+// its task with the cause; the worker once died of the exception (std::terminate, SIGABRT).
+TEST(process_pool_startup, a_worker_out_of_descriptors_fails_the_task_and_serves_on) {
+#if defined(__SANITIZE_ADDRESS__)
+    GTEST_SKIP() << "UBSan needs descriptors of its own";
+#endif
+    fronta::process_pool pool(1);
+    const int before = pool.submit(worker_pid).get(30s);
+    try {
+        pool.submit(large_result_with_no_descriptor_left, std::size_t{4} << 20).get(30s);
+        ADD_FAILURE() << "a large result went without a descriptor";
+    } catch (const fronta::worker_died& e) {
+        ADD_FAILURE() << "the worker died: " << e.what();
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("Too many open files"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(pool.submit(release_descriptors).get(30s), before) << "the worker served on";
+    EXPECT_EQ(pool.submit(length_of, std::string(4 << 20, 'x')).get(30s), std::size_t{4} << 20);
+}
+
 int run_scenario(const std::string& name) {
     const auto colon = name.find(':');
     const std::string kind = name.substr(0, colon);
@@ -718,6 +1139,9 @@ int run_scenario(const std::string& name) {
     if (kind == "ctrl_c_handled") return scenario_ctrl_c_handled();
     if (kind == "graceful") return scenario_graceful(how);
     if (kind == "descriptor_limit") return scenario_descriptor_limit();
+    if (kind == "exit_hangs") return scenario_exit_hangs(how);
+    if (kind == "terminal_read") return scenario_terminal_read();
+    if (kind == "descriptors_run_out") return scenario_descriptors_run_out();
     if (kind == "main_ran") {
         std::printf("main ran\n");
         return 0;
