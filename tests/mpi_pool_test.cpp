@@ -1,6 +1,7 @@
 // mpi_pool: the executor interface on MPI ranks. Run two ways by CTest:
 //   mpirun -n 3 mpi_pool_test --gtest_filter='mpi_world*'   (rank 0 runs the tests, ranks 1-2 serve)
-//   mpi_pool_test --gtest_filter='mpi_spawn*'               (started alone; workers come from MPI_Comm_spawn)
+//   mpi_pool_test --gtest_filter='mpi_spawn.*'              (started alone; workers come from MPI_Comm_spawn)
+//   mpi_pool_test --gtest_filter='mpi_spawn_fresh.*'        (the same, in a process where MPI has not started)
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -364,6 +365,26 @@ TEST(mpi_spawn, a_worker_that_dies_with_a_large_message_on_its_way_is_noticed) {
         } catch (const fronta::worker_died&) {  // it was on its way to the dead one
         }
         EXPECT_EQ(pool.submit(checksum_remote, big).get(), checksum(big)) << "the new worker takes large messages";
+    }
+}
+
+// MPI_Comm_spawn is collective over MPI_COMM_SELF: pools started from several threads at once
+// must spawn one after another (concurrent collectives on one communicator are erroneous and used
+// to hang or crash inside Open MPI).
+// The first round also starts MPI from several threads at once (CTest runs this suite in a process
+// of its own, where no pool has started MPI yet).
+TEST(mpi_spawn_fresh, pools_created_from_several_threads_at_once_all_start) {
+    constexpr int threads = 3;
+    for (int round = 0; round < 2; ++round) {
+        std::atomic<int> working{0};
+        std::vector<std::thread> makers;
+        for (int t = 0; t < threads; ++t)
+            makers.emplace_back([&, t] {
+                fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 1, .launch = fronta::mpi_launch::spawn});
+                if (pool.submit(square, double(t)).get() == double(t) * t) ++working;
+            });
+        for (auto& m : makers) m.join();
+        EXPECT_EQ(working.load(), threads) << "round " << round;
     }
 }
 

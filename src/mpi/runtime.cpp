@@ -19,7 +19,8 @@ namespace fronta::detail::mpi {
 namespace {
 
 bool we_started = false;
-int thread_level = MPI_THREAD_SINGLE;
+std::mutex start_mutex;  // pools created from several threads at once start MPI once
+std::atomic<int> thread_level{MPI_THREAD_SINGLE};
 MPI_Comm world = MPI_COMM_NULL;
 std::atomic<bool> world_claimed{false};
 std::atomic<int> live_pools{0};
@@ -126,17 +127,20 @@ const bool hook_added = [] {
 }  // namespace
 
 void ensure_started() {
+    std::lock_guard lock(start_mutex);
     int initialized = 0;
     check(MPI_Initialized(&initialized), "MPI_Initialized");
+    int level = MPI_THREAD_SINGLE;
     if (initialized) {
-        MPI_Query_thread(&thread_level);
+        MPI_Query_thread(&level);
     } else {
-        check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &thread_level), "MPI_Init_thread");
+        check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &level), "MPI_Init_thread");
         we_started = true;
         std::atexit(&finalize_at_exit);
     }
-    if (thread_level < MPI_THREAD_SERIALIZED)
-        throw mpi_error("this MPI library gives thread level " + std::to_string(thread_level) +
+    thread_level.store(level);
+    if (level < MPI_THREAD_SERIALIZED)
+        throw mpi_error("this MPI library gives thread level " + std::to_string(level) +
                         "; fronta's dispatcher thread needs at least MPI_THREAD_SERIALIZED");
 }
 
@@ -165,7 +169,7 @@ void pool_started() noexcept { live_pools.fetch_add(1); }
 void pool_ended() noexcept { live_pools.fetch_sub(1); }
 
 std::unique_lock<std::mutex> serialize_calls() {
-    if (thread_level >= MPI_THREAD_MULTIPLE) return {};
+    if (thread_level.load() >= MPI_THREAD_MULTIPLE) return {};
     return std::unique_lock<std::mutex>(call_mutex);
 }
 
