@@ -3,9 +3,16 @@
 //   mpi_pool_test --gtest_filter='mpi_spawn.*'              (started alone; workers come from MPI_Comm_spawn)
 //   mpi_pool_test --gtest_filter='mpi_spawn_fresh.*'        (the same, in a process where MPI has not started)
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -13,6 +20,7 @@
 #include <numeric>
 #include <ranges>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +61,19 @@ std::string busy_host(int microseconds) {
     return host_name();
 }
 FRONTA_REMOTE(busy_host);
+
+// True when process `pid` has exited and been reaped (a zombie is still there).
+bool process_gone(int pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+FRONTA_REMOTE(process_gone);
+
+// The pids of a pool's workers: tasks long enough to go one at a time reach every worker.
+std::set<int> worker_pids(fronta::mpi_pool& pool) {
+    std::vector<fronta::future<int>> futures;
+    for (int i = 0; i < 8 * static_cast<int>(pool.size()); ++i) futures.push_back(pool.submit(busy_pid, 3000));
+    std::set<int> pids;
+    for (auto& f : futures) pids.insert(f.get());
+    return pids;
+}
 
 int die(int code) {
     if (code == 0) std::abort();
@@ -385,6 +406,79 @@ TEST(mpi_spawn_fresh, pools_created_from_several_threads_at_once_all_start) {
             });
         for (auto& m : makers) m.join();
         EXPECT_EQ(working.load(), threads) << "round " << round;
+    }
+}
+
+// A spawn that overlaps the exit of the group before it can hang inside Open MPI: the members of
+// a replaced group (the one that died and the one the pool killed) are gone before new workers start.
+TEST(mpi_spawn, a_replaced_group_has_exited_before_new_workers_start) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2, .launch = fronta::mpi_launch::spawn});
+    const std::set<int> old = worker_pids(pool);
+    ASSERT_EQ(old.size(), 2u);
+    EXPECT_THROW(pool.submit(die, 3).get(), fronta::worker_died);
+    for (int pid : old) EXPECT_TRUE(pool.submit(process_gone, pid).get()) << "worker " << pid << " of the old group";
+    EXPECT_TRUE(std::ranges::none_of(worker_pids(pool), [&](int pid) { return old.count(pid) != 0; }));
+}
+
+// Run by the test below in a child process: a pool whose workers are busy with long tasks; says
+// which processes the workers are and waits to be killed.
+TEST(mpi_client, DISABLED_busy_pool_until_killed) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2, .launch = fronta::mpi_launch::spawn});
+    const std::set<int> pids = worker_pids(pool);
+    std::vector<fronta::future<int>> long_tasks;
+    for (int i = 0; i < 4; ++i) long_tasks.push_back(pool.submit(busy_pid, 120'000'000));
+    std::printf("fronta-test-workers:");
+    for (int pid : pids) std::printf(" %d", pid);
+    std::printf("\n");
+    std::fflush(stdout);
+    for (;;) pause();
+}
+
+// Workers never outlive their client: when the client is killed (SIGKILL, no chance to stop them),
+// spawned workers exit promptly, also in the middle of a long task.
+TEST(mpi_spawn, workers_exit_when_their_client_is_killed) {
+    int out[2];
+    ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    std::string exe(4096, '\0');
+    exe.resize(static_cast<std::size_t>(readlink("/proc/self/exe", exe.data(), exe.size())));
+    std::string filter = "--gtest_filter=mpi_client.DISABLED_busy_pool_until_killed", disabled = "--gtest_also_run_disabled_tests";
+    char* argv[] = {exe.data(), filter.data(), disabled.data(), nullptr};
+    pid_t client = -1;
+    ASSERT_EQ(posix_spawn(&client, exe.c_str(), &actions, nullptr, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    // The client says which processes its workers are (within a minute, or the test fails).
+    std::string said;
+    std::vector<int> workers;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (workers.empty() && std::chrono::steady_clock::now() < deadline) {
+        pollfd readable{out[0], POLLIN, 0};
+        if (poll(&readable, 1, 1000) <= 0) continue;
+        char chunk[4096];
+        const ssize_t n = read(out[0], chunk, sizeof chunk);
+        if (n <= 0) break;
+        said.append(chunk, static_cast<std::size_t>(n));
+        const auto at = said.find("fronta-test-workers:");
+        const auto end = at == std::string::npos ? at : said.find('\n', at);
+        if (end == std::string::npos) continue;
+        std::istringstream line(said.substr(at + 20, end - at - 20));
+        for (int pid; line >> pid;) workers.push_back(pid);
+    }
+    kill(client, SIGKILL);
+    waitpid(client, nullptr, 0);
+    close(out[0]);
+    ASSERT_EQ(workers.size(), 2u) << "the client did not report its workers; it said:\n" << said;
+    // Each worker exits within 10 s (a pidfd becomes readable when its process ends).
+    for (int pid : workers) {
+        const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+        if (fd < 0) continue;  // already gone
+        pollfd ended{fd, POLLIN, 0};
+        EXPECT_EQ(poll(&ended, 1, 10'000), 1) << "worker " << pid << " still runs 10 s after its client was killed";
+        close(fd);
+        if (!process_gone(pid) && kill(pid, 0) == 0) kill(pid, SIGKILL);  // do not leave it behind
     }
 }
 

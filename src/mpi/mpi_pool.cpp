@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <climits>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "runtime.hpp"
+#include "spawn.hpp"
 #include "transport.hpp"
 
 namespace fronta {
@@ -41,14 +41,6 @@ constexpr unsigned reply_spin_rounds = 200;
 
 // How long workers may take to answer the handshake.
 constexpr auto handshake_limit = std::chrono::seconds(60);
-
-std::string own_executable() {
-    std::string path(PATH_MAX, '\0');
-    const ssize_t n = readlink("/proc/self/exe", path.data(), path.size());
-    if (n <= 0) throw std::runtime_error("mpi_pool: cannot read /proc/self/exe to spawn workers");
-    path.resize(static_cast<std::size_t>(n));
-    return path;
-}
 
 struct worker_rank {
     int rank = -1;
@@ -75,6 +67,7 @@ public:
         } catch (const mpi::mpi_error& e) {
             throw broken_executor(std::string("mpi_pool: MPI could not start: ") + e.what());
         }
+        mpi::sigpipe_blocked quiet;  // a worker may die while spawned or greeted
         mpi_launch launch = options_.launch;
         if (launch == mpi_launch::automatic)
             launch = mpi::launched_with_world() ? mpi_launch::world : mpi_launch::spawn;
@@ -173,37 +166,11 @@ private:
     void spawn_workers() {
         const std::size_t n =
             options_.workers != 0 ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
-        if (n > INT_MAX) throw std::invalid_argument("mpi_pool: too many workers");
-        const std::string program = own_executable();
-        MPI_Info info = MPI_INFO_NULL;
-        mpi::check(MPI_Info_create(&info), "MPI_Info_create");
-        bool mapping_given = false;
-        for (const auto& [key, value] : options_.spawn_info) {
-            MPI_Info_set(info, key.c_str(), value.c_str());
-            mapping_given = mapping_given || key == "map_by";
-        }
-        // Open MPI refuses more processes than cores unless told otherwise.
-        if (!mapping_given) MPI_Info_set(info, "map_by", ":OVERSUBSCRIBE");
-        std::string flag = mpi::spawned_worker_flag;
-        char* argv[] = {flag.data(), nullptr};
-        std::vector<int> codes(n, MPI_SUCCESS);
-        MPI_Comm intercomm = MPI_COMM_NULL;
-        int code;
-        {
-            auto serial = mpi::serialize_calls();
-            MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
-            code = MPI_Comm_spawn(program.c_str(), argv, static_cast<int>(n), info, 0, MPI_COMM_SELF, &intercomm,
-                                  codes.data());
-        }
-        MPI_Info_free(&info);
         try {
-            mpi::check(code, "MPI_Comm_spawn");
-            for (std::size_t i = 0; i < n; ++i) mpi::check(codes[i], "MPI_Comm_spawn (a worker)");
+            comm_ = mpi::spawn_group(n, options_.spawn_info);
         } catch (const mpi::mpi_error& e) {
             throw broken_executor(std::string("mpi_pool: could not start workers: ") + e.what());
         }
-        mpi::check(MPI_Comm_set_errhandler(intercomm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
-        comm_ = intercomm;
         spawned_ = true;
         for (std::size_t i = 0; i < n; ++i) add_worker(static_cast<int>(i));
     }
@@ -264,8 +231,24 @@ private:
 
     // Every worker died: nothing can be said to them, and disconnecting would wait for them forever.
     void leave_dead_workers() noexcept {
-        if (!spawned_) mpi::release_world();
+        if (spawned_)
+            group_over();
+        else
+            mpi::release_world();
         comm_ = MPI_COMM_NULL;
+    }
+
+    // This spawned group is over: the next spawn in this process waits until its processes here
+    // have exited (see spawn.hpp).
+    void group_over() noexcept {
+        std::vector<pid_t> pids;
+        for (const auto& w : workers_)
+            if (w.local) pids.push_back(w.pid);
+        try {
+            mpi::group_ended(pids);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fronta: mpi_pool: %s\n", e.what());
+        }
     }
 
     // Spawned workers exit; world ranks wait for the next pool. Called once, by the dispatcher (or
@@ -286,6 +269,7 @@ private:
         if (spawned_) {
             // Disconnecting waits for every member, and a dead one never comes: then let it be.
             if (!any_dead) MPI_Comm_disconnect(&comm_);
+            group_over();
         } else {
             mpi::release_world();
         }
@@ -305,6 +289,7 @@ private:
 
     void run() {
         prctl(PR_SET_TIMERSLACK, 1000UL);  // sleeps of tens of µs mean tens of µs, not 50 more
+        mpi::sigpipe_blocked quiet;  // sends to a worker that died raise SIGPIPE (see spawn.hpp)
         mpi::sender out(options_.max_piece_bytes);
         std::size_t in_flight = 0;
         unsigned idle_rounds = 0;
@@ -423,6 +408,7 @@ private:
         // went to the old group and can never complete.
         for (auto& w : workers_)
             if (!w.dead && w.local) kill(w.pid, SIGKILL);
+        group_over();
         out.abandon();
         comm_ = MPI_COMM_NULL;  // disconnecting would wait for the dead forever
         if (++replacements_in_a_row_ > 3) {
