@@ -69,11 +69,22 @@ void finalize_at_exit() {
     MPI_Finalize();
 }
 
-[[noreturn]] void leave(int code) {
+// A spawned worker lingers this long after MPI_Finalize. With Open MPI 4.1 and PMIx 4.2, when the
+// PMIx server hears that a client process ended (its launcher reaped it) before it has handled
+// that client's closed connection, it closes the socket but leaves its event registered
+// (PMIx_server_deregister_client in src/server/pmix_server.c); the next client whose connection
+// gets the same descriptor number is then never served, and the next MPI_Comm_spawn hangs for
+// ever. MPI_Finalize closes the worker's PMIx connection: lingering lets the server see that
+// first. (400 workers stopped one pool after another: no hang with 100 ms; without it, a hang
+// within 4 to 120.)
+constexpr useconds_t linger_after_finalize_us = 100'000;
+
+[[noreturn]] void leave(int code, bool spawned = false) {
     if (world != MPI_COMM_NULL) MPI_Comm_free(&world);
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) MPI_Finalize();  // a worker never returns to main: it ends MPI, whoever started it
+    if (spawned) usleep(linger_after_finalize_us);
     we_started = false;  // the atexit handler has nothing left to do
     std::exit(code);
 }
@@ -95,7 +106,7 @@ void init_hook(int argc, char** argv) {
         }
         const int code = serve(parent, 0, true);
         MPI_Comm_disconnect(&parent);
-        leave(code);
+        leave(code, true);
     }
     if (!under_launcher()) return;  // started alone: MPI starts when a pool needs it
     try {
