@@ -65,6 +65,7 @@ struct worker_process {
     pid_t pid = -1;
     std::unique_ptr<detail::connection> link;
     bool ready = false;                  // answered the handshake
+    bool initializing = false;           // runs the pool's initializer: takes no task until it answers
     std::deque<in_flight> tasks;         // sent, in order; the first one is running
     clock::time_point head_started{};    // when the first one started running
     clock::time_point idle_since = clock::now();
@@ -260,7 +261,8 @@ public:
     void lend_idle_worker(bool stopping) {
         if (stopping || !queue_.empty() || !broken_message().empty()) return;
         for (auto& w : workers_) {
-            if (w->ready && w->link && w->tasks.empty() && depth(*w) > 0 && !w->claimed.load(std::memory_order_acquire)) {
+            if (w->ready && !w->initializing && w->link && w->tasks.empty() && depth(*w) > 0 &&
+                !w->claimed.load(std::memory_order_acquire)) {
                 std::lock_guard lock(mutex_);
                 idle_worker_ = w.get();
                 lend_open_ = true;
@@ -421,6 +423,9 @@ private:
         // A worker that dies before the handshake on its own (not killed from outside) points at a
         // program that does not call fronta::init first, or cannot start at all.
         const bool killed_from_outside = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+        if (w.initializing && !killed_from_outside)
+            break_pool("process_pool: the initializer " + options_.initializer->description() + " killed worker " +
+                       std::to_string(w.pid) + " (" + how + ")");
         if (!w.ready && !killed_from_outside && ++spawn_failures_ >= spawn_failure_limit)
             break_pool("process_pool: workers die before they start (" + how +
                        "); does main call fronta::init(argc, argv) on its first line?");
@@ -603,6 +608,24 @@ private:
                 w.ready = true;
                 w.idle_since = clock::now();
                 spawn_failures_ = 0;
+                if (options_.initializer) {
+                    w.initializing = true;
+                    w.link->queue(wire::kind::initialize, 0, options_.initializer->bytes());
+                    w.link->flush(false);  // if it died, the read side notices
+                }
+                return true;
+            case wire::kind::initialize:
+                if (!w.initializing) throw wire::protocol_error("an initializer reply nobody asked for");
+                w.initializing = false;
+                try {
+                    remote::result_or_throw(frame.payload);
+                } catch (const std::exception& e) {
+                    break_pool("process_pool: the initializer " + options_.initializer->description() + " failed: " +
+                               e.what());
+                    retire(w);
+                    remove_worker(&w);
+                    return false;
+                }
                 return true;
             case wire::kind::reply: {
                 if (w.tasks.empty() || frame.id != w.tasks.front().id)
@@ -650,7 +673,7 @@ private:
             sent_any = false;
             for (auto& w : workers_) {
                 if (queue_.empty()) break;
-                if (!w->ready || !w->link || w->tasks.size() >= depth(*w) || !w->link->can_queue() ||
+                if (!w->ready || w->initializing || !w->link || w->tasks.size() >= depth(*w) || !w->link->can_queue() ||
                     w->claimed.load(std::memory_order_acquire))
                     continue;
                 remote::remote_task* t = take_next();
@@ -731,7 +754,7 @@ private:
                 worker_lost(w, "did not answer the handshake within 30 s and was ", true);
                 continue;
             }
-            if (w.ready && w.tasks.empty() && !w.claimed.load(std::memory_order_acquire) && options_.idle_timeout &&
+            if (w.ready && !w.initializing && w.tasks.empty() && !w.claimed.load(std::memory_order_acquire) && options_.idle_timeout &&
                 queue_.empty() &&
                 now - w.idle_since >= *options_.idle_timeout) {
                 retire(w);

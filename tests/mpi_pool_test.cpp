@@ -495,6 +495,51 @@ TEST(mpi_spawn, workers_exit_when_their_client_is_killed) {
     }
 }
 
+// The initializer runs once in each worker before its first task, in replacement workers too.
+TEST(mpi_spawn, the_initializer_runs_once_in_each_worker_and_in_replacements) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{
+        .workers = 2, .launch = fronta::mpi_launch::spawn, .initializer = fronta::remote_call(count_initializer_run, 1)});
+    for (int round = 0; round < 2; ++round) {
+        std::vector<fronta::future<std::pair<int, int>>> futures;
+        for (int i = 0; i < 16; ++i) futures.push_back(pool.submit(pid_and_initializer_runs, 3000));
+        std::set<int> pids;
+        for (auto& f : futures) {
+            const auto [pid, runs] = f.get();
+            EXPECT_EQ(runs, 1) << "worker " << pid << ", round " << round;
+            pids.insert(pid);
+        }
+        EXPECT_EQ(pids.size(), 2u);
+        if (round == 0) {
+            EXPECT_THROW(pool.submit(die, 3).get(), fronta::worker_died);  // new workers take over
+        }
+    }
+}
+
+TEST(mpi_spawn, an_initializer_that_throws_breaks_the_pool_with_its_message) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{
+        .workers = 2, .launch = fronta::mpi_launch::spawn,
+        .initializer = fronta::remote_call(failing_initializer, std::string("no model.bin"))});
+    try {
+        pool.submit(square, 2.0).get();
+        FAIL() << "a task ran in a worker whose initializer failed";
+    } catch (const fronta::broken_executor& e) {
+        EXPECT_NE(std::string(e.what()).find("failing_initializer failed: no model.bin"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(pool.submit(square, 3.0), fronta::broken_executor) << "later submits fail too";
+}
+
+TEST(mpi_spawn, an_initializer_that_kills_its_worker_breaks_the_pool) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{
+        .workers = 2, .launch = fronta::mpi_launch::spawn, .initializer = fronta::remote_call(crashing_initializer, 5)});
+    try {
+        pool.submit(square, 2.0).get();
+        FAIL() << "a task ran in a worker whose initializer crashed";
+    } catch (const fronta::broken_executor& e) {
+        EXPECT_NE(std::string(e.what()).find("initializer crashing_initializer killed worker"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(pool.submit(square, 3.0), fronta::broken_executor);
+}
+
 TEST(mpi_spawn, bad_options_are_clear_errors) {
     EXPECT_THROW(fronta::mpi_pool(0), std::invalid_argument);
     EXPECT_THROW(fronta::mpi_pool(fronta::mpi_pool_options{.max_piece_bytes = 10}), std::invalid_argument);

@@ -37,6 +37,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -64,6 +65,11 @@ struct mpi_pool_options {
     /// Messages longer than this are sent as several MPI messages (MPI counts are `int`, so one
     /// message holds at most 2 GiB). Must be at least 4096 bytes.
     std::size_t max_piece_bytes = std::size_t{1} << 30;
+    /// Runs once in each worker before its first task for this pool, replacement workers included
+    /// (Python's `initializer`/`initargs`): `.initializer = fronta::remote_call(load_model, "model.bin")`.
+    /// If it throws or kills its worker, the pool is broken: pending and later submits fail with
+    /// `broken_executor` carrying its message.
+    std::optional<bound_call> initializer;
 };
 
 class mpi_pool : public detail::remote_executor_base {

@@ -64,6 +64,11 @@ struct process_pool_options {
     /// Messages (arguments, results) larger than this travel through shared memory (memfd)
     /// instead of the socket.
     std::size_t shared_memory_threshold = std::size_t{1} << 20;
+    /// Runs once in each worker before its first task, replacement workers included (Python's
+    /// `initializer`/`initargs`): `.initializer = fronta::remote_call(load_model, "model.bin")`.
+    /// If it throws or kills its worker, the pool is broken: pending and later submits fail with
+    /// `broken_executor` carrying its message. It has no time limit.
+    std::optional<bound_call> initializer;
 };
 
 /// Per-submit settings for `submit_with`.

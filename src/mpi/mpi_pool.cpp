@@ -48,6 +48,7 @@ struct worker_rank {
     pid_t pid = -1;
     bool local = false;  // on this machine: its process can be watched
     bool dead = false;
+    bool initializing = false;  // runs the pool's initializer: takes no task until it answers
     std::deque<std::pair<std::uint64_t, remote::remote_task*>> tasks;  // sent, in order
     clock::time_point head_started{};
     double average_task_seconds = 1e-3;
@@ -213,6 +214,11 @@ private:
                 refusal = std::string(answer);
             }
         }
+        if (refusal.empty() && options_.initializer)
+            for (auto& w : workers_) {
+                w.initializing = true;
+                out.post(comm_, w.rank, mpi::initialize_tag, 0, std::string_view(options_.initializer->bytes()));
+            }
         out.finish();
         if (!refusal.empty()) throw broken_executor("mpi_pool: " + refusal);
     }
@@ -307,8 +313,11 @@ private:
                         for (auto* t : queue_) t->cancel();
                         queue_.clear();
                     }
-                    if (stopping && queue_.empty() && in_flight == 0) break;
-                    if (queue_.empty() && in_flight == 0 && out.idle()) {
+                    // An initializer's reply is awaited like a task's: one left unread could be taken
+                    // for a message of the next pool (MPI may reuse the communicator's context id).
+                    const bool initializing = awaiting_initializers();
+                    if (stopping && queue_.empty() && in_flight == 0 && !initializing) break;
+                    if (queue_.empty() && in_flight == 0 && !initializing && out.idle()) {
                         // Nothing can arrive. The next submit often follows within microseconds
                         // (a loop of submit + get): watch for it for a moment, then sleep until a
                         // submit or shutdown.
@@ -367,7 +376,7 @@ private:
             else
                 out.finish();
         } catch (const std::exception& e) {
-            fail_everything(std::string("mpi_pool: MPI failed: ") + e.what());
+            fail_everything(explain(std::string("mpi_pool: MPI failed: ") + e.what()));
             out.abandon();
             return;  // the workers cannot be reached reliably: leave them to MPI's end of the job
         }
@@ -380,14 +389,17 @@ private:
     // when the pool cannot go on (everything has failed).
     bool watch_workers(mpi::sender& out, std::size_t& in_flight) {
         worker_rank* dead = nullptr;
+        bool died_initializing = false;
         for (auto& w : workers_)
             if (!w.dead && w.local && !process_alive(w.pid)) {
                 w.dead = true;
                 dead = &w;
+                died_initializing = died_initializing || w.initializing;
             }
         if (dead == nullptr) return true;
-        const std::string what = "mpi_pool: worker rank " + std::to_string(dead->rank) + " (pid " +
-                                 std::to_string(dead->pid) + " on " + dead->host + ") died";
+        const std::string who = "worker rank " + std::to_string(dead->rank) + " (pid " + std::to_string(dead->pid) +
+                                " on " + dead->host + ")";
+        const std::string what = "mpi_pool: " + who + " died";
         for (auto& w : workers_) {
             if (!w.dead && !spawned_) continue;  // world: the others go on (mpirun decides their fate)
             for (auto& [id, t] : w.tasks) {
@@ -411,6 +423,10 @@ private:
         group_over();
         out.abandon();
         comm_ = MPI_COMM_NULL;  // disconnecting would wait for the dead forever
+        if (died_initializing) {
+            fail_everything("mpi_pool: the initializer " + options_.initializer->description() + " killed " + who);
+            return false;
+        }
         if (++replacements_in_a_row_ > 3) {
             fail_everything(what + "; the pool gave up after replacing its workers 3 times without a success");
             return false;
@@ -429,6 +445,19 @@ private:
             return false;
         }
         return true;
+    }
+
+    bool awaiting_initializers() const {
+        return std::any_of(workers_.begin(), workers_.end(), [](const worker_rank& w) { return w.initializing && !w.dead; });
+    }
+
+    // An MPI error can be how a worker's death shows first: name the initializer if it killed one.
+    std::string explain(const std::string& mpi_failure) const {
+        for (const auto& w : workers_)
+            if (w.initializing && w.local && !process_alive(w.pid))
+                return "mpi_pool: the initializer " + options_.initializer->description() + " killed worker rank " +
+                       std::to_string(w.rank) + " (pid " + std::to_string(w.pid) + " on " + w.host + ")";
+        return mpi_failure;
     }
 
     static bool process_alive(pid_t pid) {
@@ -456,7 +485,7 @@ private:
             sent_any = false;
             for (auto& w : workers_) {
                 if (queue_.empty()) break;
-                if (w.dead || w.tasks.size() >= depth(w)) continue;
+                if (w.dead || w.initializing || w.tasks.size() >= depth(w)) continue;
                 remote::remote_task* t = queue_.front();
                 queue_.pop_front();
                 if (!t->started) {
@@ -486,6 +515,19 @@ private:
 
     bool receive_replies(std::size_t& in_flight) {
         bool any = false;
+        while (auto m = mpi::try_receive(comm_, MPI_ANY_SOURCE, mpi::initialize_tag)) {
+            any = true;
+            worker_rank* w = find(m->source);
+            if (w == nullptr || !w->initializing)
+                throw mpi::mpi_error("rank " + std::to_string(m->source) + " answered an initializer it was not given");
+            w->initializing = false;
+            try {
+                remote::result_or_throw(m->payload.view());
+            } catch (const std::exception& e) {
+                // Tasks running on workers whose initializer succeeded finish; nothing else starts.
+                break_pool("mpi_pool: the initializer " + options_.initializer->description() + " failed: " + e.what());
+            }
+        }
         while (auto m = mpi::try_receive(comm_, MPI_ANY_SOURCE, mpi::reply_tag)) {
             any = true;
             worker_rank* w = find(m->source);
@@ -505,11 +547,25 @@ private:
         return any;
     }
 
+    // Queued and later submits fail with `message`; tasks in flight go on.
+    void break_pool(const std::string& message) noexcept {
+        std::deque<remote::remote_task*> queued;
+        {
+            std::lock_guard lock(mutex_);
+            if (broken_.empty()) broken_ = message;
+            for (auto* t : inbox_) queue_.push_back(t);
+            inbox_.clear();
+            queued.swap(queue_);
+        }
+        const auto error = std::make_exception_ptr(broken_executor(message));
+        for (auto* t : queued) t->fail(error);
+    }
+
     void fail_everything(const std::string& message) noexcept {
         std::deque<remote::remote_task*> queued;
         {
             std::lock_guard lock(mutex_);
-            broken_ = message;
+            if (broken_.empty()) broken_ = message;
             for (auto* t : inbox_) queue_.push_back(t);
             inbox_.clear();
             queued.swap(queue_);

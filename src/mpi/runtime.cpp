@@ -224,6 +224,12 @@ int serve(MPI_Comm comm, int client, bool spawned) {
                     out.post(comm, client, reply_tag, m->id, std::move(reply));
                     break;
                 }
+                case initialize_tag: {
+                    remote::attachments none;
+                    std::string reply = remote::execute(m->payload.view(), none);
+                    out.post(comm, client, initialize_tag, 0, std::move(reply));
+                    break;
+                }
                 case stop_tag:
                     if (spawned) {
                         out.finish();
