@@ -319,6 +319,27 @@ TEST(mpi_world, futures_work_with_wait_as_completed_then_and_the_erased_executor
         << "the erased executor finds out at run time";
 }
 
+TEST(mpi_world, the_initializer_runs_in_every_rank_and_a_failing_one_breaks_only_its_pool) {
+    {
+        fronta::mpi_pool pool(fronta::mpi_pool_options{.initializer = fronta::remote_call(count_initializer_run, 1)});
+        std::vector<fronta::future<std::pair<int, int>>> futures;
+        for (std::size_t i = 0; i < 8 * pool.size(); ++i) futures.push_back(pool.submit(pid_and_initializer_runs, 3000));
+        std::set<int> pids;
+        for (auto& f : futures) {
+            EXPECT_EQ(f.get().second, 1);
+            pids.insert(f.get().first);
+        }
+        EXPECT_EQ(pids.size(), pool.size());
+    }
+    {
+        fronta::mpi_pool pool(fronta::mpi_pool_options{
+            .initializer = fronta::remote_call(failing_initializer, std::string("no model.bin"))});
+        EXPECT_THROW(pool.submit(square, 2.0).get(), fronta::broken_executor);
+    }
+    fronta::mpi_pool next;
+    EXPECT_DOUBLE_EQ(next.submit(square, 3.0).get(), 9.0) << "the ranks serve the next pool";
+}
+
 // More than 2 GiB in one argument: several MPI messages. About 10 GiB of memory in all, so only
 // when asked (FRONTA_MPI_HUGE_MB=2200).
 TEST(mpi_world, a_message_larger_than_2_gib) {
