@@ -261,7 +261,8 @@ std::optional<received_frame> connection::next_inline_frame() {
 std::optional<received_frame> connection::next() {
     while (auto got = next_from_socket()) {
         const auto type = got->frame.type;
-        if (!box_ || type == wire::kind::hello || type == wire::kind::shutdown) return got;
+        if (!box_ || type == wire::kind::hello || type == wire::kind::shutdown || type == wire::kind::initialize)
+            return got;  // socket-only frames, never behind a ring marker
         from_socket_.push_back(std::move(*got));  // taken when the ring reaches its marker
     }
     if (!box_) return std::nullopt;

@@ -147,6 +147,7 @@ struct worker_process {
     std::unique_ptr<detail::connection> link;
     clock::time_point closed_at{};       // when its channel closed while it lived on (else epoch)
     bool ready = false;                  // answered the handshake
+    bool initializing = false;           // runs the pool's initializer: takes no task until it answers
     std::deque<in_flight> tasks;         // sent, in order; the first one is running
     clock::time_point head_started{};    // when the first one started running
     clock::time_point idle_since = clock::now();
@@ -350,7 +351,8 @@ public:
         for (auto& w : workers_) {
             // Not one whose channel closed: the dispatcher removes it (handle_deadlines), which it
             // must never do under a submitter's feet.
-            if (w->ready && w->link && w->closed_at == clock::time_point{} && w->tasks.empty() && depth(*w) > 0 &&
+            if (w->ready && !w->initializing && w->link && w->closed_at == clock::time_point{} && w->tasks.empty() &&
+                depth(*w) > 0 &&
                 !w->claimed.load(std::memory_order_acquire)) {
                 std::lock_guard lock(mutex_);
                 idle_worker_ = w.get();
@@ -583,6 +585,9 @@ private:
         // A worker that dies before the handshake on its own (not killed from outside) points at a
         // program that does not call fronta::init first, or cannot start at all.
         const bool killed_from_outside = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+        if (w.initializing && !killed_from_outside)
+            break_pool("process_pool: the initializer " + options_.initializer->description() + " killed worker " +
+                       std::to_string(w.pid) + " (" + how + ")");
         if (!w.ready && !killed_from_outside && ++spawn_failures_ >= spawn_failure_limit)
             break_pool("process_pool: workers die before they start (" + how +
                        "); does main call fronta::init(argc, argv) on its first line?");
@@ -794,6 +799,24 @@ private:
                 w.ready = true;
                 w.idle_since = clock::now();
                 spawn_failures_ = 0;
+                if (options_.initializer) {
+                    w.initializing = true;
+                    w.link->queue(wire::kind::initialize, 0, options_.initializer->bytes());
+                    w.link->flush(false);  // if it died, the read side notices
+                }
+                return true;
+            case wire::kind::initialize:
+                if (!w.initializing) throw wire::protocol_error("an initializer reply nobody asked for");
+                w.initializing = false;
+                try {
+                    remote::result_or_throw(frame.payload);
+                } catch (const std::exception& e) {
+                    break_pool("process_pool: the initializer " + options_.initializer->description() + " failed: " +
+                               e.what());
+                    retire(w);
+                    remove_worker(&w);
+                    return false;
+                }
                 return true;
             case wire::kind::reply: {
                 if (w.tasks.empty() || frame.id != w.tasks.front().id)
@@ -848,7 +871,7 @@ private:
         while (!queue_.empty()) {
             worker_process* best = nullptr;
             for (auto& w : workers_) {
-                if (!w->ready || !w->link || w->closed_at != clock::time_point{} || w->tasks.size() >= depth(*w) ||
+                if (!w->ready || w->initializing || !w->link || w->closed_at != clock::time_point{} || w->tasks.size() >= depth(*w) ||
                     !w->link->can_queue() || w->claimed.load(std::memory_order_acquire))
                     continue;
                 if (best == nullptr || w->tasks.size() < best->tasks.size()) best = w.get();
@@ -957,7 +980,7 @@ private:
                 worker_lost(w, "did not answer the handshake within 30 s and was ", true);
                 continue;
             }
-            if (w.ready && w.tasks.empty() && !w.claimed.load(std::memory_order_acquire) && options_.idle_timeout &&
+            if (w.ready && !w.initializing && w.tasks.empty() && !w.claimed.load(std::memory_order_acquire) && options_.idle_timeout &&
                 queue_.empty() &&
                 now - w.idle_since >= *options_.idle_timeout) {
                 retire(w);

@@ -314,6 +314,13 @@ int run_process_worker(const std::string& settings) {
                         if ((!link.has_buffered() || stale) && !link.flush()) return 0;
                         break;
                     }
+                    case remote::wire::kind::initialize: {
+                        // The pool's initializer, before any task; its reply says how it went.
+                        const std::string reply = remote::execute(frame.payload, got->attached);
+                        link.queue(remote::wire::kind::initialize, 0, reply);
+                        if (!link.flush()) return 0;
+                        break;
+                    }
                     case remote::wire::kind::shutdown:
                         link.flush();
                         return 0;

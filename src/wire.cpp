@@ -71,7 +71,7 @@ std::optional<frame> decoder::next() {
         throw protocol_error("bad frame: protocol version " + std::to_string(static_cast<unsigned char>(h[4])) +
                              ", expected " + std::to_string(version) + " (a worker from another fronta version)");
     const auto type = static_cast<std::uint8_t>(h[5]);
-    if (type < static_cast<std::uint8_t>(kind::hello) || type > static_cast<std::uint8_t>(kind::shutdown))
+    if (type < static_cast<std::uint8_t>(kind::hello) || type > static_cast<std::uint8_t>(kind::initialize))
         throw protocol_error("bad frame: unknown kind " + std::to_string(type));
     const auto attachments = static_cast<std::uint16_t>(get_le(h + 6, 2));
     if ((attachments & ~payload_attached) > max_attachments)

@@ -1,10 +1,18 @@
 // mpi_pool: the executor interface on MPI ranks. Run two ways by CTest:
 //   mpirun -n 3 mpi_pool_test --gtest_filter='mpi_world*'   (rank 0 runs the tests, ranks 1-2 serve)
-//   mpi_pool_test --gtest_filter='mpi_spawn*'               (started alone; workers come from MPI_Comm_spawn)
+//   mpi_pool_test --gtest_filter='mpi_spawn.*'              (started alone; workers come from MPI_Comm_spawn)
+//   mpi_pool_test --gtest_filter='mpi_spawn_fresh.*'        (the same, in a process where MPI has not started)
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -12,6 +20,7 @@
 #include <numeric>
 #include <ranges>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +62,19 @@ std::string busy_host(int microseconds) {
     return host_name();
 }
 FRONTA_REMOTE(busy_host);
+
+// True when process `pid` has exited and been reaped (a zombie is still there).
+bool process_gone(int pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+FRONTA_REMOTE(process_gone);
+
+// The pids of a pool's workers: tasks long enough to go one at a time reach every worker.
+std::set<int> worker_pids(fronta::mpi_pool& pool) {
+    std::vector<fronta::future<int>> futures;
+    for (int i = 0; i < 8 * static_cast<int>(pool.size()); ++i) futures.push_back(pool.submit(busy_pid, 3000));
+    std::set<int> pids;
+    for (auto& f : futures) pids.insert(f.get());
+    return pids;
+}
 
 int die(int code) {
     if (code == 0) std::abort();
@@ -354,6 +376,27 @@ TEST(mpi_world, futures_work_with_wait_as_completed_then_and_the_erased_executor
         << "the erased executor finds out at run time";
 }
 
+TEST(mpi_world, the_initializer_runs_in_every_rank_and_a_failing_one_breaks_only_its_pool) {
+    {
+        fronta::mpi_pool pool(fronta::mpi_pool_options{.initializer = fronta::remote_call(count_initializer_run, 1)});
+        std::vector<fronta::future<std::pair<int, int>>> futures;
+        for (std::size_t i = 0; i < 8 * pool.size(); ++i) futures.push_back(pool.submit(pid_and_initializer_runs, 3000));
+        std::set<int> pids;
+        for (auto& f : futures) {
+            EXPECT_EQ(f.get().second, 1);
+            pids.insert(f.get().first);
+        }
+        EXPECT_EQ(pids.size(), pool.size());
+    }
+    {
+        fronta::mpi_pool pool(fronta::mpi_pool_options{
+            .initializer = fronta::remote_call(failing_initializer, std::string("no model.bin"))});
+        EXPECT_THROW(pool.submit(square, 2.0).get(), fronta::broken_executor);
+    }
+    fronta::mpi_pool next;
+    EXPECT_DOUBLE_EQ(next.submit(square, 3.0).get(), 9.0) << "the ranks serve the next pool";
+}
+
 // More than 2 GiB in one argument and in one result: several MPI messages each. About 12 GiB of
 // memory in all, so only when asked (FRONTA_MPI_HUGE_MB=2200).
 TEST(mpi_world, a_message_larger_than_2_gib) {
@@ -438,6 +481,157 @@ TEST(mpi_spawn, done_callback_that_waits_on_the_same_pool_gets_its_result) {
 
 TEST(mpi_spawn, pool_destroyed_from_its_own_callback) {
     check_pool_destroyed_from_its_own_callback(fronta::mpi_launch::spawn);
+}
+
+// MPI_Comm_spawn is collective over MPI_COMM_SELF: pools started from several threads at once
+// must spawn one after another (concurrent collectives on one communicator are erroneous and used
+// to hang or crash inside Open MPI).
+// The first round also starts MPI from several threads at once (CTest runs this suite in a process
+// of its own, where no pool has started MPI yet).
+TEST(mpi_spawn_fresh, pools_created_from_several_threads_at_once_all_start) {
+    constexpr int threads = 3;
+    for (int round = 0; round < 2; ++round) {
+        std::atomic<int> working{0};
+        std::vector<std::thread> makers;
+        for (int t = 0; t < threads; ++t)
+            makers.emplace_back([&, t] {
+                fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 1, .launch = fronta::mpi_launch::spawn});
+                if (pool.submit(square, double(t)).get() == double(t) * t) ++working;
+            });
+        for (auto& m : makers) m.join();
+        EXPECT_EQ(working.load(), threads) << "round " << round;
+    }
+}
+
+// A worker that died is gone (exited and reaped) before the workers that replace it start (a spawn
+// overlapping the teardown of a group could hang inside Open MPI); the pool is whole again.
+TEST(mpi_spawn, a_dead_worker_is_gone_before_its_replacement_starts) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2, .launch = fronta::mpi_launch::spawn});
+    const std::set<int> old = worker_pids(pool);
+    ASSERT_EQ(old.size(), 2u);
+    EXPECT_THROW(pool.submit(die, 3).get(), fronta::worker_died);
+    std::set<int> now;
+    for (int attempt = 0; attempt < 3 && now.size() < 2; ++attempt) {
+        try {
+            now = worker_pids(pool);
+        } catch (const fronta::worker_died&) {  // a worker Open MPI took down with the first
+        }
+    }
+    ASSERT_EQ(now.size(), 2u) << "the pool has two workers again";
+    int replaced = 0;
+    for (int pid : old) {
+        if (now.count(pid) != 0) continue;
+        ++replaced;
+        EXPECT_TRUE(pool.submit(process_gone, pid).get()) << "worker " << pid << " was replaced before it was gone";
+    }
+    EXPECT_GE(replaced, 1);
+}
+
+// Run by the test below in a child process: a pool whose workers are busy with long tasks; says
+// which processes the workers are and waits to be killed.
+TEST(mpi_client, DISABLED_busy_pool_until_killed) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2, .launch = fronta::mpi_launch::spawn});
+    const std::set<int> pids = worker_pids(pool);
+    std::vector<fronta::future<int>> long_tasks;
+    for (int i = 0; i < 4; ++i) long_tasks.push_back(pool.submit(busy_pid, 120'000'000));
+    std::printf("fronta-test-workers:");
+    for (int pid : pids) std::printf(" %d", pid);
+    std::printf("\n");
+    std::fflush(stdout);
+    for (;;) pause();
+}
+
+// Workers never outlive their client: when the client is killed (SIGKILL, no chance to stop them),
+// spawned workers exit promptly, also in the middle of a long task.
+TEST(mpi_spawn, workers_exit_when_their_client_is_killed) {
+    int out[2];
+    ASSERT_EQ(pipe2(out, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+    std::string exe(4096, '\0');
+    exe.resize(static_cast<std::size_t>(readlink("/proc/self/exe", exe.data(), exe.size())));
+    std::string filter = "--gtest_filter=mpi_client.DISABLED_busy_pool_until_killed", disabled = "--gtest_also_run_disabled_tests";
+    char* argv[] = {exe.data(), filter.data(), disabled.data(), nullptr};
+    pid_t client = -1;
+    ASSERT_EQ(posix_spawn(&client, exe.c_str(), &actions, nullptr, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(out[1]);
+    // The client says which processes its workers are (within a minute, or the test fails).
+    std::string said;
+    std::vector<int> workers;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (workers.empty() && std::chrono::steady_clock::now() < deadline) {
+        pollfd readable{out[0], POLLIN, 0};
+        if (poll(&readable, 1, 1000) <= 0) continue;
+        char chunk[4096];
+        const ssize_t n = read(out[0], chunk, sizeof chunk);
+        if (n <= 0) break;
+        said.append(chunk, static_cast<std::size_t>(n));
+        const auto at = said.find("fronta-test-workers:");
+        const auto end = at == std::string::npos ? at : said.find('\n', at);
+        if (end == std::string::npos) continue;
+        std::istringstream line(said.substr(at + 20, end - at - 20));
+        for (int pid; line >> pid;) workers.push_back(pid);
+    }
+    kill(client, SIGKILL);
+    waitpid(client, nullptr, 0);
+    close(out[0]);
+    ASSERT_EQ(workers.size(), 2u) << "the client did not report its workers; it said:\n" << said;
+    // Each worker exits within 10 s (a pidfd becomes readable when its process ends).
+    for (int pid : workers) {
+        const int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+        if (fd < 0) continue;  // already gone
+        pollfd ended{fd, POLLIN, 0};
+        EXPECT_EQ(poll(&ended, 1, 10'000), 1) << "worker " << pid << " still runs 10 s after its client was killed";
+        close(fd);
+        if (!process_gone(pid) && kill(pid, 0) == 0) kill(pid, SIGKILL);  // do not leave it behind
+    }
+}
+
+// The initializer runs once in each worker before its first task, in replacement workers too.
+TEST(mpi_spawn, the_initializer_runs_once_in_each_worker_and_in_replacements) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{
+        .workers = 2, .launch = fronta::mpi_launch::spawn, .initializer = fronta::remote_call(count_initializer_run, 1)});
+    for (int round = 0; round < 2; ++round) {
+        std::vector<fronta::future<std::pair<int, int>>> futures;
+        for (int i = 0; i < 16; ++i) futures.push_back(pool.submit(pid_and_initializer_runs, 3000));
+        std::set<int> pids;
+        for (auto& f : futures) {
+            const auto [pid, runs] = f.get();
+            EXPECT_EQ(runs, 1) << "worker " << pid << ", round " << round;
+            pids.insert(pid);
+        }
+        EXPECT_EQ(pids.size(), 2u);
+        if (round == 0) {
+            EXPECT_THROW(pool.submit(die, 3).get(), fronta::worker_died);  // new workers take over
+        }
+    }
+}
+
+TEST(mpi_spawn, an_initializer_that_throws_breaks_the_pool_with_its_message) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{
+        .workers = 2, .launch = fronta::mpi_launch::spawn,
+        .initializer = fronta::remote_call(failing_initializer, std::string("no model.bin"))});
+    try {
+        pool.submit(square, 2.0).get();
+        FAIL() << "a task ran in a worker whose initializer failed";
+    } catch (const fronta::broken_executor& e) {
+        EXPECT_NE(std::string(e.what()).find("failing_initializer failed: no model.bin"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(pool.submit(square, 3.0), fronta::broken_executor) << "later submits fail too";
+}
+
+TEST(mpi_spawn, an_initializer_that_kills_its_worker_breaks_the_pool) {
+    fronta::mpi_pool pool(fronta::mpi_pool_options{
+        .workers = 2, .launch = fronta::mpi_launch::spawn, .initializer = fronta::remote_call(crashing_initializer, 5)});
+    try {
+        pool.submit(square, 2.0).get();
+        FAIL() << "a task ran in a worker whose initializer crashed";
+    } catch (const fronta::broken_executor& e) {
+        EXPECT_NE(std::string(e.what()).find("initializer crashing_initializer killed worker"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(pool.submit(square, 3.0), fronta::broken_executor);
 }
 
 TEST(mpi_spawn, bad_options_are_clear_errors) {

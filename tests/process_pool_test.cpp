@@ -443,6 +443,61 @@ TEST(process_pool_lifecycle, a_worker_from_another_build_is_refused) {
     }
 }
 
+// ---- the initializer ------------------------------------------------------------------------------
+
+TEST(process_pool_initializer, runs_once_in_each_worker_and_in_replacements) {
+    // Every second task a worker is replaced: six tasks run in three workers, each initialized once.
+    fronta::process_pool_options options;
+    options.workers = 1;
+    options.max_tasks_per_child = 2;
+    options.initializer = fronta::remote_call(count_initializer_run, 1);
+    fronta::process_pool pool(options);
+    std::set<int> pids;
+    for (int i = 0; i < 6; ++i) {
+        const auto [pid, runs] = pool.submit(pid_and_initializer_runs, 0).get();
+        EXPECT_EQ(runs, 1) << "task " << i << " in worker " << pid;
+        pids.insert(pid);
+    }
+    EXPECT_EQ(pids.size(), 3u);
+    // Several workers at once, and one that dies is replaced by an initialized one.
+    fronta::process_pool many({.workers = 3, .initializer = fronta::remote_call(count_initializer_run, 1)});
+    EXPECT_THROW(many.submit(misbehave, std::string("exit")).get(), fronta::worker_died);
+    std::vector<fronta::future<std::pair<int, int>>> futures;
+    for (int i = 0; i < 30; ++i) futures.push_back(many.submit(pid_and_initializer_runs, 2000));
+    for (auto& f : futures) EXPECT_EQ(f.get().second, 1);
+}
+
+TEST(process_pool_initializer, one_that_throws_breaks_the_pool_with_its_message) {
+    fronta::process_pool pool({.workers = 2, .initializer = fronta::remote_call(failing_initializer, std::string("no model.bin"))});
+    auto pending = pool.submit(square, 2.0);
+    try {
+        pending.get();
+        FAIL() << "a task ran in a worker whose initializer failed";
+    } catch (const fronta::broken_executor& e) {
+        EXPECT_NE(std::string(e.what()).find("no model.bin"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("failing_initializer"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(pool.submit(square, 3.0), fronta::broken_executor) << "later submits fail too";
+}
+
+TEST(process_pool_initializer, one_that_kills_its_worker_breaks_the_pool) {
+    for (int code : {0, 5}) {
+        fronta::process_pool pool({.workers = 2, .initializer = fronta::remote_call(crashing_initializer, code)});
+        try {
+            pool.submit(square, 2.0).get();
+            FAIL() << "a task ran in a worker whose initializer crashed";
+        } catch (const fronta::broken_executor& e) {
+            EXPECT_NE(std::string(e.what()).find("initializer crashing_initializer killed worker"), std::string::npos)
+                << e.what();
+        }
+        EXPECT_THROW(pool.submit(square, 3.0), fronta::broken_executor);
+    }
+}
+
+TEST(process_pool_initializer, an_unregistered_function_is_an_error_where_it_is_bound) {
+    EXPECT_THROW(fronta::remote_call(not_registered, 1), std::invalid_argument);
+}
+
 TEST(process_pool_data, read_only_shared_array_reaches_many_tasks_without_copies) {
     std::vector<double> data(1'000'000);
     for (std::size_t i = 0; i < data.size(); ++i) data[i] = double(i % 97);

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include "fronta/future.hpp"
 #include "fronta/remote/registry.hpp"
@@ -105,5 +106,25 @@ decltype(auto) get_or_die(const fronta::future<T>& f, const char* what, std::chr
     }
     return f.get();
 }
+// A pool's initializer (Python's initializer=): counts its runs in the worker, which tasks report.
+int initializer_runs = 0;
+void count_initializer_run(int add) { initializer_runs += add; }
+FRONTA_REMOTE(count_initializer_run);
+// (pid, how often the initializer ran in this process); busy for `microseconds` first, so that
+// tasks spread over the workers.
+std::pair<int, int> pid_and_initializer_runs(int microseconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(microseconds);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return {static_cast<int>(getpid()), initializer_runs};
+}
+FRONTA_REMOTE(pid_and_initializer_runs);
+void failing_initializer(std::string message) { throw std::runtime_error(message); }
+FRONTA_REMOTE(failing_initializer);
+void crashing_initializer(int code) {
+    if (code == 0) std::abort();
+    std::_Exit(code);
+}
+FRONTA_REMOTE(crashing_initializer);
 
 }  // namespace

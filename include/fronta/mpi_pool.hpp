@@ -22,7 +22,9 @@
 ///   the workers are let go when rank 0 finalizes.
 /// - `prog` started alone: `mpi_pool(n)` starts n workers with MPI_Comm_spawn (copies of this
 ///   executable). With Debian's Open MPI this works on one machine; more workers than cores are
-///   allowed (the pool asks Open MPI to oversubscribe).
+///   allowed (the pool asks Open MPI to oversubscribe). Pools may be created from several threads
+///   at once: their spawns take turns, and a spawn waits until the workers of groups that ended
+///   have exited (see docs/design.md, "MPI: spawning safely").
 ///
 /// What can be shipped is what `process_pool` ships (FRONTA_REMOTE functions, captureless lambdas,
 /// serializable function objects; cereal-serializable arguments and results), checked at compile
@@ -42,6 +44,7 @@
 
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -69,6 +72,11 @@ struct mpi_pool_options {
     /// Messages longer than this are sent as several MPI messages (MPI counts are `int`, so one
     /// message holds at most 2 GiB). Must be at least 4096 bytes.
     std::size_t max_piece_bytes = std::size_t{1} << 30;
+    /// Runs once in each worker before its first task for this pool, replacement workers included
+    /// (Python's `initializer`/`initargs`): `.initializer = fronta::remote_call(load_model, "model.bin")`.
+    /// If it throws or kills its worker, the pool is broken: pending and later submits fail with
+    /// `broken_executor` carrying its message. Shutdown waits for it as for a task.
+    std::optional<bound_call> initializer;
 };
 
 class mpi_pool : public detail::remote_executor_base {

@@ -80,6 +80,11 @@ struct process_pool_options {
     /// says). A message a worker cannot map under `memory_limit` fails its task with an error
     /// naming the limit.
     std::size_t shared_memory_threshold = std::size_t{1} << 20;
+    /// Runs once in each worker before its first task, replacement workers included (Python's
+    /// `initializer`/`initargs`): `.initializer = fronta::remote_call(load_model, "model.bin")`.
+    /// If it throws or kills its worker, the pool is broken: pending and later submits fail with
+    /// `broken_executor` carrying its message. It has no time limit.
+    std::optional<bound_call> initializer;
 };
 
 /// Per-submit settings for `submit_with`.

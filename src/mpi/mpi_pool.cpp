@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <climits>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
@@ -26,6 +25,7 @@
 
 #include "../callback_runner.hpp"
 #include "runtime.hpp"
+#include "spawn.hpp"
 #include "transport.hpp"
 
 namespace fronta {
@@ -43,20 +43,13 @@ constexpr unsigned reply_spin_rounds = 200;
 // How long workers may take to answer the handshake.
 constexpr auto handshake_limit = std::chrono::seconds(60);
 
-std::string own_executable() {
-    std::string path(PATH_MAX, '\0');
-    const ssize_t n = readlink("/proc/self/exe", path.data(), path.size());
-    if (n <= 0) throw std::runtime_error("mpi_pool: cannot read /proc/self/exe to spawn workers");
-    path.resize(static_cast<std::size_t>(n));
-    return path;
-}
-
 struct worker_rank {
     int rank = -1;
     std::string host;
     pid_t pid = -1;
     bool local = false;  // on this machine: its process can be watched
     bool dead = false;
+    bool initializing = false;  // runs the pool's initializer: takes no task until it answers
     std::deque<std::pair<std::uint64_t, remote::remote_task*>> tasks;  // sent, in order
     clock::time_point head_started{};
     double average_task_seconds = 1e-3;
@@ -76,6 +69,7 @@ public:
         } catch (const mpi::mpi_error& e) {
             throw broken_executor(std::string("mpi_pool: MPI could not start: ") + e.what());
         }
+        mpi::sigpipe_blocked quiet;  // a worker may die while spawned or greeted
         mpi_launch launch = options_.launch;
         if (launch == mpi_launch::automatic)
             launch = mpi::launched_with_world() ? mpi_launch::world : mpi_launch::spawn;
@@ -180,37 +174,11 @@ private:
     void spawn_workers() {
         const std::size_t n =
             options_.workers != 0 ? options_.workers : std::max(1u, std::thread::hardware_concurrency());
-        if (n > INT_MAX) throw std::invalid_argument("mpi_pool: too many workers");
-        const std::string program = own_executable();
-        MPI_Info info = MPI_INFO_NULL;
-        mpi::check(MPI_Info_create(&info), "MPI_Info_create");
-        bool mapping_given = false;
-        for (const auto& [key, value] : options_.spawn_info) {
-            MPI_Info_set(info, key.c_str(), value.c_str());
-            mapping_given = mapping_given || key == "map_by";
-        }
-        // Open MPI refuses more processes than cores unless told otherwise.
-        if (!mapping_given) MPI_Info_set(info, "map_by", ":OVERSUBSCRIBE");
-        std::string flag = mpi::spawned_worker_flag;
-        char* argv[] = {flag.data(), nullptr};
-        std::vector<int> codes(n, MPI_SUCCESS);
-        MPI_Comm intercomm = MPI_COMM_NULL;
-        int code;
-        {
-            auto serial = mpi::serialize_calls();
-            MPI_Comm_set_errhandler(MPI_COMM_SELF, MPI_ERRORS_RETURN);
-            code = MPI_Comm_spawn(program.c_str(), argv, static_cast<int>(n), info, 0, MPI_COMM_SELF, &intercomm,
-                                  codes.data());
-        }
-        MPI_Info_free(&info);
         try {
-            mpi::check(code, "MPI_Comm_spawn");
-            for (std::size_t i = 0; i < n; ++i) mpi::check(codes[i], "MPI_Comm_spawn (a worker)");
+            comm_ = mpi::spawn_group(n, options_.spawn_info);
         } catch (const mpi::mpi_error& e) {
             throw broken_executor(std::string("mpi_pool: could not start workers: ") + e.what());
         }
-        mpi::check(MPI_Comm_set_errhandler(intercomm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
-        comm_ = intercomm;
         spawned_ = true;
         for (std::size_t i = 0; i < n; ++i) add_worker(static_cast<int>(i));
     }
@@ -253,6 +221,11 @@ private:
                 refusal = std::string(answer);
             }
         }
+        if (refusal.empty() && options_.initializer)
+            for (auto& w : workers_) {
+                w.initializing = true;
+                out.post(comm_, w.rank, mpi::initialize_tag, 0, std::string_view(options_.initializer->bytes()));
+            }
         out.finish();
         if (!refusal.empty()) throw broken_executor("mpi_pool: " + refusal);
     }
@@ -271,8 +244,24 @@ private:
 
     // Every worker died: nothing can be said to them, and disconnecting would wait for them forever.
     void leave_dead_workers() noexcept {
-        if (!spawned_) mpi::release_world();
+        if (spawned_)
+            group_over();
+        else
+            mpi::release_world();
         comm_ = MPI_COMM_NULL;
+    }
+
+    // This spawned group is over: the next spawn in this process waits until its processes here
+    // have exited (see spawn.hpp).
+    void group_over() noexcept {
+        std::vector<pid_t> pids;
+        for (const auto& w : workers_)
+            if (w.local) pids.push_back(w.pid);
+        try {
+            mpi::group_ended(pids);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "fronta: mpi_pool: %s\n", e.what());
+        }
     }
 
     // Spawned workers exit; world ranks wait for the next pool. Called once, by the dispatcher (or
@@ -293,6 +282,7 @@ private:
         if (spawned_) {
             // Disconnecting waits for every member, and a dead one never comes: then let it be.
             if (!any_dead) MPI_Comm_disconnect(&comm_);
+            group_over();
         } else {
             mpi::release_world();
         }
@@ -317,6 +307,7 @@ private:
             ~deferral_scope() { detail::current_callback_deferral() = nullptr; }
         } callbacks_elsewhere(&callbacks_);
         prctl(PR_SET_TIMERSLACK, 1000UL);  // sleeps of tens of µs mean tens of µs, not 50 more
+        mpi::sigpipe_blocked quiet;  // sends to a worker that died raise SIGPIPE (see spawn.hpp)
         mpi::sender out(options_.max_piece_bytes);
         std::size_t in_flight = 0;
         unsigned idle_rounds = 0;
@@ -334,8 +325,11 @@ private:
                         for (auto* t : queue_) t->cancel();
                         queue_.clear();
                     }
-                    if (stopping && queue_.empty() && in_flight == 0) break;
-                    if (queue_.empty() && in_flight == 0 && out.idle()) {
+                    // An initializer's reply is awaited like a task's: one left unread could be taken
+                    // for a message of the next pool (MPI may reuse the communicator's context id).
+                    const bool initializing = awaiting_initializers();
+                    if (stopping && queue_.empty() && in_flight == 0 && !initializing) break;
+                    if (queue_.empty() && in_flight == 0 && !initializing && out.idle()) {
                         // Nothing can arrive. The next submit often follows within microseconds
                         // (a loop of submit + get): watch for it for a moment, then sleep until a
                         // submit or shutdown.
@@ -394,7 +388,7 @@ private:
             else
                 out.finish();
         } catch (const std::exception& e) {
-            fail_everything(std::string("mpi_pool: MPI failed: ") + e.what());
+            fail_everything(explain(std::string("mpi_pool: MPI failed: ") + e.what()));
             out.abandon();
             return;  // the workers cannot be reached reliably: leave them to MPI's end of the job
         }
@@ -407,14 +401,17 @@ private:
     // when the pool cannot go on (everything has failed).
     bool watch_workers(mpi::sender& out, std::size_t& in_flight) {
         worker_rank* dead = nullptr;
+        bool died_initializing = false;
         for (auto& w : workers_)
             if (!w.dead && w.local && !process_alive(w.pid)) {
                 w.dead = true;
                 dead = &w;
+                died_initializing = died_initializing || w.initializing;
             }
         if (dead == nullptr) return true;
-        const std::string what = "mpi_pool: worker rank " + std::to_string(dead->rank) + " (pid " +
-                                 std::to_string(dead->pid) + " on " + dead->host + ") died";
+        const std::string who = "worker rank " + std::to_string(dead->rank) + " (pid " + std::to_string(dead->pid) +
+                                " on " + dead->host + ")";
+        const std::string what = "mpi_pool: " + who + " died";
         for (auto& w : workers_) {
             if (!w.dead && !spawned_) continue;  // world: the others go on (mpirun decides their fate)
             for (auto& [id, t] : w.tasks) {
@@ -435,8 +432,13 @@ private:
         // went to the old group and can never complete.
         for (auto& w : workers_)
             if (!w.dead && w.local) kill(w.pid, SIGKILL);
+        group_over();
         out.abandon();
         comm_ = MPI_COMM_NULL;  // disconnecting would wait for the dead forever
+        if (died_initializing) {
+            fail_everything("mpi_pool: the initializer " + options_.initializer->description() + " killed " + who);
+            return false;
+        }
         if (++replacements_in_a_row_ > 3) {
             fail_everything(what + "; the pool gave up after replacing its workers 3 times without a success");
             return false;
@@ -455,6 +457,19 @@ private:
             return false;
         }
         return true;
+    }
+
+    bool awaiting_initializers() const {
+        return std::any_of(workers_.begin(), workers_.end(), [](const worker_rank& w) { return w.initializing && !w.dead; });
+    }
+
+    // An MPI error can be how a worker's death shows first: name the initializer if it killed one.
+    std::string explain(const std::string& mpi_failure) const {
+        for (const auto& w : workers_)
+            if (w.initializing && w.local && !process_alive(w.pid))
+                return "mpi_pool: the initializer " + options_.initializer->description() + " killed worker rank " +
+                       std::to_string(w.rank) + " (pid " + std::to_string(w.pid) + " on " + w.host + ")";
+        return mpi_failure;
     }
 
     static bool process_alive(pid_t pid) {
@@ -482,7 +497,7 @@ private:
             sent_any = false;
             for (auto& w : workers_) {
                 if (queue_.empty()) break;
-                if (w.dead || w.tasks.size() >= depth(w)) continue;
+                if (w.dead || w.initializing || w.tasks.size() >= depth(w)) continue;
                 remote::remote_task* t = queue_.front();
                 queue_.pop_front();
                 if (!t->started) {
@@ -512,6 +527,19 @@ private:
 
     bool receive_replies(std::size_t& in_flight) {
         bool any = false;
+        while (auto m = mpi::try_receive(comm_, MPI_ANY_SOURCE, mpi::initialize_tag)) {
+            any = true;
+            worker_rank* w = find(m->source);
+            if (w == nullptr || !w->initializing)
+                throw mpi::mpi_error("rank " + std::to_string(m->source) + " answered an initializer it was not given");
+            w->initializing = false;
+            try {
+                remote::result_or_throw(m->payload.view());
+            } catch (const std::exception& e) {
+                // Tasks running on workers whose initializer succeeded finish; nothing else starts.
+                break_pool("mpi_pool: the initializer " + options_.initializer->description() + " failed: " + e.what());
+            }
+        }
         while (auto m = mpi::try_receive(comm_, MPI_ANY_SOURCE, mpi::reply_tag)) {
             any = true;
             worker_rank* w = find(m->source);
@@ -531,11 +559,25 @@ private:
         return any;
     }
 
+    // Queued and later submits fail with `message`; tasks in flight go on.
+    void break_pool(const std::string& message) noexcept {
+        std::deque<remote::remote_task*> queued;
+        {
+            std::lock_guard lock(mutex_);
+            if (broken_.empty()) broken_ = message;
+            for (auto* t : inbox_) queue_.push_back(t);
+            inbox_.clear();
+            queued.swap(queue_);
+        }
+        const auto error = std::make_exception_ptr(broken_executor(message));
+        for (auto* t : queued) t->fail(error);
+    }
+
     void fail_everything(const std::string& message) noexcept {
         std::deque<remote::remote_task*> queued;
         {
             std::lock_guard lock(mutex_);
-            broken_ = message;
+            if (broken_.empty()) broken_ = message;
             for (auto* t : inbox_) queue_.push_back(t);
             inbox_.clear();
             queued.swap(queue_);

@@ -19,7 +19,8 @@ namespace fronta::detail::mpi {
 namespace {
 
 bool we_started = false;
-int thread_level = MPI_THREAD_SINGLE;
+std::mutex start_mutex;  // pools created from several threads at once start MPI once
+std::atomic<int> thread_level{MPI_THREAD_SINGLE};
 MPI_Comm world = MPI_COMM_NULL;
 std::atomic<bool> world_claimed{false};
 std::atomic<int> live_pools{0};
@@ -68,11 +69,22 @@ void finalize_at_exit() {
     MPI_Finalize();
 }
 
-[[noreturn]] void leave(int code) {
+// A spawned worker lingers this long after MPI_Finalize. With Open MPI 4.1 and PMIx 4.2, when the
+// PMIx server hears that a client process ended (its launcher reaped it) before it has handled
+// that client's closed connection, it closes the socket but leaves its event registered
+// (PMIx_server_deregister_client in src/server/pmix_server.c); the next client whose connection
+// gets the same descriptor number is then never served, and the next MPI_Comm_spawn hangs for
+// ever. MPI_Finalize closes the worker's PMIx connection: lingering lets the server see that
+// first. (400 workers stopped one pool after another: no hang with 100 ms; without it, a hang
+// within 4 to 120.)
+constexpr useconds_t linger_after_finalize_us = 100'000;
+
+[[noreturn]] void leave(int code, bool spawned = false) {
     if (world != MPI_COMM_NULL) MPI_Comm_free(&world);
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (!finalized) MPI_Finalize();  // a worker never returns to main: it ends MPI, whoever started it
+    if (spawned) usleep(linger_after_finalize_us);
     we_started = false;  // the atexit handler has nothing left to do
     std::exit(code);
 }
@@ -94,7 +106,7 @@ void init_hook(int argc, char** argv) {
         }
         const int code = serve(parent, 0, true);
         MPI_Comm_disconnect(&parent);
-        leave(code);
+        leave(code, true);
     }
     if (!under_launcher()) return;  // started alone: MPI starts when a pool needs it
     try {
@@ -126,17 +138,20 @@ const bool hook_added = [] {
 }  // namespace
 
 void ensure_started() {
+    std::lock_guard lock(start_mutex);
     int initialized = 0;
     check(MPI_Initialized(&initialized), "MPI_Initialized");
+    int level = MPI_THREAD_SINGLE;
     if (initialized) {
-        MPI_Query_thread(&thread_level);
+        MPI_Query_thread(&level);
     } else {
-        check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &thread_level), "MPI_Init_thread");
+        check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &level), "MPI_Init_thread");
         we_started = true;
         std::atexit(&finalize_at_exit);
     }
-    if (thread_level < MPI_THREAD_SERIALIZED)
-        throw mpi_error("this MPI library gives thread level " + std::to_string(thread_level) +
+    thread_level.store(level);
+    if (level < MPI_THREAD_SERIALIZED)
+        throw mpi_error("this MPI library gives thread level " + std::to_string(level) +
                         "; fronta's dispatcher thread needs at least MPI_THREAD_SERIALIZED");
 }
 
@@ -165,7 +180,7 @@ void pool_started() noexcept { live_pools.fetch_add(1); }
 void pool_ended() noexcept { live_pools.fetch_sub(1); }
 
 std::unique_lock<std::mutex> serialize_calls() {
-    if (thread_level >= MPI_THREAD_MULTIPLE) return {};
+    if (thread_level.load() >= MPI_THREAD_MULTIPLE) return {};
     return std::unique_lock<std::mutex>(call_mutex);
 }
 
@@ -207,6 +222,12 @@ int serve(MPI_Comm comm, int client, bool spawned) {
                     std::string reply = remote::execute(m->payload.view(), none);
                     m->payload = buffer();
                     out.post(comm, client, reply_tag, m->id, std::move(reply));
+                    break;
+                }
+                case initialize_tag: {
+                    remote::attachments none;
+                    std::string reply = remote::execute(m->payload.view(), none);
+                    out.post(comm, client, initialize_tag, 0, std::move(reply));
                     break;
                 }
                 case stop_tag:

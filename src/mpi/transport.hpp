@@ -26,6 +26,8 @@ enum tag : int {
     stop_tag = 7104,   // client -> worker: this pool is done (spawned workers exit, world ranks wait)
     exit_tag = 7105,   // client -> world worker: the program is ending, leave
     piece_tag = 7106,  // the rest of a message longer than one piece
+    initialize_tag = 7107,  // client -> worker: the pool's initializer (a request), after the hello;
+                            // worker -> client: its reply. No task goes to a worker before that reply.
 };
 
 inline constexpr std::size_t header_bytes = 24;

@@ -273,4 +273,39 @@ std::pair<future<R>, remote_task*> make_remote_task(request call, std::string de
 }
 
 }  // namespace remote
+
+/// A call bound to its arguments, to run in a worker process: what `remote_call` makes. It is
+/// checked and serialized when made, so it can be sent to every worker a pool starts.
+class bound_call {
+public:
+    /// The function's name, for messages ("load_model").
+    const std::string& description() const noexcept { return description_; }
+    /// The serialized request, as it travels (shared buffers by value).
+    const std::string& bytes() const noexcept { return bytes_; }
+
+private:
+    template <class F, class... Args>
+    friend bound_call remote_call(F&& f, Args&&... args);
+    std::string bytes_;
+    std::string description_;
+};
+
+/// Binds `f` to `args` for a worker process, with the compile-time checks of `submit` (what can
+/// be shipped); an unregistered function throws std::invalid_argument here. Its result is
+/// discarded. Used as a pool's initializer, like Python's `initializer=f, initargs=(...)`:
+/// @code
+/// void load_model(const std::string& path);
+/// FRONTA_REMOTE(load_model);
+/// fronta::process_pool pool({.workers = 4, .initializer = fronta::remote_call(load_model, "model.bin")});
+/// @endcode
+template <class F, class... Args>
+bound_call remote_call(F&& f, Args&&... args) {
+    remote::check_shippable<F, Args...>();
+    const remote::request request = remote::shipping<F, Args...>::single(false, f, std::forward<Args>(args)...);
+    bound_call call;
+    call.bytes_ = remote::to_bytes(request);
+    call.description_ = request.function;
+    return call;
+}
+
 }  // namespace fronta

@@ -28,6 +28,8 @@ enum class kind : std::uint8_t {
     task = 2,      // client -> worker: a serialized remote::request
     reply = 3,     // worker -> client: the reply to task `id`
     shutdown = 4,  // client -> worker: exit now
+    initialize = 5,  // client -> worker: the pool's initializer (a request), after the hello;
+                     // worker -> client: its reply. No task comes before that reply.
 };
 
 inline constexpr std::uint32_t magic = 0x544E5246;  // "FRNT"
