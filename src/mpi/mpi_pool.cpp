@@ -574,16 +574,8 @@ private:
     }
 
     void fail_everything(const std::string& message) noexcept {
-        std::deque<remote::remote_task*> queued;
-        {
-            std::lock_guard lock(mutex_);
-            if (broken_.empty()) broken_ = message;
-            for (auto* t : inbox_) queue_.push_back(t);
-            inbox_.clear();
-            queued.swap(queue_);
-        }
+        break_pool(message);
         const auto error = std::make_exception_ptr(broken_executor(message));
-        for (auto* t : queued) t->fail(error);
         for (auto& w : workers_) {
             for (auto& [id, t] : w.tasks) t->fail(error);
             w.tasks.clear();

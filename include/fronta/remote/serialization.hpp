@@ -138,10 +138,12 @@ public:
 
 namespace detail {
 
-// Appends to a std::string without the copies of std::ostringstream.
-class string_sink : public std::streambuf {
+// Appends to a std::string (without the copies of std::ostringstream) or to output_bytes (which
+// moves to shared memory when it grows large).
+template <class Out>
+class append_sink : public std::streambuf {
 public:
-    void target(std::string* out) noexcept { out_ = out; }
+    void target(Out* out) noexcept { out_ = out; }
 
 protected:
     std::streamsize xsputn(const char* s, std::streamsize n) override {
@@ -154,27 +156,10 @@ protected:
     }
 
 private:
-    std::string* out_ = nullptr;
+    Out* out_ = nullptr;
 };
-
-// Appends to output_bytes (which moves to shared memory when it grows large).
-class output_sink : public std::streambuf {
-public:
-    void target(output_bytes* out) noexcept { out_ = out; }
-
-protected:
-    std::streamsize xsputn(const char* s, std::streamsize n) override {
-        out_->append(s, static_cast<std::size_t>(n));
-        return n;
-    }
-    int_type overflow(int_type c) override {
-        if (c != traits_type::eof()) out_->push_back(static_cast<char>(c));
-        return c;
-    }
-
-private:
-    output_bytes* out_ = nullptr;
-};
+using string_sink = append_sink<std::string>;
+using output_sink = append_sink<output_bytes>;
 
 // Building a std::ostream or std::istream costs more than serializing a small message, so each
 // thread keeps one of each; a serialize() that serializes something itself gets fresh ones.
