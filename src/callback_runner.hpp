@@ -21,6 +21,16 @@ public:
     callback_runner& operator=(const callback_runner&) = delete;
     ~callback_runner() { stop(); }
 
+    /// For the dispatcher's whole life: results are stored and waiters woken on its thread, the
+    /// user callbacks of what it completes go to `runner`.
+    class installed_here {
+    public:
+        explicit installed_here(callback_runner& runner) noexcept { current_callback_deferral() = &runner; }
+        ~installed_here() { current_callback_deferral() = nullptr; }
+        installed_here(const installed_here&) = delete;
+        installed_here& operator=(const installed_here&) = delete;
+    };
+
     /// Called by the dispatcher only. The callbacks of one state run in order, one after another.
     void defer(state_base* state, callback_node* first) noexcept override;
 

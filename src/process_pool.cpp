@@ -160,6 +160,12 @@ struct worker_process {
     std::atomic<bool> claimed{false};
     std::size_t lone_done = 0;  // tasks submitters completed themselves (under mutex_)
     int fd() const { return link ? link->fd() : -1; }
+    bool channel_closed() const { return closed_at != clock::time_point{}; }
+    bool channel_open() const { return link && !channel_closed(); }
+    // Can be sent a task now (by the dispatcher, or by a submitter it is lent to), room permitting.
+    bool takes_tasks() const {
+        return ready && !initializing && channel_open() && !claimed.load(std::memory_order_acquire);
+    }
     ~worker_process() {
         if (pidfd >= 0) close(pidfd);
     }
@@ -351,9 +357,7 @@ public:
         for (auto& w : workers_) {
             // Not one whose channel closed: the dispatcher removes it (handle_deadlines), which it
             // must never do under a submitter's feet.
-            if (w->ready && !w->initializing && w->link && w->closed_at == clock::time_point{} && w->tasks.empty() &&
-                depth(*w) > 0 &&
-                !w->claimed.load(std::memory_order_acquire)) {
+            if (w->takes_tasks() && w->tasks.empty() && depth(*w) > 0) {
                 std::lock_guard lock(mutex_);
                 idle_worker_ = w.get();
                 lend_open_ = true;
@@ -544,22 +548,14 @@ private:
         }
     }
 
-    // At the end of the dispatcher: waits for every exiting worker (killing the stuck ones).
+    // At the end of the dispatcher, once workers_ is empty: waits for every exiting worker
+    // (killing the stuck ones); poll_timeout_ms then counts only their deadlines.
     void wait_for_exits() {
         std::vector<pollfd> fds;
         for (reap_exiting(); !exiting_.empty(); reap_exiting()) {
             fds.clear();
-            auto next = clock::time_point::max();
-            for (auto& e : exiting_) {
-                fds.push_back({e.pidfd, POLLIN, 0});
-                next = std::min(next, e.kill_at);
-                if (e.pidfd < 0) next = std::min(next, clock::now() + pidless_check_interval);
-            }
-            int timeout = -1;
-            if (next != clock::time_point::max())
-                timeout = static_cast<int>(std::clamp<long long>(
-                    std::chrono::ceil<std::chrono::milliseconds>(next - clock::now()).count(), 0, 60'000));
-            poll(fds.data(), fds.size(), timeout);
+            for (auto& e : exiting_) fds.push_back({e.pidfd, POLLIN, 0});
+            poll(fds.data(), fds.size(), poll_timeout_ms());
         }
     }
 
@@ -613,11 +609,7 @@ private:
     // ---- the dispatcher --------------------------------------------------------------------------
 
     void run() {
-        // Results are stored and waiters woken here; user callbacks go to callbacks_.
-        struct deferral_scope {
-            explicit deferral_scope(detail::callback_deferral* d) { detail::current_callback_deferral() = d; }
-            ~deferral_scope() { detail::current_callback_deferral() = nullptr; }
-        } callbacks_elsewhere(&callbacks_);
+        detail::callback_runner::installed_here callbacks_elsewhere(callbacks_);
         std::vector<pollfd> fds;
         std::vector<worker_process*> polled;
         for (;;) {
@@ -651,7 +643,7 @@ private:
             polled.clear();
             fds.push_back({wake_fd_, POLLIN, 0});
             for (auto& w : workers_) {
-                const bool open = w->link && w->closed_at == clock::time_point{};
+                const bool open = w->channel_open();
                 const short events = static_cast<short>(POLLIN | (open && w->link->has_queued() ? POLLOUT : 0));
                 fds.push_back({open ? w->fd() : -1, events, 0});
                 fds.push_back({w->pidfd, POLLIN, 0});
@@ -753,7 +745,7 @@ private:
 
     // Its pidfd says the process has ended: take what it sent before it went, then account for it.
     void worker_ended(worker_process& w) {
-        if (w.link && w.closed_at == clock::time_point{}) {
+        if (w.channel_open()) {
             for (auto got = w.link->receive(); got == detail::connection::status::data; got = w.link->receive()) {
             }
         }
@@ -871,9 +863,7 @@ private:
         while (!queue_.empty()) {
             worker_process* best = nullptr;
             for (auto& w : workers_) {
-                if (!w->ready || w->initializing || !w->link || w->closed_at != clock::time_point{} || w->tasks.size() >= depth(*w) ||
-                    !w->link->can_queue() || w->claimed.load(std::memory_order_acquire))
-                    continue;
+                if (!w->takes_tasks() || w->tasks.size() >= depth(*w) || !w->link->can_queue()) continue;
                 if (best == nullptr || w->tasks.size() < best->tasks.size()) best = w.get();
                 if (best->tasks.empty()) break;  // none is less loaded
             }
@@ -971,7 +961,7 @@ private:
                                      detail::describe(limit_for(*t)) + "; worker " + pid + " was killed")));
                 continue;
             }
-            if (w.closed_at != clock::time_point{} && now - w.closed_at >= linger_limit &&
+            if (w.channel_closed() && now - w.closed_at >= linger_limit &&
                 !w.claimed.load(std::memory_order_acquire)) {
                 worker_lost(w, "closed its channel but lived on, and was ", true);
                 continue;
@@ -998,7 +988,7 @@ private:
             if (!w->ready) next = std::min(next, w->started + handshake_limit);
             if (w->ready && w->tasks.empty() && options_.idle_timeout)
                 next = std::min(next, w->idle_since + *options_.idle_timeout);
-            if (w->closed_at != clock::time_point{}) next = std::min(next, w->closed_at + linger_limit);
+            if (w->channel_closed()) next = std::min(next, w->closed_at + linger_limit);
         }
         for (auto& e : exiting_) next = std::min(next, e.kill_at);
         const bool pidless = std::any_of(workers_.begin(), workers_.end(), [](auto& w) { return w->pidfd < 0; }) ||

@@ -301,11 +301,7 @@ private:
     }
 
     void run() {
-        // Results are stored and waiters woken here; user callbacks go to callbacks_.
-        struct deferral_scope {
-            explicit deferral_scope(detail::callback_deferral* d) { detail::current_callback_deferral() = d; }
-            ~deferral_scope() { detail::current_callback_deferral() = nullptr; }
-        } callbacks_elsewhere(&callbacks_);
+        detail::callback_runner::installed_here callbacks_elsewhere(callbacks_);
         prctl(PR_SET_TIMERSLACK, 1000UL);  // sleeps of tens of µs mean tens of µs, not 50 more
         mpi::sigpipe_blocked quiet;  // sends to a worker that died raise SIGPIPE (see spawn.hpp)
         mpi::sender out(options_.max_piece_bytes);
