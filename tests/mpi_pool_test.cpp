@@ -225,24 +225,12 @@ void check_callbacks_that_wait_on_the_pool(fronta::mpi_launch launch) {
     fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 1, .launch = launch});
     gate g;
     auto held = pool.submit(wait_at_gate, g.path());
-    auto f = pool.submit(square, 3.0);
-    fronta::promise<double> result;
-    f.add_done_callback([&](const fronta::future<double>& done) {
-        try {
-            result.set_value(done.get() + pool.submit(square, 4.0).get());
-        } catch (...) {
-            result.set_exception(std::current_exception());
-        }
-    });
-    auto chained = pool.submit(square, 2.0).then([&pool](double v) {
-        std::vector<fronta::future<double>> more;
-        for (int k = 0; k < 3; ++k) more.push_back(pool.submit(square, v));
-        double total = 0;
-        for (const auto& m : fronta::as_completed(more)) total += m.get();
-        return total;
-    });
+    // f completes on the dispatcher, after the callback is added
+    auto result = plus_a_square_waited_on_the_pool(pool, pool.submit(square, 3.0));
+    auto chained =
+        pool.submit(square, 2.0).then([&pool](double v) { return three_squares_waited_on_the_pool(pool, v); });
     g.open();
-    EXPECT_EQ(get_or_die(result.get_future(), "a done callback waiting on its mpi_pool"), 25.0);
+    EXPECT_EQ(get_or_die(result, "a done callback waiting on its mpi_pool"), 25.0);
     EXPECT_EQ(get_or_die(chained, "a continuation waiting on its mpi_pool"), 48.0);
     EXPECT_EQ(held.get(), 1);
 }

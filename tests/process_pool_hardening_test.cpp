@@ -40,6 +40,7 @@
 #include "fronta/init.hpp"
 #include "fronta/process_pool.hpp"
 #include "fronta/remote/wire.hpp"
+#include "worker_channel.hpp"
 
 extern char** environ;
 
@@ -106,16 +107,6 @@ FRONTA_REMOTE(write_to_descriptor_3);
 
 void hang_forever() {
     for (;;) pause();
-}
-
-// The worker's socket to its client, wherever fronta put it (a task reaching where it must not).
-int channel_of_this_worker() {
-    for (int fd = 3; fd < 4096; ++fd) {
-        char link[64] = {};
-        const std::string path = "/proc/self/fd/" + std::to_string(fd);
-        if (readlink(path.c_str(), link, sizeof link - 1) > 0 && std::string(link).rfind("socket:", 0) == 0) return fd;
-    }
-    return -1;
 }
 
 // Closes fronta's channel and leaves the worker stuck in its exit: a worker that lives on with
@@ -235,22 +226,30 @@ struct child_process {
     std::string output;  // read so far
 };
 
-child_process start_child(const std::vector<std::string>& args, const std::vector<std::string>& extra_env = {},
-                          int descriptor_3 = -1) {
+struct child_setup {
+    std::vector<std::string> env;  // added to this process's environment, or all of it
+    bool inherit_env = true;
+    int channel = -1;               // if given, the child has it at descriptor 100
+    bool stderr_too = false;        // stderr into the same pipe as stdout
+};
+
+child_process start_child(const std::vector<std::string>& args, const child_setup& setup = {}) {
     int in[2], out[2];
     if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, in[0], 0);
     posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    if (descriptor_3 >= 0) posix_spawn_file_actions_adddup2(&actions, descriptor_3, 3);
+    if (setup.stderr_too) posix_spawn_file_actions_adddup2(&actions, out[1], 2);
+    if (setup.channel >= 0) posix_spawn_file_actions_adddup2(&actions, setup.channel, 100);
     posix_spawnattr_t attributes;
     posix_spawnattr_init(&attributes);
     posix_spawnattr_setpgroup(&attributes, 0);  // its own group: a Ctrl-C test signals only it
     posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
     std::vector<std::string> env;
-    for (char** e = environ; *e; ++e) env.emplace_back(*e);
-    for (auto& e : extra_env) env.push_back(e);
+    if (setup.inherit_env)
+        for (char** e = environ; *e; ++e) env.emplace_back(*e);
+    for (auto& e : setup.env) env.push_back(e);
     std::vector<char*> envp, argv;
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
@@ -269,9 +268,7 @@ child_process start_child(const std::vector<std::string>& args, const std::vecto
     return c;
 }
 
-child_process start_scenario(const std::string& name, int descriptor_3 = -1) {
-    return start_child({"/proc/self/exe", "--scenario=" + name}, {}, descriptor_3);
-}
+child_process start_scenario(const std::string& name) { return start_child({"/proc/self/exe", "--scenario=" + name}); }
 
 // Reads the child's stdout until `done(output)` holds, EOF, or the deadline; true if `done` held.
 template <class Done>
@@ -354,6 +351,15 @@ int wait_for_child(child_process& c, std::chrono::seconds limit) {
 }
 
 int exit_code(int status) { return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1; }
+
+// Gives the child no input, reads what it writes until every holder of its stdout closed it (or
+// `read_limit`), then waits for it: its exit status, or -1 (see wait_for_child).
+int finish_child(child_process& c, std::chrono::seconds read_limit, std::chrono::seconds wait_limit) {
+    if (c.to_stdin >= 0) close(c.to_stdin);
+    c.to_stdin = -1;
+    read_until(c, [](const std::string&) { return false; }, read_limit);
+    return wait_for_child(c, wait_limit);
+}
 
 void close_child(child_process& c) {
     if (c.to_stdin >= 0) close(c.to_stdin);
@@ -572,10 +578,7 @@ int scenario_terminal_read() {
 TEST(process_pool_signals, a_task_reading_the_terminal_is_not_stopped_for_good) {
     auto client = start_scenario("terminal_read");
     end_client_on_exit end_client{client};
-    close(client.to_stdin);
-    client.to_stdin = -1;
-    read_until(client, [](const std::string&) { return false; }, 60s);
-    EXPECT_EQ(exit_code(wait_for_child(client, 60s)), 0) << client.output;
+    EXPECT_EQ(exit_code(finish_child(client, 60s, 60s)), 0) << client.output;
     close_child(client);
     // Nothing is typed: the read fails at once (EIO) rather than stopping the worker.
     EXPECT_NE(client.output.find("error Input/output error"), std::string::npos) << client.output;
@@ -722,48 +725,52 @@ TEST(process_pool_shutdown, workers_retired_while_the_pool_runs_leave_no_zombie)
 
 // ---- 5. fronta's descriptors stay fronta's -------------------------------------------------------
 
-TEST(process_pool_descriptors, a_background_child_of_a_dead_worker_does_not_delay_its_death) {
-    const std::string pid_file = testing::TempDir() + "/fronta_sleeper_" + std::to_string(getpid());
-    fronta::process_pool pool(1);
-    auto f = pool.submit(background_sleeper_then_abort, pid_file);
+// `f` runs a task that leaves a child of its worker holding the worker's descriptors (its pid in
+// `pid_file`) and then aborts: the death must show as worker_died at once, not when the child lets
+// go (it outlives the 20 s wait here). The child is killed afterwards.
+void expect_death_noticed_while_a_child_holds_on(fronta::future<int>& f, const std::string& pid_file,
+                                                 const char* unnoticed) {
     try {
-        f.get(20s);  // the sleeper lives 60 s: a death noticed only at end-of-file would time out
+        f.get(20s);
         ADD_FAILURE() << "the task should have died";
     } catch (const fronta::worker_died& e) {
         EXPECT_NE(std::string(e.what()).find("signal 6"), std::string::npos) << e.what();
     } catch (const fronta::timeout_error&) {
-        ADD_FAILURE() << "the worker's death went unnoticed while its background child held descriptors";
+        ADD_FAILURE() << unnoticed;
     }
     std::ifstream in(pid_file);
-    int sleeper = 0;
-    if (in >> sleeper && sleeper > 0) {
-        kill(sleeper, SIGKILL);
-        wait_for_end(sleeper, steady::now(), 10s);
+    int holder = 0;
+    if (in >> holder && holder > 0) {
+        kill(holder, SIGKILL);
+        wait_for_end(holder, steady::now(), 10s);
     }
     std::remove(pid_file.c_str());
+}
+
+void expect_no_fronta_descriptor(const std::string& seen, const char* who) {
+    ASSERT_NE(seen, "popen failed");
+    for (const char* kind : {"socket:", "memfd:", "anon_inode:[eventfd]", "anon_inode:[pidfd]"})
+        EXPECT_EQ(seen.find(kind), std::string::npos) << who << " holds a " << kind << " descriptor:\n" << seen;
+}
+
+TEST(process_pool_descriptors, a_background_child_of_a_dead_worker_does_not_delay_its_death) {
+    const std::string pid_file = testing::TempDir() + "/fronta_sleeper_" + std::to_string(getpid());
+    fronta::process_pool pool(1);
+    auto f = pool.submit(background_sleeper_then_abort, pid_file);
+    expect_death_noticed_while_a_child_holds_on(
+        f, pid_file, "the worker's death went unnoticed while its background child held descriptors");
     EXPECT_EQ(pool.submit(quick, 1).get(), 2);
 }
 
 TEST(process_pool_descriptors, a_program_a_task_starts_inherits_no_fronta_descriptor) {
     fronta::process_pool pool(1);
-    const std::string seen = pool.submit(descriptors_an_exec_sees).get();
-    for (const char* kind : {"socket:", "memfd:", "anon_inode:[eventfd]", "anon_inode:[pidfd]"})
-        EXPECT_EQ(seen.find(kind), std::string::npos) << "an exec'd program holds a " << kind << " descriptor:\n"
-                                                      << seen;
+    expect_no_fronta_descriptor(pool.submit(descriptors_an_exec_sees).get(), "an exec'd program");
 }
 
 TEST(process_pool_descriptors, the_client_keeps_its_pool_descriptors_from_programs_it_starts) {
     fronta::process_pool pool(2);
     EXPECT_EQ(pool.submit(quick, 1).get(), 2);
-    FILE* listing = popen("for f in /proc/self/fd/*; do readlink \"$f\"; done 2>/dev/null", "r");
-    ASSERT_NE(listing, nullptr);
-    std::string seen;
-    char buffer[256];
-    while (std::fgets(buffer, sizeof buffer, listing)) seen += buffer;
-    pclose(listing);
-    for (const char* kind : {"socket:", "memfd:", "anon_inode:[eventfd]", "anon_inode:[pidfd]"})
-        EXPECT_EQ(seen.find(kind), std::string::npos) << "a program the client starts holds a " << kind
-                                                      << " descriptor:\n" << seen;
+    expect_no_fronta_descriptor(descriptors_an_exec_sees(), "a program the client starts");
 }
 
 // The dispatcher learns that the channel closed together with the task's reply. The worker lives
@@ -799,21 +806,8 @@ TEST(process_pool_descriptors, without_pidfds_the_pool_still_notices_deaths_and_
             EXPECT_EQ(pool.submit(quick, i).get(30s), i + 1);
         }
         auto f = pool.submit(forked_holder_then_abort, pid_file);
-        try {
-            f.get(20s);
-            ADD_FAILURE() << "the task should have died";
-        } catch (const fronta::worker_died& e) {
-            EXPECT_NE(std::string(e.what()).find("signal 6"), std::string::npos) << e.what();
-        } catch (const fronta::timeout_error&) {
-            ADD_FAILURE() << "without a pidfd, the death went unnoticed while a forked child held the channel";
-        }
-        std::ifstream in(pid_file);
-        int sleeper = 0;
-        if (in >> sleeper && sleeper > 0) {
-            kill(sleeper, SIGKILL);
-            wait_for_end(sleeper, steady::now(), 10s);
-        }
-        std::remove(pid_file.c_str());
+        expect_death_noticed_while_a_child_holds_on(
+            f, pid_file, "without a pidfd, the death went unnoticed while a forked child held the channel");
         EXPECT_EQ(pool.submit(quick, 1).get(30s), 2);
         for (int pid : pool.worker_pids()) seen.insert(pid);
     }
@@ -877,35 +871,12 @@ outcome run_as_worker(const std::string& value, int channel = -1, const std::vec
     std::vector<std::string> args = prefix;
     args.push_back("/proc/" + std::to_string(getpid()) + "/exe");
     args.push_back("--scenario=main_ran");
-    int at_100 = -1;
-    if (channel >= 0) at_100 = channel;
-    int in[2], out[2];
-    if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-    posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-    if (at_100 >= 0) posix_spawn_file_actions_adddup2(&actions, at_100, 100);
-    std::vector<std::string> env{"FRONTA_WORKER=" + value, "PATH=/usr/bin:/bin"};
-    std::vector<char*> envp, argv;
-    for (auto& e : env) envp.push_back(e.data());
-    envp.push_back(nullptr);
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = -1;
-    const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&actions);
-    close(in[0]);
-    close(out[1]);
-    close(in[1]);
-    if (rc != 0) throw std::system_error(rc, std::generic_category(), "posix_spawn");
-    child_process c;
-    c.pid = pid;
-    c.from_stdout = out[0];
-    read_until(c, [](const std::string&) { return false; }, 30s);
+    child_process c = start_child(args, {.env = {"FRONTA_WORKER=" + value, "PATH=/usr/bin:/bin"},
+                                         .inherit_env = false,
+                                         .channel = channel,
+                                         .stderr_too = true});
     outcome result;
-    result.status = wait_for_child(c, 30s);
+    result.status = finish_child(c, 30s, 30s);
     result.output = c.output;
     close_child(c);
     return result;
@@ -972,10 +943,7 @@ TEST(process_pool_outsiders, a_program_with_elevated_privileges_refuses_to_be_a_
     {
         child_process c = start_child({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy,
                                        "--scenario=print_secure"});
-        close(c.to_stdin);
-        c.to_stdin = -1;
-        read_until(c, [](const std::string&) { return false; }, 30s);
-        probe.status = wait_for_child(c, 30s);
+        probe.status = finish_child(c, 30s, 30s);
         probe.output = c.output;
         close_child(c);
     }
@@ -986,11 +954,8 @@ TEST(process_pool_outsiders, a_program_with_elevated_privileges_refuses_to_be_a_
     }
     child_process c = start_child({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy,
                                    "--scenario=main_ran"},
-                                  {"FRONTA_WORKER=fd=100;client=1;secret=00"});
-    close(c.to_stdin);
-    c.to_stdin = -1;
-    read_until(c, [](const std::string&) { return false; }, 30s);
-    const int status = wait_for_child(c, 30s);
+                                  {.env = {"FRONTA_WORKER=fd=100;client=1;secret=00"}});
+    const int status = finish_child(c, 30s, 30s);
     close_child(c);
     std::remove(copy.c_str());
     rmdir(dir.c_str());
@@ -1043,10 +1008,7 @@ TEST(process_pool_startup, too_few_descriptors_reports_the_cause_and_leaves_no_z
     GTEST_SKIP() << "UBSan needs descriptors of its own";
 #endif
     auto client = start_scenario("descriptor_limit");
-    close(client.to_stdin);
-    client.to_stdin = -1;
-    read_until(client, [](const std::string&) { return false; }, 120s);
-    EXPECT_EQ(exit_code(wait_for_child(client, 60s)), 0) << client.output;
+    EXPECT_EQ(exit_code(finish_child(client, 120s, 60s)), 0) << client.output;
     close_child(client);
 }
 
@@ -1104,10 +1066,7 @@ TEST(process_pool_startup, running_out_of_descriptors_fails_the_task_not_the_dis
     GTEST_SKIP() << "UBSan needs descriptors of its own";
 #endif
     auto client = start_scenario("descriptors_run_out");
-    close(client.to_stdin);
-    client.to_stdin = -1;
-    read_until(client, [](const std::string&) { return false; }, 120s);
-    EXPECT_EQ(exit_code(wait_for_child(client, 60s)), 0) << client.output;
+    EXPECT_EQ(exit_code(finish_child(client, 120s, 60s)), 0) << client.output;
     close_child(client);
 }
 

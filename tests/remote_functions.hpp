@@ -10,11 +10,15 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "fronta/as_completed.hpp"
 #include "fronta/future.hpp"
+#include "fronta/promise.hpp"
 #include "fronta/remote/registry.hpp"
 
 namespace {
@@ -106,6 +110,34 @@ decltype(auto) get_or_die(const fronta::future<T>& f, const char* what, std::chr
     }
     return f.get();
 }
+
+// What the callback tests' done callbacks do: once `f` is done, wait on another task of the same
+// pool, the way that stalled it when callbacks ran on its dispatcher. Gives f's value + 16.
+template <class Pool>
+fronta::future<double> plus_a_square_waited_on_the_pool(Pool& pool, fronta::future<double> f) {
+    auto result = std::make_shared<fronta::promise<double>>();
+    auto out = result->get_future();
+    f.add_done_callback([&pool, result](const fronta::future<double>& done) {
+        try {
+            result->set_value(done.get() + pool.submit(square, 4.0).get());
+        } catch (...) {
+            result->set_exception(std::current_exception());
+        }
+    });
+    return out;
+}
+
+// What the callback tests' continuations do: wait on three more tasks of the same pool, the way
+// that stalled it when callbacks ran on its dispatcher. Returns 3 v².
+template <class Pool>
+double three_squares_waited_on_the_pool(Pool& pool, double v) {
+    std::vector<fronta::future<double>> more;
+    for (int k = 0; k < 3; ++k) more.push_back(pool.submit(square, v));
+    double total = 0;
+    for (const auto& m : fronta::as_completed(more)) total += m.get();
+    return total;
+}
+
 // A pool's initializer (Python's initializer=): counts its runs in the worker, which tasks report.
 int initializer_runs = 0;
 void count_initializer_run(int add) { initializer_runs += add; }
