@@ -68,7 +68,7 @@ fuzz:
 	@scripts/install-deps.sh fuzz
 	@mkdir -p build-fuzz/corpus
 	@clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude \
-	  tests/fuzz/frame_decoder_fuzz.cpp src/wire.cpp -o build-fuzz/frame_decoder_fuzz
+	  -Isrc tests/fuzz/frame_decoder_fuzz.cpp src/process/wire.cpp -o build-fuzz/frame_decoder_fuzz
 	@cp -n tests/fuzz/corpus/* build-fuzz/corpus/ 2>/dev/null || true
 	@build-fuzz/frame_decoder_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
 	  build-fuzz/corpus 2>&1 | tail -15

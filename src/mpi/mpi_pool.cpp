@@ -23,15 +23,15 @@
 #include <thread>
 #include <vector>
 
-#include "../callback_runner.hpp"
-#include "runtime.hpp"
-#include "spawn.hpp"
-#include "transport.hpp"
+#include "threads/callback_runner.hpp"
+#include "mpi/runtime.hpp"
+#include "mpi/spawn.hpp"
+#include "mpi/transport.hpp"
 
 namespace fronta {
 namespace {
 
-namespace mpi = detail::mpi;
+
 using clock = std::chrono::steady_clock;
 
 // How long the dispatcher watches for the next submit before it sleeps. (Yielding pollers cost

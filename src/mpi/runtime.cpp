@@ -1,4 +1,4 @@
-#include "runtime.hpp"
+#include "mpi/runtime.hpp"
 
 #include <sched.h>
 #include <sys/prctl.h>
@@ -13,9 +13,9 @@
 #include "fronta/init.hpp"
 #include "fronta/remote/attachments.hpp"
 #include "fronta/remote/registry.hpp"
-#include "transport.hpp"
+#include "mpi/transport.hpp"
 
-namespace fronta::detail::mpi {
+namespace fronta::mpi {
 namespace {
 
 bool we_started = false;
@@ -131,7 +131,7 @@ void init_hook(int argc, char** argv) {
 }
 
 const bool hook_added = [] {
-    add_init_hook(&init_hook);
+    detail::add_init_hook(&init_hook);
     return true;
 }();
 
@@ -207,7 +207,7 @@ int serve(MPI_Comm comm, int client, bool spawned) {
             idle.reset();
             switch (m->tag) {
                 case hello_tag: {
-                    const std::string mine = build_id();
+                    const std::string mine = detail::build_id();
                     const std::string_view theirs = m->payload.view();
                     std::string answer = theirs == mine
                                              ? "ok\n" + std::string(host, static_cast<std::size_t>(host_length)) +
@@ -249,4 +249,4 @@ int serve(MPI_Comm comm, int client, bool spawned) {
     }
 }
 
-}  // namespace fronta::detail::mpi
+}  // namespace fronta::mpi

@@ -7,7 +7,7 @@
 
 #include <mutex>
 
-namespace fronta::detail::mpi {
+namespace fronta::mpi {
 
 /// The argument a spawned worker is started with (`prog --fronta-mpi-worker`).
 inline constexpr const char* spawned_worker_flag = "--fronta-mpi-worker";
@@ -41,4 +41,4 @@ std::unique_lock<std::mutex> serialize_calls();
 /// exit (world). Returns the exit code.
 int serve(MPI_Comm comm, int client, bool spawned);
 
-}  // namespace fronta::detail::mpi
+}  // namespace fronta::mpi

@@ -1,4 +1,4 @@
-#include "spawn.hpp"
+#include "mpi/spawn.hpp"
 
 #include <signal.h>
 #include <sys/syscall.h>
@@ -16,10 +16,10 @@
 #include <stdexcept>
 #include <thread>
 
-#include "runtime.hpp"
-#include "transport.hpp"
+#include "mpi/runtime.hpp"
+#include "mpi/transport.hpp"
 
-namespace fronta::detail::mpi {
+namespace fronta::mpi {
 namespace {
 
 using clock = std::chrono::steady_clock;
@@ -173,4 +173,4 @@ sigpipe_blocked::~sigpipe_blocked() {
     pthread_sigmask(SIG_UNBLOCK, &pipe, nullptr);
 }
 
-}  // namespace fronta::detail::mpi
+}  // namespace fronta::mpi

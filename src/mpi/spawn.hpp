@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace fronta::detail::mpi {
+namespace fronta::mpi {
 
 /// Starts `n` copies of this executable as workers with MPI_Comm_spawn (`info` as MPI_Info keys;
 /// oversubscription is allowed unless `map_by` is given). Returns the intercommunicator, with
@@ -44,4 +44,4 @@ private:
     bool was_blocked_ = false;
 };
 
-}  // namespace fronta::detail::mpi
+}  // namespace fronta::mpi

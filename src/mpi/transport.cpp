@@ -1,4 +1,4 @@
-#include "transport.hpp"
+#include "mpi/transport.hpp"
 
 #include <sched.h>
 #include <sys/mman.h>
@@ -12,7 +12,7 @@
 #include <new>
 #include <utility>
 
-namespace fronta::detail::mpi {
+namespace fronta::mpi {
 namespace {
 
 void put_u64(char* out, std::uint64_t value) {
@@ -215,4 +215,4 @@ void backoff::pause() noexcept {
     nanosleep(&ts, nullptr);
 }
 
-}  // namespace fronta::detail::mpi
+}  // namespace fronta::mpi

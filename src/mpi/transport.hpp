@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-namespace fronta::detail::mpi {
+namespace fronta::mpi {
 
 enum tag : int {
     hello_tag = 7101,  // client -> worker: build id; worker -> client: "ok" or why not
@@ -121,4 +121,4 @@ private:
     unsigned idle_rounds_ = 0;
 };
 
-}  // namespace fronta::detail::mpi
+}  // namespace fronta::mpi

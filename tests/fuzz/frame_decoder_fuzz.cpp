@@ -4,10 +4,10 @@
 #include <cstdint>
 #include <string>
 
-#include "fronta/remote/wire.hpp"
+#include "process/wire.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    namespace wire = fronta::remote::wire;
+    namespace wire = fronta::process::wire;
     if (size == 0) return 0;
     // The first byte picks how the input is cut into reads, as a socket would deliver it.
     const std::size_t step = 1 + data[0] % 64;

@@ -6,7 +6,7 @@
 // Before it serves, a worker checks that it was started by a pool of this very program (see
 // check_channel), and a watcher thread ends it within milliseconds of its client's death, even in
 // the middle of a task that never returns.
-#include "process_worker.hpp"
+#include "process/process_worker.hpp"
 
 #include <fcntl.h>
 #include <linux/sockios.h>
@@ -30,12 +30,12 @@
 #include <stdexcept>
 #include <string>
 
-#include "connection.hpp"
+#include "process/connection.hpp"
 #include "fronta/init.hpp"
 #include "fronta/remote/registry.hpp"
-#include "fronta/remote/wire.hpp"
+#include "process/wire.hpp"
 
-namespace fronta::detail {
+namespace fronta::process {
 namespace {
 
 std::string text_setting(const std::string& settings, const std::string& key) {
@@ -202,13 +202,13 @@ bool wait_for_input(connection& link) {
 
 // The client's hello carries the mailbox, this worker's doorbell and the client's doorbell.
 void adopt_mailbox(connection& link, const received_frame& hello) {
-    if (hello.frame.attachments != 3) throw remote::wire::protocol_error("the hello did not bring a mailbox");
+    if (hello.frame.attachments != 3) throw wire::protocol_error("the hello did not bring a mailbox");
     int fds[3];
     for (int i = 0; i < 3; ++i) {
         fds[i] = fcntl(hello.attached.get(static_cast<std::size_t>(i)), F_DUPFD_CLOEXEC, 3);
         if (fds[i] < 0) {
             for (int j = 0; j < i; ++j) close(fds[j]);
-            throw remote::wire::protocol_error("cannot keep the mailbox's descriptors");
+            throw wire::protocol_error("cannot keep the mailbox's descriptors");
         }
     }
     std::unique_ptr<mailbox> box;
@@ -217,7 +217,7 @@ void adopt_mailbox(connection& link, const received_frame& hello) {
     } catch (const std::exception& e) {
         close(fds[1]);
         close(fds[2]);
-        throw remote::wire::protocol_error(std::string("cannot map the mailbox: ") + e.what());
+        throw wire::protocol_error(std::string("cannot map the mailbox: ") + e.what());
     }
     link.use_mailbox(std::move(box), false, fds[2], fds[1]);
 }
@@ -254,30 +254,30 @@ int run_process_worker(const std::string& settings) {
         for (;;) {
             while (std::optional<received_frame> got = link.next()) {
                 auto& frame = got->frame;
-                if (!greeted && frame.type != remote::wire::kind::hello)
-                    throw remote::wire::protocol_error("the first frame was not the client's hello");
+                if (!greeted && frame.type != wire::kind::hello)
+                    throw wire::protocol_error("the first frame was not the client's hello");
                 switch (frame.type) {
-                    case remote::wire::kind::hello: {
+                    case wire::kind::hello: {
                         // "<build id>\n<secret>": the secret proves the hello comes from the pool
                         // that started this worker.
                         const auto newline = frame.payload.find('\n');
                         const std::string theirs = frame.payload.substr(0, newline);
                         const std::string proof = newline == std::string::npos ? "" : frame.payload.substr(newline + 1);
                         if (greeted || !same_secret(proof, secret))
-                            throw remote::wire::protocol_error("a hello without the pool's secret");
-                        const std::string mine = build_id();
+                            throw wire::protocol_error("a hello without the pool's secret");
+                        const std::string mine = detail::build_id();
                         const std::string answer =
                             theirs == mine ? std::string("ok")
                                            : "the worker is a different build of the program (worker " + mine +
                                                  ", client " + theirs + "); rebuild and restart";
                         if (answer == "ok") adopt_mailbox(link, *got);
-                        link.queue(remote::wire::kind::hello, 0, answer);
+                        link.queue(wire::kind::hello, 0, answer);
                         if (!link.flush()) return 0;
                         if (answer != "ok") return build_mismatch_exit_code;
                         greeted = true;
                         break;
                     }
-                    case remote::wire::kind::task: {
+                    case wire::kind::task: {
                         if (!link.has_queued()) oldest_unsent = std::chrono::steady_clock::now();
                         // Bytes the task itself writes onto the channel are not frames: the client
                         // would read them as garbage. They are caught here, so they fail this task
@@ -314,18 +314,18 @@ int run_process_worker(const std::string& settings) {
                         if ((!link.has_buffered() || stale) && !link.flush()) return 0;
                         break;
                     }
-                    case remote::wire::kind::initialize: {
+                    case wire::kind::initialize: {
                         // The pool's initializer, before any task; its reply says how it went.
                         const std::string reply = remote::execute(frame.payload, got->attached);
-                        link.queue(remote::wire::kind::initialize, 0, reply);
+                        link.queue(wire::kind::initialize, 0, reply);
                         if (!link.flush()) return 0;
                         break;
                     }
-                    case remote::wire::kind::shutdown:
+                    case wire::kind::shutdown:
                         link.flush();
                         return 0;
-                    case remote::wire::kind::reply:
-                        throw remote::wire::protocol_error("a worker does not take replies");
+                    case wire::kind::reply:
+                        throw wire::protocol_error("a worker does not take replies");
                 }
             }
             if (!link.flush()) return 0;  // also wakes the client if it sleeps
@@ -333,10 +333,10 @@ int run_process_worker(const std::string& settings) {
             if (!wait_for_input(link)) return 0;
             if (link.receive() == connection::status::closed) return 0;
         }
-    } catch (const remote::wire::protocol_error& e) {
+    } catch (const wire::protocol_error& e) {
         std::fprintf(stderr, "fronta worker %d: %s; exiting\n", static_cast<int>(getpid()), e.what());
         return protocol_error_exit_code;
     }
 }
 
-}  // namespace fronta::detail
+}  // namespace fronta::process

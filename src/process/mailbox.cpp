@@ -1,5 +1,5 @@
 // Shared-memory rings between the client and one worker (see mailbox.hpp).
-#include "mailbox.hpp"
+#include "process/mailbox.hpp"
 
 #include <unistd.h>
 
@@ -9,9 +9,9 @@
 #include <string>
 
 #include "fronta/detail/shared_memory.hpp"
-#include "fronta/remote/wire.hpp"
+#include "process/wire.hpp"
 
-namespace fronta::detail {
+namespace fronta::process {
 namespace {
 
 constexpr std::size_t page = 4096;
@@ -23,7 +23,7 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std
 static_assert((mailbox::ring_capacity & (mailbox::ring_capacity - 1)) == 0);
 
 [[noreturn]] void malformed(const std::string& what) {
-    throw remote::wire::protocol_error("bad mailbox record: " + what);
+    throw wire::protocol_error("bad mailbox record: " + what);
 }
 
 }  // namespace
@@ -123,10 +123,10 @@ void ring::pop(std::string* body) {
 std::size_t mailbox::bytes() { return page + 2 * ring_capacity; }
 
 std::unique_ptr<mailbox> mailbox::create() {
-    const int fd = create_shared_memory(bytes());  // zero-filled: empty rings, nobody asleep
+    const int fd = detail::create_shared_memory(bytes());  // zero-filled: empty rings, nobody asleep
     void* address = nullptr;
     try {
-        address = map_shared_memory(fd, bytes(), true);
+        address = detail::map_shared_memory(fd, bytes(), true);
     } catch (...) {
         close(fd);
         throw;
@@ -140,8 +140,8 @@ std::unique_ptr<mailbox> mailbox::create() {
 std::unique_ptr<mailbox> mailbox::open(int fd) {
     void* address = nullptr;
     try {
-        if (shared_memory_size(fd) != bytes()) malformed("the mailbox has the wrong size");
-        address = map_shared_memory(fd, bytes(), true);
+        if (detail::shared_memory_size(fd) != bytes()) malformed("the mailbox has the wrong size");
+        address = detail::map_shared_memory(fd, bytes(), true);
     } catch (...) {
         close(fd);
         throw;
@@ -150,7 +150,7 @@ std::unique_ptr<mailbox> mailbox::open(int fd) {
 }
 
 mailbox::~mailbox() {
-    unmap_shared_memory(address_, bytes());
+    detail::unmap_shared_memory(address_, bytes());
     close(fd_);
 }
 
@@ -165,4 +165,4 @@ ring mailbox::replies() const noexcept {
                 ring_capacity);
 }
 
-}  // namespace fronta::detail
+}  // namespace fronta::process

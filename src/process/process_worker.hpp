@@ -4,7 +4,7 @@
 
 #include <string>
 
-namespace fronta::detail {
+namespace fronta::process {
 
 inline constexpr const char* worker_environment_variable = "FRONTA_WORKER";
 
@@ -20,4 +20,4 @@ inline constexpr int worker_refused_exit_code = 126;  // not started by a pool o
 /// Returns the process exit code.
 int run_process_worker(const std::string& settings);
 
-}  // namespace fronta::detail
+}  // namespace fronta::process

@@ -17,9 +17,9 @@
 #include <thread>
 #include <vector>
 
-#include "callback_runner.hpp"
+#include "threads/callback_runner.hpp"
 #include "fronta/detail/park.hpp"
-#include "task_queue.hpp"
+#include "threads/task_queue.hpp"
 
 namespace fronta {
 namespace {

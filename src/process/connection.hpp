@@ -20,13 +20,13 @@
 #include "fronta/remote/attachments.hpp"
 #include "fronta/remote/payload.hpp"
 #include "fronta/remote/registry.hpp"
-#include "fronta/remote/wire.hpp"
-#include "mailbox.hpp"
+#include "process/wire.hpp"
+#include "process/mailbox.hpp"
 
-namespace fronta::detail {
+namespace fronta::process {
 
 struct received_frame {
-    remote::wire::frame frame;
+    wire::frame frame;
     remote::attachments attached;  // descriptors that came with it
     remote::shared_view shared;    // the payload, when it came in shared memory
     std::string unreadable;        // why a payload in shared memory could not be mapped (ENOMEM...)
@@ -68,11 +68,11 @@ public:
     bool can_queue() const noexcept { return !box_ || out_ring_.free_space() >= marker_reserve; }
 
     /// Adds a frame to the outgoing buffer; `attached` descriptors go with it (duplicated).
-    void queue(remote::wire::kind type, std::uint64_t id, std::string_view payload,
+    void queue(wire::kind type, std::uint64_t id, std::string_view payload,
                const remote::attachments* attached = nullptr);
     /// Adds a frame whose payload is bytes [offset, offset + length) of a shared segment: the peer
     /// reads them in place and then lets the segment be reused.
-    void queue_shared(remote::wire::kind type, std::uint64_t id, remote::shared_bytes& bytes, std::uint64_t offset,
+    void queue_shared(wire::kind type, std::uint64_t id, remote::shared_bytes& bytes, std::uint64_t offset,
                       std::uint64_t length, const remote::attachments* attached = nullptr);
     /// A task: its request, serialized in place when its arguments are in shared memory.
     void queue_task(std::uint64_t id, remote::request& call);
@@ -86,11 +86,11 @@ public:
     enum class status { data, nothing, closed };
     /// Reads what the socket has (without waiting if it is non-blocking).
     status receive();
-    /// The next complete frame; throws remote::wire::protocol_error on malformed input.
+    /// The next complete frame; throws wire::protocol_error on malformed input.
     std::optional<received_frame> next();
     /// True if a complete frame may be buffered already (checked cheaply).
     bool has_buffered() const noexcept {
-        return decoder_.pending() >= remote::wire::header_size || !from_socket_.empty() || ring_ready();
+        return decoder_.pending() >= wire::header_size || !from_socket_.empty() || ring_ready();
     }
 
 private:
@@ -99,17 +99,17 @@ private:
     static constexpr std::size_t marker_reserve = 64 * ring::record_header;
 
     std::optional<received_frame> next_from_socket();
-    void reserve_place(remote::wire::kind type);
+    void reserve_place(wire::kind type);
     /// Duplicates the descriptors that go with a frame (after `first`, if any): all or none.
     static std::vector<int> duplicate_attachments(const remote::attachments* attached, int first);
     /// Queues a frame for the socket with its descriptors (taken; closed if this throws).
-    void append_socket_frame(remote::wire::kind type, const std::string& header, std::string_view payload,
+    void append_socket_frame(wire::kind type, const std::string& header, std::string_view payload,
                              std::vector<int>& fds);
     void ring_doorbell() noexcept;
 
     int fd_;
     std::size_t threshold_;
-    remote::wire::decoder decoder_;
+    wire::decoder decoder_;
     std::string out_;
     std::vector<int> out_fds_;            // owned until sent
     std::deque<int> in_fds_;              // received, not yet claimed by a frame
@@ -123,9 +123,9 @@ private:
     int doorbell_in_ = -1;
     bool pushed_ = false;                     // records pushed since the last doorbell check
     std::deque<received_frame> from_socket_;  // tasks or replies that came on the socket, before their marker
-    remote::wire::decoder ring_decoder_;
+    wire::decoder ring_decoder_;
     std::string record_;
     remote::mapping_cache peer_segments_;  // the peer's message buffers, mapped once
 };
 
-}  // namespace fronta::detail
+}  // namespace fronta::process

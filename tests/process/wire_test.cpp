@@ -4,9 +4,9 @@
 #include <random>
 #include <string>
 
-#include "fronta/remote/wire.hpp"
+#include "process/wire.hpp"
 
-namespace wire = fronta::remote::wire;
+namespace wire = fronta::process::wire;
 
 TEST(wire_decoder, frames_arrive_whole_however_the_bytes_are_split) {
     const std::string bytes = wire::encode(wire::kind::task, 7, "hello") + wire::encode(wire::kind::reply, 8, "");

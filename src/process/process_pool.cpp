@@ -31,11 +31,11 @@
 #include <thread>
 #include <vector>
 
-#include "fronta/remote/wire.hpp"
-#include "callback_runner.hpp"
-#include "connection.hpp"
-#include "mailbox.hpp"
-#include "process_worker.hpp"
+#include "process/wire.hpp"
+#include "threads/callback_runner.hpp"
+#include "process/connection.hpp"
+#include "process/mailbox.hpp"
+#include "process/process_worker.hpp"
 
 extern char** environ;
 
@@ -43,7 +43,7 @@ namespace fronta {
 namespace {
 
 using detail::clock;
-namespace wire = remote::wire;
+namespace wire = process::wire;
 
 // How long a new worker may take to answer the handshake before it is considered broken.
 constexpr auto handshake_limit = std::chrono::seconds(30);
@@ -59,9 +59,9 @@ std::string describe_status(int status) {
     if (WIFEXITED(status)) {
         const int code = WEXITSTATUS(status);
         std::string how = "exited with code " + std::to_string(code);
-        if (code == detail::stray_bytes_exit_code)
+        if (code == process::stray_bytes_exit_code)
             how += " (the task wrote bytes onto fronta's channel to the worker, which only fronta may use)";
-        if (code == detail::worker_refused_exit_code) how += " (it refused to serve: see its message on stderr)";
+        if (code == process::worker_refused_exit_code) how += " (it refused to serve: see its message on stderr)";
         return how;
     }
     return "stopped (status " + std::to_string(status) + ")";
@@ -144,7 +144,7 @@ struct in_flight {
 struct worker_process {
     pid_t pid = -1;
     int pidfd = -1;                      // readable once the process has ended
-    std::unique_ptr<detail::connection> link;
+    std::unique_ptr<process::connection> link;
     clock::time_point closed_at{};       // when its channel closed while it lived on (else epoch)
     bool ready = false;                  // answered the handshake
     bool initializing = false;           // runs the pool's initializer: takes no task until it answers
@@ -268,7 +268,7 @@ public:
         const auto give_up = sent + lone_task_wait;
         for (unsigned i = 1; !w.link->ring_ready(); ++i) {
             if (i % 32 == 0 && clock::now() >= give_up) break;
-            detail::relax(i);  // yields now and then, in case the worker waits for this CPU
+            process::relax(i);  // yields now and then, in case the worker waits for this CPU
         }
         bool done = false;
         std::string corrupt;
@@ -435,7 +435,7 @@ private:
         posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
 
         std::vector<std::string> env_strings;
-        const std::string prefix = std::string(detail::worker_environment_variable) + "=";
+        const std::string prefix = std::string(process::worker_environment_variable) + "=";
         for (char** e = environ; e && *e; ++e)
             if (std::strncmp(*e, prefix.c_str(), prefix.size()) != 0) env_strings.emplace_back(*e);
         env_strings.push_back(prefix + "fd=" + std::to_string(channel) + ";client=" + std::to_string(getpid()) +
@@ -460,7 +460,7 @@ private:
         w->pid = pid;
         // From here on a failure kills and reaps the new process (reap), then reports the cause.
         try {
-            w->link = std::make_unique<detail::connection>(sockets[0], options_.shared_memory_threshold);
+            w->link = std::make_unique<process::connection>(sockets[0], options_.shared_memory_threshold);
         } catch (...) {
             close(sockets[0]);
             reap(*w, true);
@@ -473,7 +473,7 @@ private:
             fcntl(w->fd(), F_SETFL, fcntl(w->fd(), F_GETFL) | O_NONBLOCK);
             // The mailbox and the worker's doorbell travel with the hello, with our doorbell.
             remote::attachments hello_fds;
-            auto box = detail::mailbox::create();
+            auto box = process::mailbox::create();
             hello_fds.add(box->fd());
             const int doorbell = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
             if (doorbell < 0) fail("eventfd", errno);
@@ -684,18 +684,18 @@ private:
     // us, or a deadline.
     bool wait_for_events(std::vector<pollfd>& fds, bool busy) {
         const auto now = clock::now();
-        const auto spin_until = busy ? now + detail::mailbox_spin_time : last_activity_ + detail::mailbox_spin_time;
+        const auto spin_until = busy ? now + process::mailbox_spin_time : last_activity_ + process::mailbox_spin_time;
         if (now < spin_until) {
             for (unsigned i = 0;; ++i) {
                 if (inbox_size_.load(std::memory_order_acquire) != 0 || handed_pending_.load(std::memory_order_acquire) ||
                     any_ring_ready())
                     return true;
-                if (i % detail::socket_check_interval == 0) {
+                if (i % process::socket_check_interval == 0) {
                     const int ready = poll(fds.data(), fds.size(), 0);
                     if (ready != 0) return ready > 0 || errno == EINTR;
                     if (clock::now() >= spin_until) break;
                 }
-                detail::relax(i);
+                process::relax(i);
             }
         }
         // Not the lent worker: its replies go to the submitter that claims it, who wakes us if it
@@ -731,8 +731,8 @@ private:
     void read_from(worker_process& w) {
         for (;;) {
             const auto got = w.link->receive();
-            if (got == detail::connection::status::nothing) break;
-            if (got == detail::connection::status::closed) {
+            if (got == process::connection::status::nothing) break;
+            if (got == process::connection::status::closed) {
                 if (!drain_frames(w)) return;
                 // Normally it is exiting: its pidfd tells when it is gone (worker_ended). One that
                 // closed its channel and lives on is killed after linger_limit (handle_deadlines).
@@ -746,7 +746,7 @@ private:
     // Its pidfd says the process has ended: take what it sent before it went, then account for it.
     void worker_ended(worker_process& w) {
         if (w.channel_open()) {
-            for (auto got = w.link->receive(); got == detail::connection::status::data; got = w.link->receive()) {
+            for (auto got = w.link->receive(); got == process::connection::status::data; got = w.link->receive()) {
             }
         }
         if (w.link && !drain_frames(w)) return;
@@ -778,7 +778,7 @@ private:
         remove_worker(&w);
     }
 
-    bool handle_frame(worker_process& w, detail::received_frame& got) {
+    bool handle_frame(worker_process& w, process::received_frame& got) {
         auto& frame = got.frame;
         switch (frame.type) {
             case wire::kind::hello:

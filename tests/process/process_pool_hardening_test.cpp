@@ -39,7 +39,7 @@
 
 #include "fronta/init.hpp"
 #include "fronta/process_pool.hpp"
-#include "fronta/remote/wire.hpp"
+#include "process/wire.hpp"
 #include "worker_channel.hpp"
 
 extern char** environ;
@@ -906,7 +906,7 @@ TEST(process_pool_outsiders, another_program_holding_the_socket_cannot_make_it_s
 }
 
 TEST(process_pool_outsiders, a_hello_without_the_pools_secret_gets_no_service) {
-    namespace wire = fronta::remote::wire;
+    namespace wire = fronta::process::wire;
     for (const bool hello_first : {true, false}) {
         int sockets[2];
         ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), 0);

@@ -1,5 +1,5 @@
 #pragma once
-/// @file remote/wire.hpp
+/// @file process/wire.hpp (private: the frame format between a process_pool and its workers)
 /// @brief Frames for byte streams (a socket to a worker process): a checked header, then the
 /// payload. The decoder is incremental and rejects anything malformed with `protocol_error`, so a
 /// corrupt, truncated or oversized message is an error, never a crash or a hang.
@@ -15,7 +15,7 @@
 #include <string>
 #include <string_view>
 
-namespace fronta::remote::wire {
+namespace fronta::process::wire {
 
 /// The peer sent bytes that are not a valid frame.
 class protocol_error : public std::runtime_error {
@@ -77,4 +77,4 @@ private:
     std::size_t consumed_ = 0;
 };
 
-}  // namespace fronta::remote::wire
+}  // namespace fronta::process::wire

@@ -1,10 +1,10 @@
 // Frame encoding and the incremental decoder (see remote/wire.hpp for the layout).
-#include "fronta/remote/wire.hpp"
+#include "process/wire.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-namespace fronta::remote::wire {
+namespace fronta::process::wire {
 namespace {
 
 void put_le(std::string& out, std::uint64_t value, int bytes) {
@@ -100,4 +100,4 @@ std::optional<frame> decoder::next() {
     return f;
 }
 
-}  // namespace fronta::remote::wire
+}  // namespace fronta::process::wire

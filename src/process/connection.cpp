@@ -1,4 +1,4 @@
-#include "connection.hpp"
+#include "process/connection.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -12,8 +12,8 @@
 #include <system_error>
 
 
-namespace fronta::detail {
-namespace wire = remote::wire;
+namespace fronta::process {
+namespace wire = process::wire;
 
 namespace {
 constexpr std::uint16_t payload_in_attachment = wire::payload_attached;
@@ -329,4 +329,4 @@ std::optional<received_frame> connection::next_from_socket() {
     return out;
 }
 
-}  // namespace fronta::detail
+}  // namespace fronta::process

@@ -21,7 +21,7 @@
 #include <string>
 #include <string_view>
 
-namespace fronta::detail {
+namespace fronta::process {
 
 /// How long a side polls its ring (and socket) before it sleeps.
 inline constexpr std::chrono::microseconds mailbox_spin_time{50};
@@ -71,7 +71,7 @@ public:
     bool empty() const noexcept {
         return control_->tail.load(std::memory_order_acquire) == control_->head.load(std::memory_order_relaxed);
     }
-    /// The kind of the first record, if any; throws remote::wire::protocol_error if it is malformed.
+    /// The kind of the first record, if any; throws wire::protocol_error if it is malformed.
     std::optional<tag> peek() const;
     /// Removes the first record (peek() returned a value), copying its body into `body` if given.
     void pop(std::string* body);
@@ -113,4 +113,4 @@ private:
     void* address_;
 };
 
-}  // namespace fronta::detail
+}  // namespace fronta::process

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "fronta/remote/registry.hpp"
-#include "process_worker.hpp"
+#include "process/process_worker.hpp"
 
 namespace fronta {
 namespace {
@@ -66,10 +66,10 @@ std::string compute_build_id() {
 }  // namespace
 
 void init(int argc, char** argv) {
-    if (const char* worker = std::getenv(detail::worker_environment_variable)) {
+    if (const char* worker = std::getenv(process::worker_environment_variable)) {
         const std::string settings = worker;
-        unsetenv(detail::worker_environment_variable);  // not for programs this worker may start
-        std::exit(detail::run_process_worker(settings));
+        unsetenv(process::worker_environment_variable);  // not for programs this worker may start
+        std::exit(process::run_process_worker(settings));
     }
     remote::registry::instance().check();
     for (int i = 0; i < init_hook_count; ++i) init_hooks[i](argc, argv);
