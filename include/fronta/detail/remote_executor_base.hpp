@@ -4,7 +4,9 @@
 // (shipped_task, remote_chunks) are shared with the type-erased `executor`, which decides at run
 // time.
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <ranges>
 #include <stdexcept>
 #include <string>
@@ -14,6 +16,19 @@
 
 #include "fronta/detail/executor_base.hpp"
 #include "fronta/remote/call.hpp"
+
+namespace fronta {
+
+/// Per-submit settings for `submit_with` of process_pool and mpi_pool:
+/// `pool.submit_with({.retries = 2, .timeout = std::chrono::seconds(10)}, f, x)`.
+struct task_options {
+    /// Runs again on another worker after a crash or timeout (empty: the pool's `retries`).
+    std::optional<int> retries;
+    /// Stops the task after this long (empty: the pool's `task_timeout`).
+    std::optional<std::chrono::milliseconds> timeout;
+};
+
+}  // namespace fronta
 
 namespace fronta::detail {
 
@@ -62,7 +77,7 @@ public:
     /// As `thread_pool::submit`, checked at compile time for what can be shipped.
     template <class F, class... Args>
     auto submit(F&& f, Args&&... args) {
-        return submit_shipped([](remote::remote_task&) {}, std::forward<F>(f), std::forward<Args>(args)...);
+        return submit_shipped(task_options{}, std::forward<F>(f), std::forward<Args>(args)...);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
@@ -79,13 +94,20 @@ public:
         return map_with<false, remote_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
+    /// `submit` with a per-task retry count and timeout, over the pool's `retries` and
+    /// `task_timeout`: `pool.submit_with({.retries = 2, .timeout = 10s}, f, x)`.
+    template <class F, class... Args>
+    auto submit_with(const task_options& options, F&& f, Args&&... args) {
+        return submit_shipped(options, std::forward<F>(f), std::forward<Args>(args)...);
+    }
+
 protected:
     using executor_base::executor_base;
 
-    /// Ships `f(args...)`, after `adjust(task)` (per-task retries, timeout) has had its say. What
-    /// cannot be called or shipped is a compile-time error, and the first one the compiler reports.
-    template <class Adjust, class F, class... Args>
-    auto submit_shipped(Adjust&& adjust, F&& f, Args&&... args) {
+    /// Ships `f(args...)` with per-task retries and timeout. What cannot be called or shipped is a
+    /// compile-time error, and the first one the compiler reports.
+    template <class F, class... Args>
+    auto submit_shipped(const task_options& options, F&& f, Args&&... args) {
         if constexpr (!submittable<F, Args...>) {
             report_not_submittable<F, Args...>();
         } else {
@@ -94,7 +116,8 @@ protected:
                 const auto& target = sink();
                 auto [fut, t] = shipped_task(target->passes_descriptors(), "submit", std::forward<F>(f),
                                              std::forward<Args>(args)...);
-                adjust(*t);
+                if (options.retries) t->retries_left = *options.retries;
+                if (options.timeout) t->timeout = *options.timeout;
                 target->enqueue_remote(t);
                 return fut;
             }
