@@ -94,7 +94,7 @@ void process_transport::flush() {
     // Flushing also rings the doorbell of a worker that sleeps on its ring. A dead one is noticed
     // on read.
     for (auto* w : live_)
-        if (!w->gone && w->link) w->link->flush(false);
+        if (!w->gone && w->link && !w->claimed.load(std::memory_order_acquire)) w->link->flush(false);
 }
 
 // ---- stopping and losing workers --------------------------------------------------------------
