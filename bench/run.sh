@@ -14,7 +14,7 @@ if [[ $which == all || $which == threads ]]; then
   "$build/bench/thread_pool_bench" --benchmark_format=json --benchmark_out="$out/cpp.json" \
     --benchmark_out_format=json >/dev/null
   echo "bench: Python ThreadPoolExecutor (Debian's /usr/bin/python3) ..." >&2
-  /usr/bin/python3 "$here/peers/python_thread_pool.py" >"$out/python.json"
+  /usr/bin/python3 "$here/threads/python_thread_pool.py" >"$out/python.json"
   echo "## Thread pools"
   /usr/bin/python3 "$here/report.py" "$out/cpp.json" "$out/python.json"
 fi
@@ -23,7 +23,7 @@ if [[ $which == all || $which == processes ]]; then
   "$build/bench/process_pool_bench" --benchmark_format=json --benchmark_out="$out/process.json" \
     --benchmark_out_format=json >/dev/null
   echo "bench: Python ProcessPoolExecutor and loky ..." >&2
-  /usr/bin/python3 "$here/peers/python_process_pool.py" >"$out/python_process.json"
+  /usr/bin/python3 "$here/process/python_process_pool.py" >"$out/python_process.json"
   echo
   echo "## Process pools"
   /usr/bin/python3 "$here/report_process.py" "$out/process.json" "$out/python_process.json"
@@ -33,7 +33,7 @@ if [[ $which == large ]]; then
   "$build/bench/process_pool_bench" --benchmark_filter='large_value' --benchmark_format=json \
     --benchmark_out="$out/process.json" --benchmark_out_format=json >/dev/null
   echo "bench: large values: Python ProcessPoolExecutor and loky ..." >&2
-  /usr/bin/python3 "$here/peers/python_process_pool.py" large >"$out/python_process.json"
+  /usr/bin/python3 "$here/process/python_process_pool.py" large >"$out/python_process.json"
   echo "## Large values by value"
   /usr/bin/python3 "$here/report_process.py" "$out/process.json" "$out/python_process.json" large
 fi

@@ -16,7 +16,7 @@ for n in "${counts[@]}"; do
   echo "bench: $n workers: fronta mpi_pool ..." >&2
   timeout 600 "$mpirun" -n $((n + 1)) "$build/bench/mpi_pool_bench" >>"$out"
   echo "bench: $n workers: mpi4py.futures ..." >&2
-  timeout 900 "$mpirun" -n $((n + 1)) /usr/bin/python3 -m mpi4py.futures "$here/peers/mpi4py_futures.py" >>"$out"
+  timeout 900 "$mpirun" -n $((n + 1)) /usr/bin/python3 -m mpi4py.futures "$here/mpi/mpi4py_futures.py" >>"$out"
 done
 /usr/bin/python3 - "$out" "$(nproc)" <<'PY'
 import json, sys
