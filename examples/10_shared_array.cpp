@@ -1,6 +1,6 @@
 // 10: one big array shared with process-pool workers without a copy per task (the talk's "large
 // data can be processed in chunks" and "data can be memory-mapped"; joblib's memmapping).
-// Python: every task would pickle its argument, so a 80 MB array costs 80 MB per task.
+// Python: every task would pickle its argument, so an 80 MB array costs 80 MB per task.
 #include <fronta/fronta.hpp>
 
 #include <chrono>
