@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "mpi/runtime.hpp"
+#include "remote/handshake.hpp"
 
 namespace fronta::mpi {
 namespace {
@@ -170,7 +171,7 @@ std::vector<std::unique_ptr<remote::worker>> mpi_transport::spawn_group(std::siz
 void mpi_transport::handshake(std::vector<std::unique_ptr<remote::worker>>& ranks) {
     auto serial = serialize_calls();
     sender hellos(options_.max_piece_bytes);
-    for (auto& w : ranks) hellos.post(comm_, as_rank(*w).rank, hello_tag, 0, std::string_view(detail::build_id()));
+    for (auto& w : ranks) hellos.post(comm_, as_rank(*w).rank, hello_tag, 0, remote::hello_from_client());
     std::size_t answered = 0;
     std::string refusal;
     const auto deadline = clock::now() + handshake_limit;

@@ -23,6 +23,7 @@
 #include "process/mailbox.hpp"
 #include "process/process_worker.hpp"
 #include "process/wire.hpp"
+#include "remote/handshake.hpp"
 
 extern char** environ;
 
@@ -51,6 +52,17 @@ int channel_descriptor() {
 }
 
 [[noreturn]] void fail(const char* what, int error) { throw std::system_error(error, std::generic_category(), what); }
+
+// In a copy of the program that a process_pool started, fronta::init runs the worker loop and
+// exits. (This file is linked into every program that creates a process_pool.)
+void become_worker_if_asked(int, char**) {
+    if (const char* worker = std::getenv(worker_environment_variable)) {
+        const std::string settings = worker;
+        unsetenv(worker_environment_variable);  // not for programs this worker may start
+        std::exit(run_process_worker(settings));
+    }
+}
+[[maybe_unused]] const bool hook_added = (detail::add_init_hook(&become_worker_if_asked), true);
 
 }  // namespace
 
@@ -194,7 +206,7 @@ std::unique_ptr<worker_process> launch_worker(const launch_settings& settings) {
             throw;
         }
         w->link->use_mailbox(std::move(box), true, doorbell, -1);
-        w->link->queue(wire::kind::hello, 0, std::string(detail::build_id()) + "\n" + settings.secret, &hello_fds);
+        w->link->queue(wire::kind::hello, 0, std::string(remote::hello_from_client()) + "\n" + settings.secret, &hello_fds);
     } catch (...) {
         reap(*w, true);
         throw;
