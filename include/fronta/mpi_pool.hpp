@@ -30,8 +30,9 @@
 /// serializable function objects; cereal-serializable arguments and results), checked at compile
 /// time. Exceptions come back typed. `shared_array` travels by value (ranks share no memory).
 ///
-/// Faults: a task that throws fails its future only. A spawned worker that dies fails the tasks of
-/// its group with `worker_died` and the pool spawns a new group. Under mpirun, a worker rank that
+/// Faults: a task that throws fails its future only. A spawned worker that dies fails the running
+/// tasks of its group with `worker_died` (or runs them again, with `retries`) and the pool spawns a
+/// new group. Timeouts: see `mpi_pool_options::task_timeout` and `submit_with`. Under mpirun, a worker rank that
 /// dies ends the MPI job with Open MPI's default settings (mpirun stops every rank): the client
 /// does not hang, it is stopped. See docs/design.md, "MPI: what a failure ends".
 ///
