@@ -55,7 +55,7 @@ struct worker_rank {
     double average_task_seconds = 1e-3;
 };
 
-class mpi_pool_impl final : public detail::task_sink {
+class mpi_pool_impl final : public detail::remote_sink {
 public:
     explicit mpi_pool_impl(mpi_pool_options options) : options_(std::move(options)) {
         if (!detail::initialized())
@@ -94,7 +94,6 @@ public:
         mpi::pool_ended();
     }
 
-    bool is_remote() const noexcept override { return true; }
     bool passes_descriptors() const noexcept override { return false; }
 
     void enqueue(detail::task* t) override {

@@ -171,7 +171,7 @@ struct worker_process {
     }
 };
 
-class process_pool_impl final : public detail::task_sink {
+class process_pool_impl final : public detail::remote_sink {
 public:
     explicit process_pool_impl(process_pool_options options)
         : options_(std::move(options)),
@@ -198,8 +198,6 @@ public:
         shutdown(true, true);
         if (wake_fd_ >= 0) close(wake_fd_);
     }
-
-    bool is_remote() const noexcept override { return true; }
 
     void enqueue(detail::task* t) override {
         t->fail(std::make_exception_ptr(std::logic_error("process_pool runs remote tasks only")));
