@@ -44,13 +44,14 @@ test-asan: deps
 	  LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp" \
 	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) FRONTA_FAULT_TASKS=10000 ctest -j $(JOBS) --output-on-failure -E install_consumer
 
+# bench/threads/ and bench/process/ beside their peers; bench/report.py prints the tables.
 bench:
 	@scripts/install-deps.sh build bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFRONTA_BUILD_BENCH=ON -DFRONTA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-bench -j $(JOBS)
 	@bench/run.sh build-bench
 
-# mpi_pool beside mpi4py.futures for 1, 2, 4 and 8 workers (MPI_WORKERS to choose).
+# bench/mpi/: mpi_pool beside mpi4py.futures for 1, 2, 4 and 8 workers (MPI_WORKERS to choose).
 MPI_WORKERS ?= 1 2 4 8
 bench-mpi:
 	@scripts/install-deps.sh build mpi bench bench-mpi

@@ -47,7 +47,7 @@ int throw_kind(int kind) {
 }
 FRONTA_REMOTE(throw_kind);
 
-int not_registered(int x) { return x; }
+[[maybe_unused]] int not_registered(int x) { return x; }
 
 // A function object with state: what a capturing lambda becomes to be shipped.
 struct scaler {

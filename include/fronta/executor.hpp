@@ -37,8 +37,7 @@ public:
         requires std::derived_from<std::remove_cvref_t<E>, detail::executor_base> &&
                  (!std::is_same_v<std::remove_cvref_t<E>, executor>) && (!std::is_lvalue_reference_v<E>)
     executor(E&& source)  // NOLINT(google-explicit-constructor): converting on purpose
-        : executor_base(take_sink(source)),
-          remote_(std::dynamic_pointer_cast<detail::remote_sink>(sink_)),
+        : executor_base(take_sink(source)), remote_(std::dynamic_pointer_cast<detail::remote_sink>(sink_)),
           owner_(std::make_shared<shutdown_on_last_copy>(sink_)) {}
 
     /// Shares `source` without owning it.
@@ -68,8 +67,7 @@ public:
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<true>(chosen_chunks{sink(), remote_}, std::forward<F>(f), std::forward<Range>(inputs),
-                               options);
+        return map_with<true>(chosen_chunks{sink(), remote_}, std::forward<F>(f), std::forward<Range>(inputs), options);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>

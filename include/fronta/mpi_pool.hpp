@@ -30,8 +30,9 @@
 /// serializable function objects; cereal-serializable arguments and results), checked at compile
 /// time. Exceptions come back typed. `shared_array` travels by value (ranks share no memory).
 ///
-/// Faults: a task that throws fails its future only. A spawned worker that dies fails the tasks of
-/// its group with `worker_died` and the pool spawns a new group. Under mpirun, a worker rank that
+/// Faults: a task that throws fails its future only. A spawned worker that dies fails the running
+/// tasks of its group with `worker_died` (or runs them again, with `retries`) and the pool spawns a
+/// new group. Timeouts: see `mpi_pool_options::task_timeout` and `submit_with`. Under mpirun, a worker rank that
 /// dies ends the MPI job with Open MPI's default settings (mpirun stops every rank): the client
 /// does not hang, it is stopped. See docs/design.md, "MPI: what a failure ends".
 ///
@@ -42,6 +43,7 @@
 /// futures of the same pool and may destroy the pool. `shutdown(wait = true)` returns once the
 /// callbacks have run.
 
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <optional>
@@ -72,6 +74,13 @@ struct mpi_pool_options {
     /// Messages longer than this are sent as several MPI messages (MPI counts are `int`, so one
     /// message holds at most 2 GiB). Must be at least 4096 bytes.
     std::size_t max_piece_bytes = std::size_t{1} << 30;
+    /// A task running longer is stopped and fails with `timeout_error`, or runs again (empty: no
+    /// limit). What can be stopped: a spawned group is killed and replaced (its other tasks fail
+    /// with `worker_died` or run again). A rank of MPI_COMM_WORLD cannot be killed without ending
+    /// the job: its late result is dropped, and it takes no task until it has answered.
+    std::optional<std::chrono::milliseconds> task_timeout;
+    /// How often a task runs again on another worker after its worker died or it timed out.
+    int retries = 0;
     /// Runs once in each worker before its first task for this pool, replacement workers included
     /// (Python's `initializer`/`initargs`): `.initializer = fronta::remote_call(load_model, "model.bin")`.
     /// If it throws or kills its worker, the pool is broken: pending and later submits fail with

@@ -87,14 +87,6 @@ struct process_pool_options {
     std::optional<bound_call> initializer;
 };
 
-/// Per-submit settings for `submit_with`.
-struct task_options {
-    /// Runs again on another worker after a crash or timeout (empty: the pool's `retries`).
-    std::optional<int> retries;
-    /// Stops the task after this long (empty: the pool's `task_timeout`).
-    std::optional<std::chrono::milliseconds> timeout;
-};
-
 class process_pool : public detail::remote_executor_base {
 public:
     /// One worker per hardware thread.
@@ -104,17 +96,6 @@ public:
     process_pool(process_pool&&) noexcept = default;
     process_pool& operator=(process_pool&& other) noexcept;
     ~process_pool();
-
-    /// `submit` with a per-task retry count and timeout.
-    template <class F, class... Args>
-    auto submit_with(const task_options& options, F&& f, Args&&... args) {
-        return submit_shipped(
-            [&options](remote::remote_task& t) {
-                if (options.retries) t.retries_left = *options.retries;
-                if (options.timeout) t.timeout = *options.timeout;
-            },
-            std::forward<F>(f), std::forward<Args>(args)...);
-    }
 
     /// Number of workers asked for.
     std::size_t size() const { return concurrency(); }

@@ -14,6 +14,7 @@
 #include "fronta/remote/attachments.hpp"
 #include "fronta/remote/registry.hpp"
 #include "mpi/transport.hpp"
+#include "remote/handshake.hpp"
 
 namespace fronta::mpi {
 namespace {
@@ -207,13 +208,10 @@ int serve(MPI_Comm comm, int client, bool spawned) {
             idle.reset();
             switch (m->tag) {
                 case hello_tag: {
-                    const std::string mine = detail::build_id();
-                    const std::string_view theirs = m->payload.view();
-                    std::string answer = theirs == mine
-                                             ? "ok\n" + std::string(host, static_cast<std::size_t>(host_length)) +
-                                                   "\n" + std::to_string(getpid())
-                                             : "the worker is a different build of the program (worker " + mine +
-                                                   ", client " + std::string(theirs) + "); use the same executable everywhere";
+                    const auto refusal = remote::refusal_of(m->payload.view());
+                    const std::string answer = refusal ? *refusal
+                                                       : "ok\n" + std::string(host, static_cast<std::size_t>(host_length)) +
+                                                             "\n" + std::to_string(getpid());
                     out.post(comm, client, hello_tag, 0, answer);
                     break;
                 }

@@ -31,6 +31,7 @@
 #include <string>
 
 #include "process/connection.hpp"
+#include "remote/handshake.hpp"
 #include "fronta/init.hpp"
 #include "fronta/remote/registry.hpp"
 #include "process/wire.hpp"
@@ -265,11 +266,8 @@ int run_process_worker(const std::string& settings) {
                         const std::string proof = newline == std::string::npos ? "" : frame.payload.substr(newline + 1);
                         if (greeted || !same_secret(proof, secret))
                             throw wire::protocol_error("a hello without the pool's secret");
-                        const std::string mine = detail::build_id();
-                        const std::string answer =
-                            theirs == mine ? std::string("ok")
-                                           : "the worker is a different build of the program (worker " + mine +
-                                                 ", client " + theirs + "); rebuild and restart";
+                        const auto refusal = remote::refusal_of(theirs);
+                        const std::string answer = refusal ? *refusal : std::string("ok");
                         if (answer == "ok") adopt_mailbox(link, *got);
                         link.queue(wire::kind::hello, 0, answer);
                         if (!link.flush()) return 0;

@@ -12,7 +12,6 @@
 #include <string>
 
 #include "fronta/remote/registry.hpp"
-#include "process/process_worker.hpp"
 
 namespace fronta {
 namespace {
@@ -66,13 +65,9 @@ std::string compute_build_id() {
 }  // namespace
 
 void init(int argc, char** argv) {
-    if (const char* worker = std::getenv(process::worker_environment_variable)) {
-        const std::string settings = worker;
-        unsetenv(process::worker_environment_variable);  // not for programs this worker may start
-        std::exit(process::run_process_worker(settings));
-    }
-    remote::registry::instance().check();
+    // Transports become workers here (a process_pool's worker, an MPI rank) and exit when done.
     for (int i = 0; i < init_hook_count; ++i) init_hooks[i](argc, argv);
+    remote::registry::instance().check();
     init_done.store(true);
 }
 

@@ -69,8 +69,7 @@ private:
 // The smallest remote executor: remote_executor_base over a loopback sink.
 class loopback_pool : public fronta::detail::remote_executor_base {
 public:
-    explicit loopback_pool(bool descriptors)
-        : remote_executor_base(std::make_shared<loopback_sink>(descriptors)) {}
+    explicit loopback_pool(bool descriptors) : remote_executor_base(std::make_shared<loopback_sink>(descriptors)) {}
     loopback_sink& target() const { return static_cast<loopback_sink&>(remote_target()); }
 };
 

@@ -4,7 +4,9 @@
 // pieces that ship a task (shipped_task, remote_chunks) are shared with the type-erased
 // `executor`, which decides at run time.
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <ranges>
 #include <stdexcept>
 #include <string>
@@ -15,6 +17,19 @@
 #include "fronta/detail/executor_base.hpp"
 #include "fronta/detail/remote_sink.hpp"
 #include "fronta/remote/call.hpp"
+
+namespace fronta {
+
+/// Per-submit settings for `submit_with` of process_pool and mpi_pool:
+/// `pool.submit_with({.retries = 2, .timeout = std::chrono::seconds(10)}, f, x)`.
+struct task_options {
+    /// Runs again on another worker after a crash or timeout (empty: the pool's `retries`).
+    std::optional<int> retries;
+    /// Stops the task after this long (empty: the pool's `task_timeout`).
+    std::optional<std::chrono::milliseconds> timeout;
+};
+
+}  // namespace fronta
 
 namespace fronta::detail {
 
@@ -64,7 +79,7 @@ public:
     /// As `thread_pool::submit`, checked at compile time for what can be shipped.
     template <class F, class... Args>
     auto submit(F&& f, Args&&... args) {
-        return submit_shipped([](remote::remote_task&) {}, std::forward<F>(f), std::forward<Args>(args)...);
+        return submit_shipped(task_options{}, std::forward<F>(f), std::forward<Args>(args)...);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
@@ -72,7 +87,7 @@ public:
         if constexpr (mappable<F, std::ranges::range_value_t<Range>>)
             remote::check_shippable<F, std::ranges::range_value_t<Range>>();
         return map_with<true>(remote_chunks{shared_remote_sink()}, std::forward<F>(f), std::forward<Range>(inputs),
-                               options);
+                              options);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
@@ -81,6 +96,13 @@ public:
             remote::check_shippable<F, std::ranges::range_value_t<Range>>();
         return map_with<false>(remote_chunks{shared_remote_sink()}, std::forward<F>(f), std::forward<Range>(inputs),
                                options);
+    }
+
+    /// `submit` with a per-task retry count and timeout, over the pool's `retries` and
+    /// `task_timeout`: `pool.submit_with({.retries = 2, .timeout = 10s}, f, x)`.
+    template <class F, class... Args>
+    auto submit_with(const task_options& options, F&& f, Args&&... args) {
+        return submit_shipped(options, std::forward<F>(f), std::forward<Args>(args)...);
     }
 
 protected:
@@ -95,10 +117,10 @@ protected:
     remote_sink& remote_target() const { return static_cast<remote_sink&>(*sink()); }
     std::shared_ptr<remote_sink> shared_remote_sink() const { return std::static_pointer_cast<remote_sink>(sink()); }
 
-    /// Ships `f(args...)`, after `adjust(task)` (per-task retries, timeout) has had its say. What
-    /// cannot be called or shipped is a compile-time error, and the first one the compiler reports.
-    template <class Adjust, class F, class... Args>
-    auto submit_shipped(Adjust&& adjust, F&& f, Args&&... args) {
+    /// Ships `f(args...)` with per-task retries and timeout. What cannot be called or shipped is a
+    /// compile-time error, and the first one the compiler reports.
+    template <class F, class... Args>
+    auto submit_shipped(const task_options& options, F&& f, Args&&... args) {
         if constexpr (!submittable<F, Args...>) {
             report_not_submittable<F, Args...>();
         } else {
@@ -107,7 +129,8 @@ protected:
                 remote_sink& target = remote_target();  // before the task exists: an empty pool must not leak it
                 auto [fut, t] = shipped_task(target.passes_descriptors(), "submit", std::forward<F>(f),
                                              std::forward<Args>(args)...);
-                adjust(*t);
+                if (options.retries) t->retries_left = *options.retries;
+                if (options.timeout) t->timeout = *options.timeout;
                 target.enqueue_remote(t);
                 return fut;
             }

@@ -1,5 +1,5 @@
 """Python's ProcessPoolExecutor and loky (from Debian's python3-joblib) on the workloads of
-bench/process_pool_bench.cpp, 2 workers each. Prints one JSON object per executor."""
+bench/process/process_pool_bench.cpp, 2 workers each. Prints one JSON object per executor."""
 import json
 import statistics
 import sys
@@ -65,7 +65,7 @@ LARGE_MB = (8, 32, 128, 256)
 
 def large_value(pool):
     """By value: a numpy array of MB megabytes (10^6 bytes) of float64 goes to a task that returns
-    it; the median round trip per size, as bench/process_pool_bench.cpp's large_value/MB."""
+    it; the median round trip per size, as bench/process/process_pool_bench.cpp's large_value/MB."""
     out = {}
     for mb in LARGE_MB:
         data = numpy.full(mb * 1_000_000 // 8, 1.5)

@@ -1,5 +1,5 @@
 // mpi_pool under mpirun: rank 0 measures, the other ranks are the workers. Prints one JSON object;
-// bench/peers/mpi4py_futures.py measures the same three things for mpi4py.futures, and
+// bench/mpi/mpi4py_futures.py measures the same three things for mpi4py.futures, and
 // bench/run_mpi.sh puts them side by side for 1, 2, 4 and 8 workers.
 //   round_trip_us: median of single submit + get
 //   batched_us_per_task: submit 20,000 tasks, then get them all

@@ -1,5 +1,5 @@
 """The MPI benchmark's peer: mpi4py.futures (Debian's python3-mpi4py), measured like
-bench/mpi_pool_bench.cpp. Run as: mpirun -n N+1 python3 -m mpi4py.futures mpi4py_futures.py
+bench/mpi/mpi_pool_bench.cpp. Run as: mpirun -n N+1 python3 -m mpi4py.futures mpi4py_futures.py
 (rank 0 runs this script, the other ranks are the pool's workers)."""
 import json
 import statistics

@@ -1,4 +1,4 @@
-"""Python's ThreadPoolExecutor on the workloads of bench/thread_pool_bench.cpp, 2 workers.
+"""Python's ThreadPoolExecutor on the workloads of bench/threads/thread_pool_bench.cpp, 2 workers.
 
 Prints one JSON object: batched ns per task, median round trip ns, as_completed over 1,000,000.
 Run with Debian's python3 (/usr/bin/python3), as bench/run.sh does.

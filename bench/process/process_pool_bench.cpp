@@ -1,5 +1,5 @@
 // Process pools side by side with thread_pool, 2 workers each (Python's ProcessPoolExecutor and
-// loky run from bench/peers/python_process_pool.py in the same `make bench`):
+// loky run from bench/process/python_process_pool.py in the same `make bench`):
 //   start:      construct a pool of 2 and get one result from each worker
 //   round_trip: one submit + get at a time; the median is reported
 //   batched:    submit N = 20,000 tasks, then get them all; time per task
