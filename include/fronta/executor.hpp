@@ -26,6 +26,7 @@
 
 #include "fronta/detail/executor_base.hpp"
 #include "fronta/detail/remote_executor_base.hpp"
+#include "fronta/detail/remote_sink.hpp"
 
 namespace fronta {
 
@@ -36,12 +37,14 @@ public:
         requires std::derived_from<std::remove_cvref_t<E>, detail::executor_base> &&
                  (!std::is_same_v<std::remove_cvref_t<E>, executor>) && (!std::is_lvalue_reference_v<E>)
     executor(E&& source)  // NOLINT(google-explicit-constructor): converting on purpose
-        : executor_base(take_sink(source)), owner_(std::make_shared<shutdown_on_last_copy>(sink_)) {}
+        : executor_base(take_sink(source)), remote_(std::dynamic_pointer_cast<detail::remote_sink>(sink_)),
+          owner_(std::make_shared<shutdown_on_last_copy>(sink_)) {}
 
     /// Shares `source` without owning it.
     template <class E>
         requires std::derived_from<E, detail::executor_base> && (!std::is_same_v<E, executor>)
-    explicit executor(E& source) : executor_base(shared_sink(source)) {}
+    explicit executor(E& source)
+        : executor_base(shared_sink(source)), remote_(std::dynamic_pointer_cast<detail::remote_sink>(sink_)) {}
 
     /// As the executor underneath: in process, or shipped to another process.
     template <class F, class... Args>
@@ -49,11 +52,11 @@ public:
         if constexpr (!detail::submittable<F, Args...>) {
             detail::report_not_submittable<F, Args...>();
         } else {
-            const auto& target = sink();
-            if (target->is_remote()) {
-                auto [fut, t] = detail::shipped_task(target->passes_descriptors(), "submit", std::forward<F>(f),
+            const auto& target = sink();  // first: a moved-from handle throws before a task exists
+            if (remote_) {
+                auto [fut, t] = detail::shipped_task(remote_->passes_descriptors(), "submit", std::forward<F>(f),
                                                      std::forward<Args>(args)...);
-                target->enqueue_remote(t);
+                remote_->enqueue_remote(t);
                 return fut;
             }
             auto [fut, t] = detail::make_task(std::forward<F>(f), std::forward<Args>(args)...);
@@ -64,21 +67,24 @@ public:
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<true, chosen_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<true>(chosen_chunks{sink(), remote_}, std::forward<F>(f), std::forward<Range>(inputs), options);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<false, chosen_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<false>(chosen_chunks{sink(), remote_}, std::forward<F>(f), std::forward<Range>(inputs),
+                               options);
     }
 
 private:
     struct chosen_chunks {
+        std::shared_ptr<detail::task_sink> target;
+        std::shared_ptr<detail::remote_sink> remote;  // the same sink when it ships tasks, else null
+
         template <class Input, class Result, class Fn>
-        static detail::chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn,
-                                                           std::shared_ptr<detail::task_sink> target) {
-            if (target->is_remote()) return detail::remote_chunks::make<Input, Result>(std::move(fn), std::move(target));
-            return detail::local_chunks::make<Input, Result>(std::move(fn), std::move(target));
+        detail::chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
+            if (remote) return detail::remote_chunks{remote}.make<Input, Result>(std::move(fn));
+            return detail::local_chunks{target}.make<Input, Result>(std::move(fn));
         }
     };
     struct shutdown_on_last_copy {
@@ -97,6 +103,9 @@ private:
         return sink;
     }
 
+    // sink_ as a remote sink when it runs tasks in other processes, else null: found out once, at
+    // construction, so submit pays only a null test to choose.
+    std::shared_ptr<detail::remote_sink> remote_;
     std::shared_ptr<shutdown_on_last_copy> owner_;
 };
 

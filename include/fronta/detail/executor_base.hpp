@@ -73,11 +73,13 @@ constexpr auto report_not_mappable() {  // auto: checked at once, before what fo
         static_assert(dependent_false<F>, "map(f, inputs): the input elements must be movable into tasks");
 }
 
-/// How `map` hands chunks to an in-process executor.
+/// How `map` hands chunks to an in-process executor: each chunk is one task on `target`.
 struct local_chunks {
+    std::shared_ptr<task_sink> target;
+
     template <class Input, class Result, class Fn>
-    static chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn, std::shared_ptr<task_sink> target) {
-        return [target = std::move(target), fn = std::move(fn)](std::vector<Input>&& items) {
+    chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
+        return [target = target, fn = std::move(fn)](std::vector<Input>&& items) {
             auto [fut, t] = make_task([fn, items = std::move(items)]() mutable {
                 return run_chunk_locally<Result>(*fn, items);
             });
@@ -110,14 +112,14 @@ public:
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<true, local_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<true>(local_chunks{sink()}, std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
     /// As `map`, but yields each result as soon as its chunk completes.
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<false, local_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<false>(local_chunks{sink()}, std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
     /// Python's `Executor.shutdown`: no new tasks; with `cancel_futures` pending tasks are
@@ -128,11 +130,11 @@ public:
     std::size_t concurrency() const { return sink()->concurrency(); }
 
 protected:
-    /// `map` and `map_unordered` with chunks handed over by `Chunks::make` (in process, shipped,
+    /// `map` and `map_unordered` with chunks handed over by `chunks.make` (in process, shipped,
     /// or chosen at run time). A callable that does not fit is one readable error, and nothing else
     /// is instantiated after it.
     template <bool Ordered, class Chunks, class F, class Range>
-    auto map_with(F&& f, Range&& inputs, const map_options& options) {
+    auto map_with(const Chunks& chunks, F&& f, Range&& inputs, const map_options& options) {
         using view_type = std::views::all_t<Range>;
         using input = std::ranges::range_value_t<view_type>;
         if constexpr (!mappable<F, input>) {
@@ -142,8 +144,8 @@ protected:
             using result = map_result_t<fn_type, input>;
             using impl = std::conditional_t<Ordered, ordered_map_impl<fn_type, view_type>,
                                             unordered_map_impl<fn_type, view_type>>;
-            auto chunks = Chunks::template make<input, result>(std::make_shared<fn_type>(std::forward<F>(f)), sink());
-            return map_range<impl>(std::move(chunks), concurrency(), std::views::all(std::forward<Range>(inputs)),
+            auto submitter = chunks.template make<input, result>(std::make_shared<fn_type>(std::forward<F>(f)));
+            return map_range<impl>(std::move(submitter), concurrency(), std::views::all(std::forward<Range>(inputs)),
                                    options);
         }
     }

@@ -1,8 +1,8 @@
 #pragma once
 // The interface of the executors that run tasks in other processes (process_pool, mpi_pool):
-// executor_base's, with what can be shipped checked at compile time. The pieces that ship a task
-// (shipped_task, remote_chunks) are shared with the type-erased `executor`, which decides at run
-// time.
+// executor_base's over a remote_sink, with what can be shipped checked at compile time. The
+// pieces that ship a task (shipped_task, remote_chunks) are shared with the type-erased
+// `executor`, which decides at run time.
 
 #include <chrono>
 #include <memory>
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fronta/detail/executor_base.hpp"
+#include "fronta/detail/remote_sink.hpp"
 #include "fronta/remote/call.hpp"
 
 namespace fronta {
@@ -51,12 +52,13 @@ std::pair<future<call_result_t<F, Args...>>, remote::remote_task*> shipped_task(
     }
 }
 
-/// How `map` hands chunks to a remote executor: each chunk is one shipped task.
+/// How `map` hands chunks to a remote executor: each chunk is one shipped task on `target`.
 struct remote_chunks {
+    std::shared_ptr<remote_sink> target;
+
     template <class Input, class Result, class Fn>
-    static chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn, std::shared_ptr<task_sink> target) {
-        return [target = std::move(target), fn = std::move(fn)](
-                   std::vector<Input>&& items) -> future<chunk_result<Result>> {
+    chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
+        return [target = target, fn = std::move(fn)](std::vector<Input>&& items) -> future<chunk_result<Result>> {
             using shipping = remote::chunk_shipping<Fn, Input>;
             if constexpr (shipping::value) {
                 auto request = shipping::chunk(target->passes_descriptors(), *fn, std::move(items));
@@ -84,14 +86,16 @@ public:
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
         if constexpr (mappable<F, std::ranges::range_value_t<Range>>)
             remote::check_shippable<F, std::ranges::range_value_t<Range>>();
-        return map_with<true, remote_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<true>(remote_chunks{shared_remote_sink()}, std::forward<F>(f), std::forward<Range>(inputs),
+                              options);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
         if constexpr (mappable<F, std::ranges::range_value_t<Range>>)
             remote::check_shippable<F, std::ranges::range_value_t<Range>>();
-        return map_with<false, remote_chunks>(std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<false>(remote_chunks{shared_remote_sink()}, std::forward<F>(f), std::forward<Range>(inputs),
+                               options);
     }
 
     /// `submit` with a per-task retry count and timeout, over the pool's `retries` and
@@ -102,7 +106,16 @@ public:
     }
 
 protected:
-    using executor_base::executor_base;
+    /// Only a remote sink: what sink() holds is one from here on (see remote_target).
+    explicit remote_executor_base(std::shared_ptr<remote_sink> sink) : executor_base(std::move(sink)) {}
+
+    /// As executor_base's, from another remote executor only, so the sink stays a remote one.
+    void take_ownership(remote_executor_base&& other) noexcept { executor_base::take_ownership(std::move(other)); }
+
+    /// The sink as what it is; a static_cast, since the constructor and take_ownership admit
+    /// nothing else.
+    remote_sink& remote_target() const { return static_cast<remote_sink&>(*sink()); }
+    std::shared_ptr<remote_sink> shared_remote_sink() const { return std::static_pointer_cast<remote_sink>(sink()); }
 
     /// Ships `f(args...)` with per-task retries and timeout. What cannot be called or shipped is a
     /// compile-time error, and the first one the compiler reports.
@@ -113,12 +126,12 @@ protected:
         } else {
             remote::check_shippable<F, Args...>();
             if constexpr (remote::shipping<F, Args...>::value) {
-                const auto& target = sink();
-                auto [fut, t] = shipped_task(target->passes_descriptors(), "submit", std::forward<F>(f),
+                remote_sink& target = remote_target();  // before the task exists: an empty pool must not leak it
+                auto [fut, t] = shipped_task(target.passes_descriptors(), "submit", std::forward<F>(f),
                                              std::forward<Args>(args)...);
                 if (options.retries) t->retries_left = *options.retries;
                 if (options.timeout) t->timeout = *options.timeout;
-                target->enqueue_remote(t);
+                target.enqueue_remote(t);
                 return fut;
             }
         }

@@ -13,10 +13,6 @@
 
 #include "fronta/future.hpp"
 
-namespace fronta::remote {
-class remote_task;  // remote/call.hpp; only executors that ship tasks include it
-}
-
 namespace fronta::detail {
 
 // Exactly one of execute/cancel/fail is called, once; each gives up the queue's reference.
@@ -77,7 +73,8 @@ auto make_task(F&& f, Args&&... args) {
 }
 
 /// What every executor is underneath: a place to put tasks. The type-erased `executor`, `map` and
-/// the concrete executors all talk to this.
+/// the concrete executors all talk to this. Executors that ship tasks to other processes extend it
+/// (remote_sink.hpp); nothing here knows about shipping.
 class task_sink {
 public:
     virtual ~task_sink() = default;
@@ -89,15 +86,6 @@ public:
     virtual void shutdown_at_destruction() { shutdown(true, false); }
     /// How many tasks run at once; `map` sizes its window from it.
     virtual std::size_t concurrency() const noexcept = 0;
-
-    /// True for executors that run tasks in other processes: they take remote tasks only.
-    virtual bool is_remote() const noexcept { return false; }
-    /// True for remote executors whose transport passes file descriptors (shared memory handed over
-    /// by descriptor); false where everything travels as bytes (MPI).
-    virtual bool passes_descriptors() const noexcept { return true; }
-    /// Takes ownership of `t`, as `enqueue` does, for remote executors. The default (an in-process
-    /// executor) fails `t` and throws std::logic_error.
-    virtual void enqueue_remote(remote::remote_task* t);
 };
 
 }  // namespace fronta::detail

@@ -1,0 +1,40 @@
+# Every public header compiles on its own, as the only include of a translation unit (folly's
+# HeaderCompileTest): a header that leans on what its includer happened to include first fails
+# here. Each is included twice, so a missing #pragma once fails too. The headers are found when
+# the test runs, so a new one is checked without touching this file.
+#   CXX, SOURCE_INCLUDE_DIR (fronta's include/), INCLUDE_DIRS (others, |-separated),
+#   WITH_MPI (mpi_pool.hpp only then), WORK_DIR
+file(GLOB_RECURSE headers RELATIVE ${SOURCE_INCLUDE_DIR} ${SOURCE_INCLUDE_DIR}/fronta/*.hpp)
+list(SORT headers)
+list(LENGTH headers count)
+if(count LESS 10)
+  message(FATAL_ERROR "found only ${count} headers under ${SOURCE_INCLUDE_DIR}/fronta: wrong directory?")
+endif()
+set(flags -std=c++20 -fsyntax-only -Wall -Wextra -Wpedantic -Werror)
+string(REPLACE "|" ";" INCLUDE_DIRS "${INCLUDE_DIRS}")
+list(APPEND flags -I${SOURCE_INCLUDE_DIR})
+foreach(dir ${INCLUDE_DIRS})
+  list(APPEND flags -isystem ${dir})  # others' warnings are not ours to fail on
+endforeach()
+file(MAKE_DIRECTORY ${WORK_DIR})
+set(failed "")
+set(checked 0)
+foreach(header ${headers})
+  if(header STREQUAL "fronta/mpi_pool.hpp" AND NOT WITH_MPI)
+    message(STATUS "skipped (no MPI): ${header}")
+    continue()
+  endif()
+  string(MAKE_C_IDENTIFIER ${header} name)
+  set(unit ${WORK_DIR}/${name}.cpp)
+  file(WRITE ${unit} "#include <${header}>\n#include <${header}>\n")
+  execute_process(COMMAND ${CXX} ${flags} ${unit} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    list(APPEND failed ${header})
+    message("${header} does not compile on its own:\n${err}")
+  endif()
+  math(EXPR checked "${checked} + 1")
+endforeach()
+if(failed)
+  message(FATAL_ERROR "headers that do not compile alone: ${failed}")
+endif()
+message(STATUS "${checked} public headers compile on their own")
