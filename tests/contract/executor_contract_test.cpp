@@ -1,5 +1,5 @@
 // The executor contract (executor_contract.hpp) on every executor of one process: inline,
-// thread_pool, process_pool, and the type-erased executor over each pool. Process workers are
+// thread_pool, process_pool, and the type-erased executor over each of them. Process workers are
 // copies of this binary, hence its own main with fronta::init.
 #include "contract/executor_contract.hpp"
 
@@ -23,6 +23,10 @@ struct process_pool_maker {
     static constexpr bool runs_at_submit = false;
     static fronta::process_pool make() { return fronta::process_pool(2); }
 };
+struct executor_over_inline_maker {
+    static constexpr bool runs_at_submit = true;
+    static fronta::executor make() { return fronta::inline_executor(); }
+};
 struct executor_over_thread_pool_maker {
     static constexpr bool runs_at_submit = false;
     static fronta::executor make() { return fronta::thread_pool(2); }
@@ -37,6 +41,7 @@ struct executor_over_process_pool_maker {
 INSTANTIATE_TYPED_TEST_SUITE_P(inline_executor, executor_contract, inline_maker);
 INSTANTIATE_TYPED_TEST_SUITE_P(thread_pool, executor_contract, thread_pool_maker);
 INSTANTIATE_TYPED_TEST_SUITE_P(process_pool, executor_contract, process_pool_maker);
+INSTANTIATE_TYPED_TEST_SUITE_P(executor_over_inline, executor_contract, executor_over_inline_maker);
 INSTANTIATE_TYPED_TEST_SUITE_P(executor_over_thread_pool, executor_contract, executor_over_thread_pool_maker);
 INSTANTIATE_TYPED_TEST_SUITE_P(executor_over_process_pool, executor_contract, executor_over_process_pool_maker);
 
