@@ -149,7 +149,7 @@ TEST(mailbox_ring, the_doorbell_protocol_loses_no_wake_up) {
     ASSERT_GE(doorbell, 0);
     constexpr std::uint64_t messages = 100'000;
     std::atomic<int> lost_wake_ups{0};
-    std::atomic<std::uint64_t> sleeps{0};
+    std::atomic<std::uint64_t> sleeps{0}, sleep_attempts{0};
     std::thread reader([&] {
         std::uint64_t next = 0;
         std::string body;
@@ -166,6 +166,7 @@ TEST(mailbox_ring, the_doorbell_protocol_loses_no_wake_up) {
                 continue;
             }
             consumer.set_sleeping(true);
+            ++sleep_attempts;
             if (!consumer.empty()) {
                 consumer.set_sleeping(false);
                 continue;
@@ -200,7 +201,8 @@ TEST(mailbox_ring, the_doorbell_protocol_loses_no_wake_up) {
     reader.join();
     close(doorbell);
     EXPECT_EQ(lost_wake_ups.load(), 0);
-    EXPECT_LE(rung, sleeps.load()) << "a doorbell only for a consumer that went to sleep";
+    // Each doorbell clears a flag the consumer set (it may then have found a record and not slept).
+    EXPECT_LE(rung, sleep_attempts.load()) << "a doorbell only for a consumer that set its flag";
     std::printf("%llu messages, the consumer slept %llu times, %llu doorbells\n",
                 static_cast<unsigned long long>(messages), static_cast<unsigned long long>(sleeps.load()),
                 static_cast<unsigned long long>(rung));
