@@ -122,7 +122,9 @@ struct child_setup {
     return c;
 }
 
-[[maybe_unused]] child_process start_scenario(const std::string& name) { return start_child({"/proc/self/exe", "--scenario=" + name}); }
+[[maybe_unused]] child_process start_scenario(const std::string& name) {
+    return start_child({"/proc/self/exe", "--scenario=" + name});
+}
 
 // Reads the child's stdout until `done(output)` holds, EOF, or the deadline; true if `done` held.
 template <class Done>
@@ -172,8 +174,8 @@ bool read_until(child_process& c, Done done, std::chrono::seconds limit) {
 
 // Waits until process `pid` has ended (it may be ours or an orphan we adopted), up to `limit`;
 // returns how long it took, or nullopt. Reaps it if it is our child.
-[[maybe_unused]] std::optional<steady::duration> wait_for_end(pid_t pid, steady::time_point since, std::chrono::seconds limit,
-                                             bool reap = true) {
+[[maybe_unused]] std::optional<steady::duration> wait_for_end(pid_t pid, steady::time_point since,
+                                                              std::chrono::seconds limit, bool reap = true) {
     const int fd = pidfd_of(pid);
     if (fd < 0) {
         if (reap) waitpid(pid, nullptr, WNOHANG);

@@ -81,7 +81,8 @@ bool eventually(Predicate&& predicate, std::chrono::seconds limit = std::chrono:
     const auto give_up = std::chrono::steady_clock::now() + limit;
     while (!predicate()) {
         if (std::chrono::steady_clock::now() > give_up) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling an observable condition, not ordering events
+        // polling an observable condition, not ordering events
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     return true;
 }

@@ -344,5 +344,6 @@ REGISTER_TYPED_TEST_SUITE_P(executor_contract, submit_returns_values_of_register
                             map_reads_a_lazy_input_as_results_are_consumed,
                             map_exception_surfaces_when_iterating_to_its_element, map_unordered_yields_every_result,
                             map_unordered_exception_ends_iteration, wait_and_as_completed_work_on_its_futures,
-                            submit_after_shutdown_throws_shutdown_error, shutdown_wait_returns_after_queued_work_is_done,
+                            submit_after_shutdown_throws_shutdown_error,
+                            shutdown_wait_returns_after_queued_work_is_done,
                             shutdown_cancel_futures_cancels_queued_tasks, concurrency_is_positive);

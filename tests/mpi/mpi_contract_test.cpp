@@ -10,7 +10,9 @@ namespace {
 
 struct mpi_world_maker {
     static constexpr bool runs_at_submit = false;
-    static fronta::mpi_pool make() { return fronta::mpi_pool(fronta::mpi_pool_options{.launch = fronta::mpi_launch::world}); }
+    static fronta::mpi_pool make() {
+        return fronta::mpi_pool(fronta::mpi_pool_options{.launch = fronta::mpi_launch::world});
+    }
 };
 struct mpi_spawn_maker {
     static constexpr bool runs_at_submit = false;

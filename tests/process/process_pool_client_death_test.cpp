@@ -184,8 +184,10 @@ TEST(process_pool_signals, a_task_reading_the_terminal_is_not_stopped_for_good) 
 }
 
 const scenario_registration client_dies_scenario{"client_dies", scenario_client_dies};
-const scenario_registration ctrl_c_handled_scenario{"ctrl_c_handled", [](const std::string&) { return scenario_ctrl_c_handled(); }};
-const scenario_registration terminal_read_scenario{"terminal_read", [](const std::string&) { return scenario_terminal_read(); }};
+const scenario_registration ctrl_c_handled_scenario{"ctrl_c_handled",
+                                          [](const std::string&) { return scenario_ctrl_c_handled(); }};
+const scenario_registration terminal_read_scenario{"terminal_read",
+                                          [](const std::string&) { return scenario_terminal_read(); }};
 
 }  // namespace
 

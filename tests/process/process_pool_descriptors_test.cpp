@@ -357,8 +357,10 @@ TEST(process_pool_startup, a_worker_out_of_descriptors_fails_the_task_and_serves
     EXPECT_EQ(pool.submit(length_of, std::string(4 << 20, 'x')).get(30s), std::size_t{4} << 20);
 }
 
-const scenario_registration descriptor_limit_scenario{"descriptor_limit", [](const std::string&) { return scenario_descriptor_limit(); }};
-const scenario_registration descriptors_run_out_scenario{"descriptors_run_out", [](const std::string&) { return scenario_descriptors_run_out(); }};
+const scenario_registration descriptor_limit_scenario{"descriptor_limit",
+                                          [](const std::string&) { return scenario_descriptor_limit(); }};
+const scenario_registration descriptors_run_out_scenario{"descriptors_run_out",
+                                          [](const std::string&) { return scenario_descriptors_run_out(); }};
 
 }  // namespace
 
