@@ -87,9 +87,12 @@ public:
     }
     const std::string& path() const { return path_; }
     // The byte waits in the FIFO for the task, read now or later, as long as this end stays open.
-    void open() {
+    // With `waiters`, that many tasks pass (one byte each; at most a pipe's 64 KiB).
+    void open(std::size_t waiters = 1) {
         fd_ = ::open(path_.c_str(), O_RDWR);  // never blocks, unlike a writer-only open
-        if (fd_ < 0 || write(fd_, "x", 1) != 1) throw std::runtime_error("cannot open the gate " + path_);
+        const std::string bytes(waiters, 'x');
+        if (fd_ < 0 || write(fd_, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()))
+            throw std::runtime_error("cannot open the gate " + path_);
     }
 
 private:

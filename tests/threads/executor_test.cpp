@@ -61,20 +61,6 @@ TEST(inline_executor, runs_in_the_calling_thread_at_submit) {
     EXPECT_THROW(ex.submit([] {}), fronta::shutdown_error);
 }
 
-TEST(executor_erased, picked_at_run_time_same_code) {
-    for (std::string kind : {"inline", "threads"}) {
-        fronta::executor ex = make_executor(kind);
-        auto f = ex.submit([](int x) { return x + 1; }, 41);
-        EXPECT_EQ(f.get(), 42) << kind;
-        std::vector<int> inputs{1, 2, 3};
-        int sum = 0;
-        for (int y : ex.map([](int x) { return x * 10; }, inputs)) sum += y;
-        EXPECT_EQ(sum, 60) << kind;
-        ex.shutdown();
-        EXPECT_THROW(ex.submit([] {}), fronta::shutdown_error) << kind;
-    }
-}
-
 TEST(executor_erased, copies_share_and_last_copy_shuts_down) {
     std::atomic<int> count{0};
     {
