@@ -53,17 +53,6 @@ int channel_descriptor() {
 
 [[noreturn]] void fail(const char* what, int error) { throw std::system_error(error, std::generic_category(), what); }
 
-// In a copy of the program that a process_pool started, fronta::init runs the worker loop and
-// exits. (This file is linked into every program that creates a process_pool.)
-void become_worker_if_asked(int, char**) {
-    if (const char* worker = std::getenv(worker_environment_variable)) {
-        const std::string settings = worker;
-        unsetenv(worker_environment_variable);  // not for programs this worker may start
-        std::exit(run_process_worker(settings));
-    }
-}
-[[maybe_unused]] const bool hook_added = (detail::add_init_hook(&become_worker_if_asked), true);
-
 }  // namespace
 
 worker_process::~worker_process() {

@@ -460,7 +460,12 @@ std::size_t engine::depth(const worker& w) const {
 
 void engine::assign() {
     // Each task goes to the least loaded worker that can take one: a free worker takes the next
-    // task, and tasks are sent ahead only while every worker is busy.
+    // task, and tasks are sent ahead only while every worker is busy. A worker that is starting
+    // (or running the initializer) will be free soon: while there is one, nothing is sent ahead,
+    // or a quick task could wait behind a long one on a busy worker.
+    const bool one_coming = std::any_of(workers_.begin(), workers_.end(), [](const std::unique_ptr<worker>& w) {
+        return !w->gone && (!w->ready || w->initializing) && w->tasks.empty();
+    });
     while (!queue_.empty()) {
         worker* best = nullptr;
         for (auto& w : workers_) {
@@ -468,7 +473,7 @@ void engine::assign() {
             if (best == nullptr || w->tasks.size() < best->tasks.size()) best = w.get();
             if (best->tasks.empty()) break;  // none is less loaded
         }
-        if (best == nullptr) break;
+        if (best == nullptr || (best->busy() && one_coming)) break;
         remote_task* t = take_next();
         if (t == nullptr) break;
         const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;

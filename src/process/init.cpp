@@ -1,4 +1,6 @@
-// fronta::init: in the program, remember that it ran; in a worker copy, run the worker loop.
+// fronta::init: in the program, remember that it ran; in a worker copy, run the worker loop. It is
+// the program's entry, above every transport: it lives with the process transport, which is part of
+// the core library, and MPI hooks in (add_init_hook).
 #include "fronta/init.hpp"
 
 #include <elf.h>
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "fronta/remote/registry.hpp"
+#include "process/process_worker.hpp"
 
 namespace fronta {
 namespace {
@@ -65,9 +68,17 @@ std::string compute_build_id() {
 }  // namespace
 
 void init(int argc, char** argv) {
-    // Transports become workers here (a process_pool's worker, an MPI rank) and exit when done.
-    for (int i = 0; i < init_hook_count; ++i) init_hooks[i](argc, argv);
+    // A copy of the program that a process_pool started serves it and exits. Any fronta program
+    // checks the variable (and refuses loudly what is not from its own pool), whether or not it
+    // uses process_pool itself.
+    if (const char* worker = std::getenv(process::worker_environment_variable)) {
+        const std::string settings = worker;
+        unsetenv(process::worker_environment_variable);  // not for programs this worker may start
+        std::exit(process::run_process_worker(settings));
+    }
     remote::registry::instance().check();
+    // Other transports (MPI) hook in here: a worker rank serves and exits.
+    for (int i = 0; i < init_hook_count; ++i) init_hooks[i](argc, argv);
     init_done.store(true);
 }
 
