@@ -28,8 +28,8 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <optional>
 #include <map>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -83,8 +83,8 @@ struct child_process {
 struct child_setup {
     std::vector<std::string> env;  // added to this process's environment, or all of it
     bool inherit_env = true;
-    int channel = -1;               // if given, the child has it at descriptor 100
-    bool stderr_too = false;        // stderr into the same pipe as stdout
+    int channel = -1;         // if given, the child has it at descriptor 100
+    bool stderr_too = false;  // stderr into the same pipe as stdout
 };
 
 [[maybe_unused]] child_process start_child(const std::vector<std::string>& args, const child_setup& setup = {}) {
@@ -146,7 +146,8 @@ bool read_until(child_process& c, Done done, std::chrono::seconds limit) {
 // Reads the child's stdout to its end (every holder of the pipe closed it); false on timeout.
 [[maybe_unused]] bool read_to_end(child_process& c, std::chrono::seconds limit) {
     bool ended = false;
-    read_until(c, [&](const std::string&) { return ended; }, limit);
+    read_until(
+        c, [&](const std::string&) { return ended; }, limit);
     // read_until returns at EOF without `done`; tell EOF from the deadline by one more look.
     pollfd p{c.from_stdout, POLLIN, 0};
     if (poll(&p, 1, 0) == 1) {
@@ -213,7 +214,8 @@ bool read_until(child_process& c, Done done, std::chrono::seconds limit) {
 [[maybe_unused]] int finish_child(child_process& c, std::chrono::seconds read_limit, std::chrono::seconds wait_limit) {
     if (c.to_stdin >= 0) close(c.to_stdin);
     c.to_stdin = -1;
-    read_until(c, [](const std::string&) { return false; }, read_limit);
+    read_until(
+        c, [](const std::string&) { return false; }, read_limit);
     return wait_for_child(c, wait_limit);
 }
 

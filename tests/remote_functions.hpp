@@ -104,7 +104,8 @@ private:
 // A regression of the callback tests would stall the pool, destructor included: end the test
 // process with a failure instead of hanging (CTest runs each test, or each MPI job, on its own).
 template <class T>
-decltype(auto) get_or_die(const fronta::future<T>& f, const char* what, std::chrono::seconds limit = std::chrono::seconds(60)) {
+decltype(auto) get_or_die(const fronta::future<T>& f, const char* what,
+                          std::chrono::seconds limit = std::chrono::seconds(60)) {
     if (!f.wait_for(limit)) {
         std::fprintf(stderr, "FAILED: %s: no result within %lld s; the pool is stalled\n", what,
                      static_cast<long long>(limit.count()));

@@ -68,7 +68,8 @@ int main(int argc, char** argv) {
         return seconds_since(start) * 1e9 / items;
     });
 
-    std::printf("{\"impl\": \"fronta mpi_pool\", \"workers\": %zu, \"round_trip_us\": %.2f, "
-                "\"batched_us_per_task\": %.3f, \"map_ns_per_item\": %.1f}\n",
-                workers, round_trip_us, batched_us, map_ns);
+    std::printf(
+        "{\"impl\": \"fronta mpi_pool\", \"workers\": %zu, \"round_trip_us\": %.2f, "
+        "\"batched_us_per_task\": %.3f, \"map_ns_per_item\": %.1f}\n",
+        workers, round_trip_us, batched_us, map_ns);
 }

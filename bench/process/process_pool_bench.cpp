@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <thread>
 #include <chrono>
+#include <thread>
 #include <vector>
 
 #include "fronta/fronta.hpp"
@@ -35,7 +35,6 @@ FRONTA_REMOTE(first_element);
 
 std::vector<double> echo(std::vector<double> values) { return values; }
 FRONTA_REMOTE(echo);
-
 
 template <class Pool>
 void batched(benchmark::State& state) {
@@ -142,7 +141,14 @@ BENCHMARK(chunked_map<fronta::process_pool>)->Unit(benchmark::kMillisecond)->Min
 BENCHMARK(chunked_map<fronta::thread_pool>)->Unit(benchmark::kMillisecond)->MinTime(2.0)->UseRealTime();
 BENCHMARK(handoff_100mb<fronta::process_pool>)->MinTime(1.0)->UseRealTime();
 BENCHMARK(handoff_100mb<fronta::thread_pool>)->MinTime(1.0)->UseRealTime();
-BENCHMARK(large_value<fronta::process_pool>)->Arg(8)->Arg(32)->Arg(128)->Arg(256)->MinTime(2.0)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(large_value<fronta::process_pool>)
+    ->Arg(8)
+    ->Arg(32)
+    ->Arg(128)
+    ->Arg(256)
+    ->MinTime(2.0)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 int main(int argc, char** argv) {
     fronta::init(argc, argv);  // the workers are copies of this benchmark

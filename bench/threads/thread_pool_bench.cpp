@@ -26,13 +26,11 @@ constexpr long batch = 200'000;
 
 int trivial(int x) { return x + 1; }
 
-
 template <class SubmitAll>
 void measure_batch(benchmark::State& state, SubmitAll&& run_batch, long tasks = batch) {
     for (auto _ : state) benchmark::DoNotOptimize(run_batch());
-    state.counters["ns_per_task"] =
-        benchmark::Counter(static_cast<double>(tasks) * state.iterations(),
-                           benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+    state.counters["ns_per_task"] = benchmark::Counter(static_cast<double>(tasks) * state.iterations(),
+                                                       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 // ---- fronta ---------------------------------------------------------------------------------

@@ -51,8 +51,7 @@ public:
     };
 
     as_completed_range(std::vector<Future> futures, detail::deadline until, std::string timeout_text)
-        : futures_(std::move(futures)), until_(until), timeout_text_(std::move(timeout_text)),
-          ready_(futures_.size()) {
+        : futures_(std::move(futures)), until_(until), timeout_text_(std::move(timeout_text)), ready_(futures_.size()) {
         watcher_ = std::make_unique<detail::completion_list>(futures_.size());
         std::vector<bool> early(futures_.size());
         for (std::size_t i = 0; i < futures_.size(); ++i)
@@ -82,7 +81,6 @@ public:
     bool finished() const noexcept { return current_ == npos; }
 
 private:
-
     void advance() {
         if (ready_begin_ == ready_end_) {
             while (ready_end_ < futures_.size()) {
@@ -120,7 +118,6 @@ private:
     bool started_ = false;
     std::unique_ptr<detail::completion_list> watcher_;  // last: unregisters before the rest goes
 };
-
 
 /// Yields each future as it completes, without a time limit.
 template <future_range Range>

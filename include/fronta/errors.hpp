@@ -36,8 +36,7 @@ public:
 /// A `promise` was destroyed without setting a value or an exception; its future holds this.
 class broken_promise : public invalid_state_error {
 public:
-    broken_promise()
-        : invalid_state_error("the promise was destroyed before it set a value or an exception") {}
+    broken_promise() : invalid_state_error("the promise was destroyed before it set a value or an exception") {}
 };
 
 /// The executor can no longer run tasks (a worker died, or it was shut down).

@@ -35,7 +35,7 @@ public:
     /// Takes ownership of `source` (moved in).
     template <class E>
         requires std::derived_from<std::remove_cvref_t<E>, detail::executor_base> &&
-                 (!std::is_same_v<std::remove_cvref_t<E>, executor>) && (!std::is_lvalue_reference_v<E>)
+                     (!std::is_same_v<std::remove_cvref_t<E>, executor>) && (!std::is_lvalue_reference_v<E>)
     executor(E&& source)  // NOLINT(google-explicit-constructor): converting on purpose
         : executor_base(take_sink(source)), remote_(std::dynamic_pointer_cast<detail::remote_sink>(sink_)),
           owner_(std::make_shared<shutdown_on_last_copy>(sink_)) {}

@@ -270,27 +270,42 @@ struct coroutine_promise<void> : coroutine_promise_base<void> {
 template <class T, class F>
 constexpr int continuation_kind() {
     if constexpr (std::is_void_v<T>) {
-        if constexpr (std::invocable<F&>) return 0;
-        else if constexpr (std::invocable<F&, const future<T>&>) return 3;
-        else return -1;
+        if constexpr (std::invocable<F&>)
+            return 0;
+        else if constexpr (std::invocable<F&, const future<T>&>)
+            return 3;
+        else
+            return -1;
     } else {
-        if constexpr (std::invocable<F&, const T&>) return 1;
-        else if constexpr (std::invocable<F&, T&&>) return 2;
-        else if constexpr (std::invocable<F&, const future<T>&>) return 3;
-        else return -1;
+        if constexpr (std::invocable<F&, const T&>)
+            return 1;
+        else if constexpr (std::invocable<F&, T&&>)
+            return 2;
+        else if constexpr (std::invocable<F&, const future<T>&>)
+            return 3;
+        else
+            return -1;
     }
 }
 
 template <class T, class F, int Kind>
 struct continuation_result;
 template <class T, class F>
-struct continuation_result<T, F, 0> { using type = std::invoke_result_t<F&>; };
+struct continuation_result<T, F, 0> {
+    using type = std::invoke_result_t<F&>;
+};
 template <class T, class F>
-struct continuation_result<T, F, 1> { using type = std::invoke_result_t<F&, const T&>; };
+struct continuation_result<T, F, 1> {
+    using type = std::invoke_result_t<F&, const T&>;
+};
 template <class T, class F>
-struct continuation_result<T, F, 2> { using type = std::invoke_result_t<F&, T&&>; };
+struct continuation_result<T, F, 2> {
+    using type = std::invoke_result_t<F&, T&&>;
+};
 template <class T, class F>
-struct continuation_result<T, F, 3> { using type = std::invoke_result_t<F&, const future<T>&>; };
+struct continuation_result<T, F, 3> {
+    using type = std::invoke_result_t<F&, const future<T>&>;
+};
 
 /// Runs `fn(args...)` and stores its result or exception in `target` (already claimed as running).
 template <class R, class Fn, class... Args>
@@ -362,7 +377,5 @@ auto future<T>::then(F&& f) const {
 
 template <class T>
 struct std::hash<fronta::future<T>> {
-    std::size_t operator()(const fronta::future<T>& f) const noexcept {
-        return std::hash<const void*>{}(f.state());
-    }
+    std::size_t operator()(const fronta::future<T>& f) const noexcept { return std::hash<const void*>{}(f.state()); }
 };

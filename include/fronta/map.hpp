@@ -21,8 +21,8 @@
 #include <iterator>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <ranges>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>

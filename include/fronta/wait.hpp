@@ -120,8 +120,7 @@ auto wait(Range&& futures, return_when when = return_when::all_completed) {
 
 /// Waits at most `timeout`; on timeout returns what is done by then (no exception, as in Python).
 template <future_range Range, class Rep, class Period>
-auto wait(Range&& futures, std::chrono::duration<Rep, Period> timeout,
-          return_when when = return_when::all_completed) {
+auto wait(Range&& futures, std::chrono::duration<Rep, Period> timeout, return_when when = return_when::all_completed) {
     return detail::wait_until(std::forward<Range>(futures), detail::deadline_after(timeout), when);
 }
 

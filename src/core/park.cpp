@@ -23,14 +23,13 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected, deadli
     timespec ts{};
     ts.tv_sec = static_cast<time_t>(secs.count());
     ts.tv_nsec = static_cast<long>(std::chrono::duration_cast<std::chrono::nanoseconds>(since_epoch - secs).count());
-    const long rc = syscall(SYS_futex, address, FUTEX_WAIT_BITSET_PRIVATE, expected, &ts, nullptr,
-                            FUTEX_BITSET_MATCH_ANY);
+    const long rc =
+        syscall(SYS_futex, address, FUTEX_WAIT_BITSET_PRIVATE, expected, &ts, nullptr, FUTEX_BITSET_MATCH_ANY);
     return !(rc == -1 && errno == ETIMEDOUT);
 }
 
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept {
-    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr,
-            nullptr, 0);
+    syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
 }
 
 void futex_wake_one(std::atomic<std::uint32_t>& word) noexcept {

@@ -11,7 +11,8 @@ namespace {
 
 std::shared_ptr<remote::engine> start_mpi_pool(const mpi_pool_options& options) {
     if (!detail::initialized())
-        throw invalid_state_error("mpi_pool: call fronta::init(argc, argv) at the top of main: worker ranks serve inside it");
+        throw invalid_state_error(
+            "mpi_pool: call fronta::init(argc, argv) at the top of main: worker ranks serve inside it");
     auto link = std::make_unique<mpi::mpi_transport>(options);
     remote::engine_options settings;
     settings.pool = "mpi_pool";

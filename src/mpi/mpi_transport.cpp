@@ -127,7 +127,8 @@ std::vector<std::unique_ptr<remote::worker>> mpi_transport::start_workers(std::s
 std::vector<std::unique_ptr<remote::worker>> mpi_transport::join_world(std::size_t n) {
     if (joined_) throw broken_executor("mpi_pool: the world's worker ranks cannot be replaced");
     if (!launched_with_world())
-        throw invalid_state_error("mpi_pool: launch = world needs a program started by mpirun/srun with at least 2 ranks");
+        throw invalid_state_error(
+            "mpi_pool: launch = world needs a program started by mpirun/srun with at least 2 ranks");
     if (world_rank() != 0) throw invalid_state_error("mpi_pool: only rank 0 runs main and creates pools");
     const std::size_t available = static_cast<std::size_t>(world_size() - 1);
     if (n > available)

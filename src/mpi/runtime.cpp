@@ -209,9 +209,10 @@ int serve(MPI_Comm comm, int client, bool spawned) {
             switch (m->tag) {
                 case hello_tag: {
                     const auto refusal = remote::refusal_of(m->payload.view());
-                    const std::string answer = refusal ? *refusal
-                                                       : "ok\n" + std::string(host, static_cast<std::size_t>(host_length)) +
-                                                             "\n" + std::to_string(getpid());
+                    const std::string answer = refusal
+                                                   ? *refusal
+                                                   : "ok\n" + std::string(host, static_cast<std::size_t>(host_length)) +
+                                                         "\n" + std::to_string(getpid());
                     out.post(comm, client, hello_tag, 0, answer);
                     break;
                 }
@@ -234,11 +235,8 @@ int serve(MPI_Comm comm, int client, bool spawned) {
                         return 0;
                     }
                     break;  // a world rank waits for the next pool
-                case exit_tag:
-                    out.finish();
-                    return 0;
-                default:
-                    std::fprintf(stderr, "fronta mpi worker: unexpected message tag %d; ignored\n", m->tag);
+                case exit_tag: out.finish(); return 0;
+                default: std::fprintf(stderr, "fronta mpi worker: unexpected message tag %d; ignored\n", m->tag);
             }
         }
     } catch (const mpi_error& e) {

@@ -86,7 +86,8 @@ void wait_for_ended_groups() {
         }
         const auto waited = clock::now() - start;
         if (!killed && waited > exit_grace) {
-            std::fprintf(stderr, "fronta: mpi_pool: %zu workers of an earlier group did not exit within %lld s; killing them\n",
+            std::fprintf(stderr,
+                         "fronta: mpi_pool: %zu workers of an earlier group did not exit within %lld s; killing them\n",
                          left.size(), static_cast<long long>(std::chrono::seconds(exit_grace).count()));
             for (const auto& p : left) kill_exactly(p);
             killed = true;

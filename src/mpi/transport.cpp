@@ -2,8 +2,8 @@
 
 #include <sched.h>
 #include <sys/mman.h>
-#include <unistd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -102,7 +102,8 @@ void check(int code, const char* what) {
     char text[MPI_MAX_ERROR_STRING];
     int length = 0;
     if (MPI_Error_string(code, text, &length) != MPI_SUCCESS) length = 0;
-    throw mpi_error(std::string(what) + " failed: " + (length > 0 ? std::string(text, length) : "error " + std::to_string(code)));
+    throw mpi_error(std::string(what) +
+                    " failed: " + (length > 0 ? std::string(text, length) : "error " + std::to_string(code)));
 }
 
 sender::~sender() { abandon(); }

@@ -20,12 +20,12 @@
 namespace fronta::mpi {
 
 enum tag : int {
-    hello_tag = 7101,  // client -> worker: build id; worker -> client: "ok" or why not
-    task_tag = 7102,   // client -> worker: a serialized remote::request
-    reply_tag = 7103,  // worker -> client: the reply to task `id`
-    stop_tag = 7104,   // client -> worker: this pool is done (spawned workers exit, world ranks wait)
-    exit_tag = 7105,   // client -> world worker: the program is ending, leave
-    piece_tag = 7106,  // the rest of a message longer than one piece
+    hello_tag = 7101,       // client -> worker: build id; worker -> client: "ok" or why not
+    task_tag = 7102,        // client -> worker: a serialized remote::request
+    reply_tag = 7103,       // worker -> client: the reply to task `id`
+    stop_tag = 7104,        // client -> worker: this pool is done (spawned workers exit, world ranks wait)
+    exit_tag = 7105,        // client -> world worker: the program is ending, leave
+    piece_tag = 7106,       // the rest of a message longer than one piece
     initialize_tag = 7107,  // client -> worker: the pool's initializer (a request), after the hello;
                             // worker -> client: its reply. No task goes to a worker before that reply.
 };

@@ -11,7 +11,6 @@
 #include <stdexcept>
 #include <system_error>
 
-
 namespace fronta::process {
 namespace wire = process::wire;
 
@@ -75,7 +74,8 @@ std::vector<int> connection::duplicate_attachments(const remote::attachments* at
             for (int fd : attached->fds()) {
                 const int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
                 if (copy < 0)
-                    throw std::system_error(errno, std::generic_category(), "fronta: cannot pass a descriptor to a worker");
+                    throw std::system_error(errno, std::generic_category(),
+                                            "fronta: cannot pass a descriptor to a worker");
                 fds.push_back(copy);
             }
     } catch (...) {
@@ -105,7 +105,8 @@ void connection::append_socket_frame(wire::kind type, const std::string& header,
     fds.clear();
 }
 
-void connection::queue(wire::kind type, std::uint64_t id, std::string_view payload, const remote::attachments* attached) {
+void connection::queue(wire::kind type, std::uint64_t id, std::string_view payload,
+                       const remote::attachments* attached) {
     if (payload.size() > threshold_ || payload.size() > wire::default_max_payload) {
         // Large: into shared memory (a warm segment from the pool), read in place by the peer.
         auto bytes = remote::shared_bytes::acquire(payload.size());
@@ -137,7 +138,9 @@ void connection::queue_shared(wire::kind type, std::uint64_t id, remote::shared_
     std::memcpy(where + 8, &length, 8);
     const std::string_view payload(where, sizeof where);
     const auto count = static_cast<std::uint16_t>(attached ? attached->size() : 0);
-    append_socket_frame(type, wire::encode_header(type, id, payload, static_cast<std::uint16_t>((count + 1) | payload_in_attachment)),
+    append_socket_frame(type,
+                        wire::encode_header(type, id, payload,
+                                            static_cast<std::uint16_t>((count + 1) | payload_in_attachment)),
                         payload, fds);
     bytes.lend();  // the peer's shared_view gives it back
 }
@@ -262,7 +265,7 @@ std::optional<received_frame> connection::next() {
     while (auto got = next_from_socket()) {
         const auto type = got->frame.type;
         if (!box_ || type == wire::kind::hello || type == wire::kind::shutdown || type == wire::kind::initialize)
-            return got;  // socket-only frames, never behind a ring marker
+            return got;                           // socket-only frames, never behind a ring marker
         from_socket_.push_back(std::move(*got));  // taken when the ring reaches its marker
     }
     if (!box_) return std::nullopt;

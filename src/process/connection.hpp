@@ -20,8 +20,8 @@
 #include "fronta/remote/attachments.hpp"
 #include "fronta/remote/payload.hpp"
 #include "fronta/remote/registry.hpp"
-#include "process/wire.hpp"
 #include "process/mailbox.hpp"
+#include "process/wire.hpp"
 
 namespace fronta::process {
 
@@ -32,7 +32,9 @@ struct received_frame {
     std::string unreadable;        // why a payload in shared memory could not be mapped (ENOMEM...)
 
     /// The payload, wherever it lies; valid until `shared` is released.
-    std::string_view payload() const noexcept { return shared.empty() ? std::string_view(frame.payload) : shared.bytes(); }
+    std::string_view payload() const noexcept {
+        return shared.empty() ? std::string_view(frame.payload) : shared.bytes();
+    }
 };
 
 class connection {
@@ -78,8 +80,8 @@ public:
     void queue_task(std::uint64_t id, remote::request& call);
     /// A reply; one in shared memory is sent from there and `reply` is emptied.
     void queue_reply(std::uint64_t id, remote::output_bytes& reply, const remote::attachments* attached);
-    /// Sends what is queued (and wakes the peer if it sleeps on the ring). With `wait`, waits while the socket is full; without, keeps the rest
-    /// for a later call (see has_queued). False if the peer is gone.
+    /// Sends what is queued (and wakes the peer if it sleeps on the ring). With `wait`, waits while the socket is full;
+    /// without, keeps the rest for a later call (see has_queued). False if the peer is gone.
     bool flush(bool wait = true);
     bool has_queued() const noexcept { return !out_.empty(); }
 
@@ -111,9 +113,9 @@ private:
     std::size_t threshold_;
     wire::decoder decoder_;
     std::string out_;
-    std::vector<int> out_fds_;            // owned until sent
-    std::deque<int> in_fds_;              // received, not yet claimed by a frame
-    bool descriptors_lost_ = false;       // the kernel dropped some (MSG_CTRUNC): no room here
+    std::vector<int> out_fds_;       // owned until sent
+    std::deque<int> in_fds_;         // received, not yet claimed by a frame
+    bool descriptors_lost_ = false;  // the kernel dropped some (MSG_CTRUNC): no room here
     std::string in_buffer_;
 
     std::unique_ptr<mailbox> box_;

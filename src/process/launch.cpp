@@ -195,7 +195,8 @@ std::unique_ptr<worker_process> launch_worker(const launch_settings& settings) {
             throw;
         }
         w->link->use_mailbox(std::move(box), true, doorbell, -1);
-        w->link->queue(wire::kind::hello, 0, std::string(remote::hello_from_client()) + "\n" + settings.secret, &hello_fds);
+        w->link->queue(wire::kind::hello, 0, std::string(remote::hello_from_client()) + "\n" + settings.secret,
+                       &hello_fds);
     } catch (...) {
         reap(*w, true);
         throw;
@@ -242,7 +243,8 @@ void exiting_workers::wait_all() {
         auto next = next_deadline();
         if (any_without_pidfd()) next = std::min(next, clock::now() + std::chrono::milliseconds(20));
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - clock::now()).count();
-        poll(fds.data(), fds.size(), next == clock::time_point::max() ? -1 : static_cast<int>(std::clamp<long long>(left, 0, 60'000)));
+        poll(fds.data(), fds.size(),
+             next == clock::time_point::max() ? -1 : static_cast<int>(std::clamp<long long>(left, 0, 60'000)));
     }
 }
 

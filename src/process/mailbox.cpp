@@ -22,9 +22,7 @@ static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std
               "the rings are shared between processes: their atomics must be lock-free");
 static_assert((mailbox::ring_capacity & (mailbox::ring_capacity - 1)) == 0);
 
-[[noreturn]] void malformed(const std::string& what) {
-    throw wire::protocol_error("bad mailbox record: " + what);
-}
+[[noreturn]] void malformed(const std::string& what) { throw wire::protocol_error("bad mailbox record: " + what); }
 
 }  // namespace
 

@@ -25,7 +25,8 @@ std::shared_ptr<remote::engine> start_process_pool(const process_pool_options& o
     settings.initializer = options.initializer;
     settings.handshake_limit = std::chrono::seconds(30);
     settings.callback_thread_name = "fronta-cb";
-    auto pool = std::make_shared<remote::engine>(std::move(settings), std::make_unique<process::process_transport>(options));
+    auto pool =
+        std::make_shared<remote::engine>(std::move(settings), std::make_unique<process::process_transport>(options));
     // The destructor stops what runs: a process, unlike a thread, can be stopped.
     pool->set_shutdown_at_destruction_cancels(true);
     return pool;
@@ -34,7 +35,8 @@ std::shared_ptr<remote::engine> start_process_pool(const process_pool_options& o
 }  // namespace
 
 process_pool::process_pool() : process_pool(process_pool_options{}) {}
-process_pool::process_pool(std::size_t workers) : process_pool(with_workers<process_pool_options>(workers, "process_pool")) {}
+process_pool::process_pool(std::size_t workers)
+    : process_pool(with_workers<process_pool_options>(workers, "process_pool")) {}
 process_pool::process_pool(process_pool_options options) : remote_executor_base(start_process_pool(options)) {}
 
 process_pool& process_pool::operator=(process_pool&& other) noexcept {

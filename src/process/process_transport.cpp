@@ -277,12 +277,8 @@ bool process_transport::drain_frames(remote::engine& e, worker_process& w) {
 bool process_transport::handle_frame(remote::engine& e, worker_process& w, received_frame& got) {
     auto& frame = got.frame;
     switch (frame.type) {
-        case wire::kind::hello:
-            e.hello(w, frame.payload);
-            return !w.gone;
-        case wire::kind::initialize:
-            e.initialized(w, frame.payload);
-            return !w.gone;
+        case wire::kind::hello: e.hello(w, frame.payload); return !w.gone;
+        case wire::kind::initialize: e.initialized(w, frame.payload); return !w.gone;
         case wire::kind::reply: {
             remote::remote_task* t = e.take_reply(w, frame.id);
             if (t != nullptr) {
@@ -295,8 +291,7 @@ bool process_transport::handle_frame(remote::engine& e, worker_process& w, recei
             got.shared.release();  // read: the worker may reuse its buffer
             return true;
         }
-        default:
-            throw wire::protocol_error("a worker sent a frame of a kind only clients send");
+        default: throw wire::protocol_error("a worker sent a frame of a kind only clients send");
     }
 }
 
@@ -325,8 +320,8 @@ remote::direct_outcome process_transport::await_direct(remote::worker& worker, r
         try {
             if (auto got = w.link->next_inline_frame()) {
                 if (got->frame.type != wire::kind::reply || got->frame.id != id)
-                    throw wire::protocol_error("a reply to task " + std::to_string(got->frame.id) + " when it ran task " +
-                                               std::to_string(id));
+                    throw wire::protocol_error("a reply to task " + std::to_string(got->frame.id) +
+                                               " when it ran task " + std::to_string(id));
                 t.complete(got->frame.payload, got->attached);
                 outcome.done = true;
             }

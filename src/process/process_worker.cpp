@@ -30,11 +30,11 @@
 #include <stdexcept>
 #include <string>
 
-#include "process/connection.hpp"
-#include "remote/handshake.hpp"
 #include "fronta/init.hpp"
 #include "fronta/remote/registry.hpp"
+#include "process/connection.hpp"
 #include "process/wire.hpp"
+#include "remote/handshake.hpp"
 
 namespace fronta::process {
 namespace {
@@ -44,7 +44,8 @@ std::string text_setting(const std::string& settings, const std::string& key) {
     for (std::size_t at = 0; at < settings.size();) {
         std::size_t end = settings.find(';', at);
         if (end == std::string::npos) end = settings.size();
-        if (settings.compare(at, wanted.size(), wanted) == 0) return settings.substr(at + wanted.size(), end - at - wanted.size());
+        if (settings.compare(at, wanted.size(), wanted) == 0)
+            return settings.substr(at + wanted.size(), end - at - wanted.size());
         at = end + 1;
     }
     return {};
@@ -69,7 +70,8 @@ long setting(const std::string& settings, const std::string& key, long fallback)
 }
 
 bool same_file(const char* a, const char* b) {
-    struct stat sa {}, sb {};
+    struct stat sa {
+    }, sb{};
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
@@ -95,8 +97,7 @@ void check_channel(int fd, pid_t client) {
                std::to_string(parent) + ") named as the client (" + std::to_string(client) + ")");
     if (peer.uid != getuid()) refuse("the channel's peer runs as another user");
     const std::string parent_exe = "/proc/" + std::to_string(parent) + "/exe";
-    if (!same_file(parent_exe.c_str(), "/proc/self/exe"))
-        refuse("the parent process runs another program");
+    if (!same_file(parent_exe.c_str(), "/proc/self/exe")) refuse("the parent process runs another program");
 }
 
 // Ends this worker as soon as its client is gone, whatever the task on the main thread is doing.
@@ -117,7 +118,7 @@ void* watch_client(void*) {
 }
 
 void start_client_watch(int channel, pid_t client) {
-    watched = {static_cast<int>(syscall(SYS_pidfd_open, client, 0)), POLLIN};  // close-on-exec
+    watched = {static_cast<int>(syscall(SYS_pidfd_open, client, 0)), POLLIN};       // close-on-exec
     if (watched.fd >= 0 && getppid() != client) std::_Exit(client_gone_exit_code);  // died before we looked
     if (watched.fd < 0) watched = {fcntl(channel, F_DUPFD_CLOEXEC, 3), POLLRDHUP};
     pthread_attr_t attributes;
@@ -227,7 +228,8 @@ void adopt_mailbox(connection& link, const received_frame& hello) {
 
 int run_process_worker(const std::string& settings) {
     // A set-user-ID (or otherwise elevated) program must never take orders from its environment.
-    if (getauxval(AT_SECURE) != 0) refuse("this program runs with elevated privileges (set-user-ID, set-group-ID or capabilities)");
+    if (getauxval(AT_SECURE) != 0)
+        refuse("this program runs with elevated privileges (set-user-ID, set-group-ID or capabilities)");
     const int fd = static_cast<int>(setting(settings, "fd", -1));
     const auto client = static_cast<pid_t>(setting(settings, "client", -1));
     const std::string secret = text_setting(settings, "secret");
@@ -287,14 +289,15 @@ int run_process_worker(const std::string& settings) {
                             remote::execute(got->payload(), got->attached, reply);
                         else
                             remote::failure_reply(std::make_exception_ptr(std::runtime_error(
-                                                      "fronta worker: cannot map the task's arguments: " + got->unreadable +
-                                                      address_space_limit())),
+                                                      "fronta worker: cannot map the task's arguments: " +
+                                                      got->unreadable + address_space_limit())),
                                                   reply);
                         if (const int unread_after = unread_bytes(fd); unread_after > unread_before) {
-                            std::fprintf(stderr,
-                                         "fronta worker %d: the task wrote bytes onto fronta's channel (descriptor %d), "
-                                         "which only fronta may use; exiting\n",
-                                         static_cast<int>(getpid()), fd);
+                            std::fprintf(
+                                stderr,
+                                "fronta worker %d: the task wrote bytes onto fronta's channel (descriptor %d), "
+                                "which only fronta may use; exiting\n",
+                                static_cast<int>(getpid()), fd);
                             return stray_bytes_exit_code;
                         }
                         got->shared.release();  // read: the client may reuse its buffer
@@ -308,7 +311,8 @@ int run_process_worker(const std::string& settings) {
                             link.queue_reply(frame.id, error, nullptr);
                         }
                         // Replies wait for company only while more tasks are here and the first is fresh.
-                        const bool stale = std::chrono::steady_clock::now() - oldest_unsent > std::chrono::microseconds(200);
+                        const bool stale =
+                            std::chrono::steady_clock::now() - oldest_unsent > std::chrono::microseconds(200);
                         if ((!link.has_buffered() || stale) && !link.flush()) return 0;
                         break;
                     }
@@ -319,11 +323,8 @@ int run_process_worker(const std::string& settings) {
                         if (!link.flush()) return 0;
                         break;
                     }
-                    case wire::kind::shutdown:
-                        link.flush();
-                        return 0;
-                    case wire::kind::reply:
-                        throw wire::protocol_error("a worker does not take replies");
+                    case wire::kind::shutdown: link.flush(); return 0;
+                    case wire::kind::reply: throw wire::protocol_error("a worker does not take replies");
                 }
             }
             if (!link.flush()) return 0;  // also wakes the client if it sleeps

@@ -24,10 +24,10 @@ public:
 };
 
 enum class kind : std::uint8_t {
-    hello = 1,     // client -> worker: build id; worker -> client: "ok" or why not
-    task = 2,      // client -> worker: a serialized remote::request
-    reply = 3,     // worker -> client: the reply to task `id`
-    shutdown = 4,  // client -> worker: exit now
+    hello = 1,       // client -> worker: build id; worker -> client: "ok" or why not
+    task = 2,        // client -> worker: a serialized remote::request
+    reply = 3,       // worker -> client: the reply to task `id`
+    shutdown = 4,    // client -> worker: exit now
     initialize = 5,  // client -> worker: the pool's initializer (a request), after the hello;
                      // worker -> client: its reply. No task comes before that reply.
 };

@@ -65,7 +65,8 @@ void engine::enqueue_remote(remote_task* t) {
         }
         if (stopping_) {
             t->cancel();
-            throw shutdown_error(prefix() + "submit after shutdown(); create a new pool or submit before shutting down");
+            throw shutdown_error(prefix() +
+                                 "submit after shutdown(); create a new pool or submit before shutting down");
         }
         if (t->retries_left < 0) t->retries_left = options_.retries;
         if (inbox_.empty()) lone = lend_to(t, lone_id);
@@ -291,9 +292,8 @@ void engine::lost(worker& w, const std::string& cause, bool from_outside,
 
 void engine::corrupt(worker& w, const std::string& what) {
     link_->stop(*this, w, true);
-    lost(w, "sent a corrupt reply", true, [&](const std::string& task) {
-        return "sent a corrupt reply to " + task + " (" + what + "); it was killed";
-    });
+    lost(w, "sent a corrupt reply", true,
+         [&](const std::string& task) { return "sent a corrupt reply to " + task + " (" + what + "); it was killed"; });
 }
 
 void engine::break_pool(const std::string& message) {
@@ -403,10 +403,11 @@ void engine::timed_out(worker& w) {
     if (!w.stoppable) {
         // It cannot be stopped: its late reply is dropped, and it takes no task until it comes.
         w.tasks.front().task = nullptr;
-        retry_or_fail(t, std::make_exception_ptr(timeout_error(
-                             prefix() + t->description + " ran past its timeout of " +
-                             fronta::detail::describe(limit) + "; " + w.name +
-                             " cannot be stopped, so its result will be dropped, and it takes no new task until then")));
+        retry_or_fail(t,
+                      std::make_exception_ptr(timeout_error(
+                          prefix() + t->description + " ran past its timeout of " + fronta::detail::describe(limit) +
+                          "; " + w.name +
+                          " cannot be stopped, so its result will be dropped, and it takes no new task until then")));
         return;
     }
     requeue_waiting(w);
@@ -527,7 +528,8 @@ clock::time_point engine::next_deadline(clock::time_point transport_check) const
         if (w->gone) continue;
         next = std::min(next, head_deadline(*w));
         if (!w->ready) next = std::min(next, w->started + options_.handshake_limit);
-        if (w->ready && !w->busy() && options_.idle_timeout) next = std::min(next, w->idle_since + *options_.idle_timeout);
+        if (w->ready && !w->busy() && options_.idle_timeout)
+            next = std::min(next, w->idle_since + *options_.idle_timeout);
     }
     return next;
 }

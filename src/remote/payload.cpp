@@ -117,8 +117,9 @@ public:
             // The smallest that fits; else the largest, to grow.
             segment* best = nullptr;
             for (segment* s : free_)
-                if (best == nullptr || (s->capacity() >= bytes ? best->capacity() < bytes || s->capacity() < best->capacity()
-                                                               : best->capacity() < bytes && s->capacity() > best->capacity()))
+                if (best == nullptr ||
+                    (s->capacity() >= bytes ? best->capacity() < bytes || s->capacity() < best->capacity()
+                                            : best->capacity() < bytes && s->capacity() > best->capacity()))
                     best = s;
             if (best != nullptr) {
                 free_.erase(std::find(free_.begin(), free_.end(), best));
@@ -288,8 +289,8 @@ segment_file check_range(int fd, std::uint64_t offset, std::uint64_t length) {
     if (fstat(fd, &st) != 0) throw std::system_error(errno, std::generic_category(), "fronta: fstat of a message");
     const auto size = static_cast<std::uint64_t>(st.st_size);
     if (offset < control_bytes || offset > size || length > size - offset)
-        throw std::invalid_argument("fronta: a message at bytes " + std::to_string(offset) + "+" + std::to_string(length) +
-                                    " of shared memory of " + std::to_string(size) + " bytes");
+        throw std::invalid_argument("fronta: a message at bytes " + std::to_string(offset) + "+" +
+                                    std::to_string(length) + " of shared memory of " + std::to_string(size) + " bytes");
     return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), size};
 }
 
@@ -347,7 +348,8 @@ shared_view mapping_cache::view(int fd, std::uint64_t offset, std::uint64_t leng
     }
     shared_view out;
     out.mapping_ = std::move(map);
-    out.bytes_ = std::string_view(static_cast<const char*>(out.mapping_->address) + offset, static_cast<std::size_t>(length));
+    out.bytes_ =
+        std::string_view(static_cast<const char*>(out.mapping_->address) + offset, static_cast<std::size_t>(length));
     return out;
 }
 

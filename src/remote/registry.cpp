@@ -77,7 +77,8 @@ std::string symbol_in_file(const char* path, ElfW(Addr) offset) {
         for (std::size_t at = 0; at + sizeof(ElfW(Sym)) <= table.sh_size; at += sizeof(ElfW(Sym))) {
             ElfW(Sym) symbol;
             std::memcpy(&symbol, bytes + table.sh_offset + at, sizeof symbol);
-            if (ELF64_ST_TYPE(symbol.st_info) != STT_FUNC || symbol.st_value != offset || symbol.st_name >= names.sh_size)
+            if (ELF64_ST_TYPE(symbol.st_info) != STT_FUNC || symbol.st_value != offset ||
+                symbol.st_name >= names.sh_size)
                 continue;
             const char* name = reinterpret_cast<const char*>(bytes + names.sh_offset + symbol.st_name);
             if (std::memchr(name, '\0', names.sh_size - symbol.st_name) == nullptr) continue;
@@ -174,8 +175,8 @@ void registry::check() const {
     if (conflicts_.empty()) return;
     std::string names;
     for (const auto& n : conflicts_) names += (names.empty() ? "" : ", ") + n;
-    throw std::logic_error("fronta: these names are registered for remote execution by different functions: " +
-                           names + "; give each a unique name with FRONTA_REMOTE_AS");
+    throw std::logic_error("fronta: these names are registered for remote execution by different functions: " + names +
+                           "; give each a unique name with FRONTA_REMOTE_AS");
 }
 
 void registry::add_exception(std::string name, std::type_index type, std::exception_ptr (*make)(const std::string&)) {
@@ -232,8 +233,8 @@ std::string_view take_string(std::string_view& in) {
     std::memcpy(&length, in.data(), sizeof length);
     in.remove_prefix(sizeof length);
     if (length > in.size())
-        throw deserialization_error("cannot read the request: a length of " + std::to_string(length) +
-                                    " bytes with " + std::to_string(in.size()) + " left");
+        throw deserialization_error("cannot read the request: a length of " + std::to_string(length) + " bytes with " +
+                                    std::to_string(in.size()) + " left");
     const std::string_view out = in.substr(0, static_cast<std::size_t>(length));
     in.remove_prefix(static_cast<std::size_t>(length));
     return out;

@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "threads/callback_runner.hpp"
 #include "fronta/detail/park.hpp"
+#include "threads/callback_runner.hpp"
 #include "threads/task_queue.hpp"
 
 namespace fronta {
@@ -413,7 +413,8 @@ void callback_runner::stop() noexcept {
 }  // namespace detail
 
 thread_pool::thread_pool() : thread_pool(thread_pool_options{}) {}
-thread_pool::thread_pool(std::size_t workers) : thread_pool(with_workers<thread_pool_options>(workers, "thread_pool")) {}
+thread_pool::thread_pool(std::size_t workers)
+    : thread_pool(with_workers<thread_pool_options>(workers, "thread_pool")) {}
 thread_pool::thread_pool(thread_pool_options options) : executor_base(make_pool(std::move(options))) {}
 
 thread_pool& thread_pool::operator=(thread_pool&& other) noexcept {

@@ -248,8 +248,8 @@ TYPED_TEST_P(executor_contract, wait_and_as_completed_work_on_its_futures) {
     std::vector<fronta::future<int>> mixed{ex.submit(throw_kind, 5), ex.submit(throw_kind, 0)};
     auto failed = fronta::wait(mixed, fronta::return_when::first_exception);
     ASSERT_FALSE(failed.done.empty());
-    EXPECT_TRUE(std::any_of(failed.done.begin(), failed.done.end(),
-                            [](const auto& f) { return f.exception() != nullptr; }));
+    EXPECT_TRUE(
+        std::any_of(failed.done.begin(), failed.done.end(), [](const auto& f) { return f.exception() != nullptr; }));
 
     if constexpr (!TestFixture::runs_at_submit) {
         // first_completed with one future done and one that cannot finish (it waits at a gate).
@@ -303,7 +303,7 @@ TYPED_TEST_P(executor_contract, submit_after_shutdown_throws_shutdown_error) {
     } catch (const fronta::broken_executor& e) {
         EXPECT_NE(std::string(e.what()).find("shutdown"), std::string::npos) << e.what();
     }
-    EXPECT_THROW(for (double y : ex.map(square, std::vector<double>{1, 2})) (void)y, fronta::shutdown_error);
+    EXPECT_THROW(for (double y : ex.map(square, std::vector<double>{1, 2}))(void) y, fronta::shutdown_error);
     ex.shutdown();  // idempotent
 }
 
@@ -367,15 +367,12 @@ TYPED_TEST_P(executor_contract, shutdown_cancel_futures_cancels_queued_tasks) {
 
 TYPED_TEST_P(executor_contract, concurrency_is_positive) { EXPECT_GT(this->ex.concurrency(), 0u); }
 
-REGISTER_TYPED_TEST_SUITE_P(executor_contract, submit_returns_values_of_registered_functions_and_user_types,
-                            submit_of_a_void_function_runs_it, submit_with_move_only_result_and_argument,
-                            ships_captureless_lambdas_and_function_objects_with_state,
-                            standard_and_registered_exceptions_come_back_typed,
-                            map_gives_results_in_input_order_with_any_chunk_size,
-                            map_reads_a_lazy_input_as_results_are_consumed,
-                            map_exception_surfaces_when_iterating_to_its_element, map_unordered_yields_every_result,
-                            map_unordered_exception_ends_iteration, wait_and_as_completed_work_on_its_futures,
-                            a_quick_task_is_not_held_behind_one_waiting_at_its_gate,
-                            submit_after_shutdown_throws_shutdown_error,
-                            shutdown_wait_returns_after_queued_work_is_done,
-                            shutdown_cancel_futures_cancels_queued_tasks, concurrency_is_positive);
+REGISTER_TYPED_TEST_SUITE_P(
+    executor_contract, submit_returns_values_of_registered_functions_and_user_types, submit_of_a_void_function_runs_it,
+    submit_with_move_only_result_and_argument, ships_captureless_lambdas_and_function_objects_with_state,
+    standard_and_registered_exceptions_come_back_typed, map_gives_results_in_input_order_with_any_chunk_size,
+    map_reads_a_lazy_input_as_results_are_consumed, map_exception_surfaces_when_iterating_to_its_element,
+    map_unordered_yields_every_result, map_unordered_exception_ends_iteration,
+    wait_and_as_completed_work_on_its_futures, a_quick_task_is_not_held_behind_one_waiting_at_its_gate,
+    submit_after_shutdown_throws_shutdown_error, shutdown_wait_returns_after_queued_work_is_done,
+    shutdown_cancel_futures_cancels_queued_tasks, concurrency_is_positive);

@@ -79,8 +79,7 @@ void check_quick_task_does_not_wait_behind_a_long_one() {
 
 // The pool's task_timeout stops a task; the pool serves on.
 void check_task_timeout() {
-    fronta::mpi_pool pool(
-        fronta::mpi_pool_options{.workers = 2, .launch = launch_of_suite(), .task_timeout = 300ms});
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2, .launch = launch_of_suite(), .task_timeout = 300ms});
     gate g;
     auto stuck = pool.submit(wait_at_gate, g.path());
     try {
@@ -118,9 +117,7 @@ void check_submit_with_timeout() {
 TEST(mpi_world, a_quick_task_does_not_wait_behind_a_long_one_while_a_worker_is_free) {
     check_quick_task_does_not_wait_behind_a_long_one();
 }
-TEST(mpi_world, a_task_past_its_timeout_fails_and_the_rank_serves_again_after_its_late_reply) {
-    check_task_timeout();
-}
+TEST(mpi_world, a_task_past_its_timeout_fails_and_the_rank_serves_again_after_its_late_reply) { check_task_timeout(); }
 TEST(mpi_world, submit_with_limits_one_task) { check_submit_with_timeout(); }
 
 // ---- started alone: workers spawned ------------------------------------------------------------

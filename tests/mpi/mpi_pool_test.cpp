@@ -3,8 +3,8 @@
 //   mpirun -n 3 mpi_pool_test --gtest_filter='mpi_world*'   (rank 0 runs the tests, ranks 1-2 serve)
 //   mpi_pool_test --gtest_filter='mpi_spawn.*'              (started alone; workers come from MPI_Comm_spawn)
 //   mpi_pool_test --gtest_filter='mpi_spawn_fresh.*'        (the same, in a process where MPI has not started)
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -262,9 +262,7 @@ TEST(mpi_world, exceptions_come_back_typed) {
     check_exceptions(pool);
 }
 
-TEST(mpi_world, messages_in_pieces_and_shared_array_by_value) {
-    check_large_messages(0, fronta::mpi_launch::world);
-}
+TEST(mpi_world, messages_in_pieces_and_shared_array_by_value) { check_large_messages(0, fronta::mpi_launch::world); }
 
 TEST(mpi_world, submit_from_many_threads) {
     fronta::mpi_pool pool;
@@ -283,7 +281,8 @@ TEST(mpi_world, one_pool_at_a_time_owns_the_workers) {
     fronta::mpi_pool again(1);
     EXPECT_EQ(again.size(), 1u);
     EXPECT_EQ(again.submit(my_rank).get(), 1) << "mpi_pool(n) takes ranks 1..n";
-    EXPECT_THROW(fronta::mpi_pool too_many(fronta::mpi_pool_options{.workers = 100, .launch = fronta::mpi_launch::world}),
+    EXPECT_THROW(fronta::mpi_pool too_many(
+                     fronta::mpi_pool_options{.workers = 100, .launch = fronta::mpi_launch::world}),
                  std::invalid_argument);
 }
 
@@ -306,7 +305,8 @@ TEST(mpi_world, the_initializer_runs_in_every_rank_and_a_failing_one_breaks_only
     {
         fronta::mpi_pool pool(fronta::mpi_pool_options{.initializer = fronta::remote_call(count_initializer_run, 1)});
         std::vector<fronta::future<std::pair<int, int>>> futures;
-        for (std::size_t i = 0; i < 8 * pool.size(); ++i) futures.push_back(pool.submit(pid_and_initializer_runs, 3000));
+        for (std::size_t i = 0; i < 8 * pool.size(); ++i)
+            futures.push_back(pool.submit(pid_and_initializer_runs, 3000));
         std::set<int> pids;
         for (auto& f : futures) {
             EXPECT_EQ(f.get().second, 1);
@@ -476,7 +476,8 @@ TEST(mpi_spawn, workers_exit_when_their_client_is_killed) {
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     std::string exe(4096, '\0');
     exe.resize(static_cast<std::size_t>(readlink("/proc/self/exe", exe.data(), exe.size())));
-    std::string filter = "--gtest_filter=mpi_client.DISABLED_busy_pool_until_killed", disabled = "--gtest_also_run_disabled_tests";
+    std::string filter = "--gtest_filter=mpi_client.DISABLED_busy_pool_until_killed",
+                disabled = "--gtest_also_run_disabled_tests";
     char* argv[] = {exe.data(), filter.data(), disabled.data(), nullptr};
     pid_t client = -1;
     ASSERT_EQ(posix_spawn(&client, exe.c_str(), &actions, nullptr, argv, environ), 0);
@@ -516,8 +517,9 @@ TEST(mpi_spawn, workers_exit_when_their_client_is_killed) {
 
 // The initializer runs once in each worker before its first task, in replacement workers too.
 TEST(mpi_spawn, the_initializer_runs_once_in_each_worker_and_in_replacements) {
-    fronta::mpi_pool pool(fronta::mpi_pool_options{
-        .workers = 2, .launch = fronta::mpi_launch::spawn, .initializer = fronta::remote_call(count_initializer_run, 1)});
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2,
+                                                   .launch = fronta::mpi_launch::spawn,
+                                                   .initializer = fronta::remote_call(count_initializer_run, 1)});
     for (int round = 0; round < 2; ++round) {
         std::vector<fronta::future<std::pair<int, int>>> futures;
         for (int i = 0; i < 16; ++i) futures.push_back(pool.submit(pid_and_initializer_runs, 3000));
@@ -535,26 +537,30 @@ TEST(mpi_spawn, the_initializer_runs_once_in_each_worker_and_in_replacements) {
 }
 
 TEST(mpi_spawn, an_initializer_that_throws_breaks_the_pool_with_its_message) {
-    fronta::mpi_pool pool(fronta::mpi_pool_options{
-        .workers = 2, .launch = fronta::mpi_launch::spawn,
-        .initializer = fronta::remote_call(failing_initializer, std::string("no model.bin"))});
+    fronta::mpi_pool pool(
+        fronta::mpi_pool_options{.workers = 2,
+                                 .launch = fronta::mpi_launch::spawn,
+                                 .initializer = fronta::remote_call(failing_initializer, std::string("no model.bin"))});
     try {
         pool.submit(square, 2.0).get();
         FAIL() << "a task ran in a worker whose initializer failed";
     } catch (const fronta::broken_executor& e) {
-        EXPECT_NE(std::string(e.what()).find("failing_initializer failed: no model.bin"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("failing_initializer failed: no model.bin"), std::string::npos)
+            << e.what();
     }
     EXPECT_THROW(pool.submit(square, 3.0), fronta::broken_executor) << "later submits fail too";
 }
 
 TEST(mpi_spawn, an_initializer_that_kills_its_worker_breaks_the_pool) {
-    fronta::mpi_pool pool(fronta::mpi_pool_options{
-        .workers = 2, .launch = fronta::mpi_launch::spawn, .initializer = fronta::remote_call(crashing_initializer, 5)});
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2,
+                                                   .launch = fronta::mpi_launch::spawn,
+                                                   .initializer = fronta::remote_call(crashing_initializer, 5)});
     try {
         pool.submit(square, 2.0).get();
         FAIL() << "a task ran in a worker whose initializer crashed";
     } catch (const fronta::broken_executor& e) {
-        EXPECT_NE(std::string(e.what()).find("initializer crashing_initializer killed worker"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("initializer crashing_initializer killed worker"), std::string::npos)
+            << e.what();
     }
     EXPECT_THROW(pool.submit(square, 3.0), fronta::broken_executor);
 }

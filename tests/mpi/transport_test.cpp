@@ -40,8 +40,8 @@ mpi::message receive(int source, int tag) {
 
 // Sizes around the piece boundaries of a 4096-byte piece (the header takes 24 bytes of the first),
 // and far beyond them.
-const std::vector<std::size_t> sizes{0,    1,    4072, 4073, 4096, 4097, 8168, 8169,
-                                     10000, 65535, 65536, 65537, 300'000, 3'000'000};
+const std::vector<std::size_t> sizes{0,    1,     4072,  4073,  4096,  4097,    8168,
+                                     8169, 10000, 65535, 65536, 65537, 300'000, 3'000'000};
 
 }  // namespace
 

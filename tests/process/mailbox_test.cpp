@@ -1,8 +1,8 @@
 // The mailbox rings (process/mailbox.hpp): records in order, wrap-around at the ring's end with
 // bodies of every size, a full ring, the sleeping flag and doorbell, malformed records, and the
 // two ends of one mailbox mapping the same memory.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>

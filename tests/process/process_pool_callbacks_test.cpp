@@ -16,10 +16,10 @@
 #include <vector>
 
 #include "fronta/init.hpp"
-#include "fronta/promise.hpp"
 #include "fronta/process_pool.hpp"
-#include "remote_functions.hpp"
+#include "fronta/promise.hpp"
 #include "process_helpers.hpp"
+#include "remote_functions.hpp"
 
 using namespace std::chrono_literals;
 
@@ -42,16 +42,17 @@ TEST(process_pool_callbacks, then_continuation_that_waits_on_the_same_pool_gets_
     auto held = pool.submit(wait_at_gate, g.path());
     std::vector<fronta::future<double>> chained;
     for (int i = 0; i < 4; ++i)
-        chained.push_back(pool.submit(square, double(i)).then(
-            [&pool](double v) { return three_squares_waited_on_the_pool(pool, v); }));
+        chained.push_back(pool.submit(square, double(i)).then([&pool](double v) {
+            return three_squares_waited_on_the_pool(pool, v);
+        }));
     g.open();
     for (int i = 0; i < 4; ++i)
         EXPECT_EQ(get_or_die(chained[i], "a continuation waiting on its pool"), 3.0 * i * i * i * i);
 }
 
 fronta::future<double> add_squares_of_the_pool(fronta::process_pool& pool, fronta::future<double> first) {
-    const double a = co_await first;                       // resumed by the pool
-    const double b = pool.submit(square, a).get();         // and blocks on it right there
+    const double a = co_await first;                // resumed by the pool
+    const double b = pool.submit(square, a).get();  // and blocks on it right there
     co_return a + b + co_await pool.submit(square, 1.0);
 }
 
@@ -77,7 +78,8 @@ TEST(process_pool_callbacks, a_blocked_callback_stalls_neither_the_pool_nor_othe
     });
     fronta::promise<std::thread::id> other_callback;
     auto second = pool.submit(square, 2.0);
-    second.add_done_callback([&](const fronta::future<double>&) { other_callback.set_value(std::this_thread::get_id()); });
+    second.add_done_callback(
+        [&](const fronta::future<double>&) { other_callback.set_value(std::this_thread::get_id()); });
     g.open();
     // While the first callback blocks: futures still complete, and other callbacks still run,
     // on a thread that is neither this one nor, obviously, the blocked one.

@@ -53,7 +53,8 @@ int scenario_client_dies(const std::string& how) {
 void client_death_ends_every_worker(const std::string& how) {
     auto client = start_scenario("client_dies:" + how);
     end_client_on_exit end_client{client};
-    ASSERT_TRUE(read_until(client, [](const std::string& o) { return count_of(o, "running ") >= 2; }, 60s))
+    ASSERT_TRUE(read_until(
+        client, [](const std::string& o) { return count_of(o, "running ") >= 2; }, 60s))
         << "the client did not get its workers going: " << client.output;
     const std::vector<int> workers = running_pids(client.output);
     ASSERT_EQ(workers.size(), 2u);
@@ -119,7 +120,8 @@ int scenario_ctrl_c_handled() {
     try {
         const int pa = a.get(), pb = b.get();
         const auto after = pool.worker_pids();
-        std::printf("results %s %s %s\n", pa != pb ? "two-workers" : "one-worker", interrupted ? "interrupted" : "not-interrupted",
+        std::printf("results %s %s %s\n", pa != pb ? "two-workers" : "one-worker",
+                    interrupted ? "interrupted" : "not-interrupted",
                     before == after ? "same-workers" : "replaced-workers");
     } catch (const std::exception& e) {
         std::printf("failed: %s\n", e.what());
@@ -131,10 +133,12 @@ int scenario_ctrl_c_handled() {
 TEST(process_pool_signals, ctrl_c_caught_by_the_client_does_not_kill_its_workers) {
     auto client = start_scenario("ctrl_c_handled");
     end_client_on_exit end_client{client};
-    ASSERT_TRUE(read_until(client, [](const std::string& o) { return count_of(o, "running ") >= 2; }, 60s))
+    ASSERT_TRUE(read_until(
+        client, [](const std::string& o) { return count_of(o, "running ") >= 2; }, 60s))
         << client.output;
     kill(-client.pid, SIGINT);  // the terminal's Ctrl-C goes to the whole foreground group
-    ASSERT_TRUE(read_until(client, [](const std::string& o) { return o.find("sigint") != std::string::npos; }, 60s))
+    ASSERT_TRUE(read_until(
+        client, [](const std::string& o) { return o.find("sigint") != std::string::npos; }, 60s))
         << client.output;
     ASSERT_EQ(write(client.to_stdin, "xx", 2), 2);  // now the two tasks may finish
     ASSERT_TRUE(read_to_end(client, 60s)) << client.output;
@@ -185,9 +189,9 @@ TEST(process_pool_signals, a_task_reading_the_terminal_is_not_stopped_for_good) 
 
 const scenario_registration client_dies_scenario{"client_dies", scenario_client_dies};
 const scenario_registration ctrl_c_handled_scenario{"ctrl_c_handled",
-                                          [](const std::string&) { return scenario_ctrl_c_handled(); }};
+                                                    [](const std::string&) { return scenario_ctrl_c_handled(); }};
 const scenario_registration terminal_read_scenario{"terminal_read",
-                                          [](const std::string&) { return scenario_terminal_read(); }};
+                                                   [](const std::string&) { return scenario_terminal_read(); }};
 
 }  // namespace
 

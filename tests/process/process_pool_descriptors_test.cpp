@@ -225,8 +225,8 @@ TEST(process_pool_descriptors, stray_bytes_fewer_than_a_header_fail_the_task_tha
         for (int i = 0; i < 10; ++i) innocent.push_back(pool.submit(quick, i));
         EXPECT_THROW(writer.get(), fronta::worker_died) << count << " stray bytes";
         for (int i = 0; i < 10; ++i)
-            EXPECT_EQ(innocent[static_cast<std::size_t>(i)].get(), i + 1) << "a later task was blamed for " << count
-                                                                           << " stray bytes";
+            EXPECT_EQ(innocent[static_cast<std::size_t>(i)].get(), i + 1)
+                << "a later task was blamed for " << count << " stray bytes";
     }
 }
 
@@ -358,9 +358,10 @@ TEST(process_pool_startup, a_worker_out_of_descriptors_fails_the_task_and_serves
 }
 
 const scenario_registration descriptor_limit_scenario{"descriptor_limit",
-                                          [](const std::string&) { return scenario_descriptor_limit(); }};
-const scenario_registration descriptors_run_out_scenario{"descriptors_run_out",
-                                          [](const std::string&) { return scenario_descriptors_run_out(); }};
+                                                      [](const std::string&) { return scenario_descriptor_limit(); }};
+const scenario_registration descriptors_run_out_scenario{"descriptors_run_out", [](const std::string&) {
+                                                             return scenario_descriptors_run_out();
+                                                         }};
 
 }  // namespace
 

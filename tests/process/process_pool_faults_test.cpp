@@ -10,8 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <random>
 #include <map>
+#include <random>
 #include <set>
 #include <string>
 #include <thread>
@@ -19,8 +19,8 @@
 
 #include "fronta/init.hpp"
 #include "fronta/process_pool.hpp"
-#include "remote_functions.hpp"
 #include "process_helpers.hpp"
+#include "remote_functions.hpp"
 
 using namespace std::chrono_literals;
 
@@ -123,7 +123,6 @@ TEST(process_pool_faults, memory_limit_turns_into_bad_alloc) {
     EXPECT_EQ(pool.submit(misbehave, std::string("fine")).get(), 1);
 }
 
-
 TEST(process_pool_faults, random_kills_during_a_long_run) {
     const long tasks = std::getenv("FRONTA_FAULT_TASKS") ? std::atol(std::getenv("FRONTA_FAULT_TASKS")) : 100'000;
     for (const int retries : {0, 3}) {
@@ -160,8 +159,8 @@ TEST(process_pool_faults, random_kills_during_a_long_run) {
         }
         done = true;
         killer.join();
-        std::printf("retries=%d: %ld correct, %ld failed with worker_died, %d workers killed\n", retries, correct,
-                    died, kills.load());
+        std::printf("retries=%d: %ld correct, %ld failed with worker_died, %d workers killed\n", retries, correct, died,
+                    kills.load());
         EXPECT_EQ(wrong, 0);
         EXPECT_EQ(correct + died, tasks);
         EXPECT_GT(kills.load(), 0);

@@ -10,9 +10,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <sstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,8 +21,8 @@
 #include "fronta/process_pool.hpp"
 #include "fronta/remote/serialization.hpp"
 #include "fronta/shared_array.hpp"
-#include "remote_functions.hpp"
 #include "process_helpers.hpp"
+#include "remote_functions.hpp"
 
 using namespace std::chrono_literals;
 

@@ -17,8 +17,8 @@
 
 #include "fronta/init.hpp"
 #include "fronta/process_pool.hpp"
-#include "remote_functions.hpp"
 #include "process_helpers.hpp"
+#include "remote_functions.hpp"
 
 using namespace std::chrono_literals;
 
@@ -62,7 +62,6 @@ TEST(process_pool_lifecycle, destructor_returns_with_a_stuck_worker) {
     }
     EXPECT_THROW(stuck.get(), fronta::cancelled_error);
 }
-
 
 TEST(process_pool_lifecycle, no_zombies_and_no_leaked_descriptors) {
     const auto fds_before = open_fds();
@@ -114,7 +113,8 @@ TEST(process_pool_initializer, runs_once_in_each_worker_and_in_replacements) {
 }
 
 TEST(process_pool_initializer, one_that_throws_breaks_the_pool_with_its_message) {
-    fronta::process_pool pool({.workers = 2, .initializer = fronta::remote_call(failing_initializer, std::string("no model.bin"))});
+    fronta::process_pool pool(
+        {.workers = 2, .initializer = fronta::remote_call(failing_initializer, std::string("no model.bin"))});
     auto pending = pool.submit(square, 2.0);
     try {
         pending.get();

@@ -4,8 +4,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <sys/stat.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,8 +21,8 @@
 
 #include "fronta/init.hpp"
 #include "fronta/process_pool.hpp"
-#include "remote_functions.hpp"
 #include "process_helpers.hpp"
+#include "remote_functions.hpp"
 
 using namespace std::chrono_literals;
 using steady = std::chrono::steady_clock;
@@ -104,7 +104,6 @@ TEST(process_pool_roundtrip, lone_submits_follow_max_tasks_per_child_and_shutdow
     EXPECT_THROW(pool.submit(square, 1.0), fronta::shutdown_error);
 }
 
-
 // After short tasks (the dispatcher then sends up to 32 ahead), a long task starts on one worker;
 // the next long task must go to the idle worker, not wait behind the first one. Going round the
 // workers in their order sent it to the first worker, busy, while the second sat idle: under load
@@ -115,7 +114,7 @@ TEST(process_pool_scheduling, a_task_is_not_sent_behind_a_running_one_while_a_wo
     ASSERT_EQ(mkfifo(started.c_str(), 0600), 0);
     ASSERT_EQ(mkfifo(go.c_str(), 0600), 0);
     const int from_tasks = open(started.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    const int to_tasks = open(go.c_str(), O_RDWR | O_CLOEXEC);  // a writer exists: tasks' opens do not block
+    const int to_tasks = open(go.c_str(), O_RDWR | O_CLOEXEC);          // a writer exists: tasks' opens do not block
     const int keep_open = open(started.c_str(), O_WRONLY | O_CLOEXEC);  // no EOF between the tasks' writes
     ASSERT_GE(from_tasks, 0);
     ASSERT_GE(to_tasks, 0);

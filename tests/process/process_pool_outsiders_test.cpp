@@ -28,10 +28,10 @@ outcome run_as_worker(const std::string& value, int channel = -1, const std::vec
     return result;
 }
 
-
 TEST(process_pool_outsiders, a_malformed_or_channelless_worker_variable_is_refused_loudly) {
-    for (const std::string& value : std::vector<std::string>{"", "garbage", "fd=100;client=1;secret=00",
-                                    "fd=100;client=" + std::to_string(getpid()) + ";secret=00"}) {
+    for (const std::string& value :
+         std::vector<std::string>{"", "garbage", "fd=100;client=1;secret=00",
+                                  "fd=100;client=" + std::to_string(getpid()) + ";secret=00"}) {
         const outcome o = run_as_worker(value);
         EXPECT_NE(exit_code(o.status), 0) << "FRONTA_WORKER='" << value << "' exited 0";
         EXPECT_EQ(o.output.find("main ran"), std::string::npos) << value;
@@ -57,11 +57,12 @@ TEST(process_pool_outsiders, a_hello_without_the_pools_secret_gets_no_service) {
         int sockets[2];
         ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sockets), 0);
         std::string frames;
-        if (hello_first) frames += wire::encode(wire::kind::hello, 0, std::string(fronta::detail::build_id()) + "\nwrong");
+        if (hello_first)
+            frames += wire::encode(wire::kind::hello, 0, std::string(fronta::detail::build_id()) + "\nwrong");
         frames += wire::encode(wire::kind::task, 1, "anything");
         ASSERT_EQ(write(sockets[0], frames.data(), frames.size()), static_cast<ssize_t>(frames.size()));
-        const outcome o = run_as_worker("fd=100;client=" + std::to_string(getpid()) + ";secret=0123456789abcdef",
-                                        sockets[1]);
+        const outcome o =
+            run_as_worker("fd=100;client=" + std::to_string(getpid()) + ";secret=0123456789abcdef", sockets[1]);
         close(sockets[1]);
         char reply[64];
         fcntl(sockets[0], F_SETFL, O_NONBLOCK);
@@ -87,8 +88,8 @@ TEST(process_pool_outsiders, a_program_with_elevated_privileges_refuses_to_be_a_
     chmod(copy.c_str(), 04755);
     outcome probe;
     {
-        child_process c = start_child({"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy,
-                                       "--scenario=print_secure"});
+        child_process c = start_child(
+            {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", copy, "--scenario=print_secure"});
         probe.status = finish_child(c, 30s, 30s);
         probe.output = c.output;
         close_child(c);

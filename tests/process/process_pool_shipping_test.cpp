@@ -19,8 +19,8 @@
 #include "fronta/executor.hpp"
 #include "fronta/init.hpp"
 #include "fronta/process_pool.hpp"
-#include "remote_functions.hpp"
 #include "process_helpers.hpp"
+#include "remote_functions.hpp"
 
 using namespace std::chrono_literals;
 
@@ -32,7 +32,6 @@ TEST(process_pool_ship, runs_in_other_processes) {
     const auto pids = pool.worker_pids();
     EXPECT_NE(std::find(pids.begin(), pids.end(), there), pids.end());
 }
-
 
 TEST(process_pool_ship, unregistered_function_error_names_the_function) {
     fronta::process_pool pool(1);
@@ -48,7 +47,6 @@ TEST(process_pool_ship, unregistered_function_error_names_the_function) {
     EXPECT_DOUBLE_EQ(pool.submit(square, 2.0).get(), 4.0);
 }
 
-
 TEST(process_pool_exceptions, other_types_become_remote_error_with_name_and_message) {
     fronta::process_pool pool(1);
     try {
@@ -59,7 +57,6 @@ TEST(process_pool_exceptions, other_types_become_remote_error_with_name_and_mess
         EXPECT_EQ(e.message(), "mine");
     }
 }
-
 
 TEST(process_pool_erased, fits_the_type_erased_executor) {
     fronta::executor ex = fronta::process_pool(1);
@@ -84,8 +81,7 @@ TEST(process_pool_erased, raw_pointer_argument_is_an_error_at_submit_saying_what
         EXPECT_NE(message.find("shared_array"), std::string::npos) << message;
     }
     const std::vector<const int*> pointers{&x};
-    EXPECT_THROW(
-        for (int y : ex.map([](const int* p) { return *p; }, pointers)) (void)y, std::invalid_argument);
+    EXPECT_THROW(for (int y : ex.map([](const int* p) { return *p; }, pointers))(void) y, std::invalid_argument);
     EXPECT_DOUBLE_EQ(ex.submit(square, 3.0).get(), 9.0) << "the pool still works";
 }
 

@@ -64,15 +64,18 @@ void shutdown_keeps_worker_output(const std::string& how) {
         ASSERT_NE(out.find("client done"), std::string::npos) << out;
         for (int i = 0; i < 40; ++i)
             EXPECT_NE(out.find("task " + std::to_string(i) + "\n"), std::string::npos)
-                << "round " << round << ": the output of task " << i << " was lost\n" << out;
+                << "round " << round << ": the output of task " << i << " was lost\n"
+                << out;
         std::istringstream lines(out);
         for (std::string line; std::getline(lines, line);) {
             if (line.rfind("worker ", 0) != 0) continue;
             const std::string pid = line.substr(7);
-            EXPECT_NE(out.find("atexit " + pid + "\n"), std::string::npos) << "round " << round << ": worker " << pid
-                                                                            << " skipped its atexit handlers\n" << out;
-            EXPECT_NE(out.find("static " + pid + "\n"), std::string::npos) << "round " << round << ": worker " << pid
-                                                                            << " skipped its static destructors\n" << out;
+            EXPECT_NE(out.find("atexit " + pid + "\n"), std::string::npos)
+                << "round " << round << ": worker " << pid << " skipped its atexit handlers\n"
+                << out;
+            EXPECT_NE(out.find("static " + pid + "\n"), std::string::npos)
+                << "round " << round << ": worker " << pid << " skipped its static destructors\n"
+                << out;
         }
         close_child(client);
         if (testing::Test::HasFailure()) return;

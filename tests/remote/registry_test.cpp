@@ -1,12 +1,12 @@
 // The registry and the worker's side of a call, without any process: request in, reply out.
 #include <gtest/gtest.h>
 
-#include <stdexcept>
 #include <cstdint>
 #include <numeric>
-#include <tuple>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "fronta/remote/call.hpp"

@@ -26,9 +26,9 @@ concept submittable = std::is_invocable_v<std::decay_t<F>, std::decay_t<Args>...
 
 /// What `map` can run: `f(element)` for an element of the inputs, with a result to yield.
 template <class F, class Input>
-concept mappable = std::is_invocable_v<std::decay_t<F>&, Input&&> &&
-                   !std::is_void_v<std::invoke_result_t<std::decay_t<F>&, Input&&>> &&
-                   std::is_move_constructible_v<Input>;
+concept mappable =
+    std::is_invocable_v<std::decay_t<F>&, Input&&> &&
+    !std::is_void_v<std::invoke_result_t<std::decay_t<F>&, Input&&>> && std::is_move_constructible_v<Input>;
 
 template <class>
 inline constexpr bool dependent_false = false;
@@ -80,9 +80,8 @@ struct local_chunks {
     template <class Input, class Result, class Fn>
     chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
         return [target = target, fn = std::move(fn)](std::vector<Input>&& items) {
-            auto [fut, t] = make_task([fn, items = std::move(items)]() mutable {
-                return run_chunk_locally<Result>(*fn, items);
-            });
+            auto [fut, t] =
+                make_task([fn, items = std::move(items)]() mutable { return run_chunk_locally<Result>(*fn, items); });
             target->enqueue(t);
             return fut;
         };

@@ -60,8 +60,7 @@ bool run_pending_callbacks() noexcept;
 /// `word` reserves `sleeper_bit` for this protocol; notifiers must use `notify_sleepers`.
 /// Returns the last value read, for which `ready` holds unless the deadline passed.
 template <class Ready>
-std::uint32_t park_until(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit, Ready ready,
-                         deadline until) {
+std::uint32_t park_until(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit, Ready ready, deadline until) {
     std::uint32_t value = word.load(std::memory_order_acquire);
     for (int spin = 0; spin < 256 && !ready(value); ++spin) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -112,8 +111,7 @@ std::uint32_t park_until(std::atomic<std::uint32_t>& word, std::uint32_t sleeper
 
 /// Stores `update(old)` with the sleeper bit cleared and wakes the sleepers if there were any.
 template <class Update>
-std::uint32_t notify_sleepers(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit,
-                              Update update) noexcept {
+std::uint32_t notify_sleepers(std::atomic<std::uint32_t>& word, std::uint32_t sleeper_bit, Update update) noexcept {
     std::uint32_t old = word.load(std::memory_order_relaxed);
     while (!word.compare_exchange_weak(old, update(old) & ~sleeper_bit, std::memory_order_acq_rel,
                                        std::memory_order_relaxed)) {

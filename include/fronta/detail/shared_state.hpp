@@ -78,8 +78,7 @@ public:
     }
     bool done() const noexcept { return current_status() >= status::cancelled; }
     bool has_exception() const noexcept {
-        return current_status() == status::cancelled ||
-               (current_status() == status::finished && error_ != nullptr);
+        return current_status() == status::cancelled || (current_status() == status::finished && error_ != nullptr);
     }
 
     /// pending -> cancelled. True also when already cancelled; false when running or finished.
@@ -118,8 +117,7 @@ public:
         auto& word = const_cast<std::atomic<std::uint32_t>&>(word_);
         const auto value = park_until(
             word, sleeper_bit,
-            [](std::uint32_t w) { return (w & status_mask) >= static_cast<std::uint32_t>(status::cancelled); },
-            until);
+            [](std::uint32_t w) { return (w & status_mask) >= static_cast<std::uint32_t>(status::cancelled); }, until);
         return (value & status_mask) >= static_cast<std::uint32_t>(status::cancelled);
     }
 
@@ -164,9 +162,8 @@ public:
         for (;;) {
             const auto s = static_cast<status>(word & status_mask);
             if (s >= status::cancelled || (word & claimed_bit))
-                throw invalid_state_error(s == status::cancelled
-                                              ? "cannot set the result of a cancelled future"
-                                              : "the future's result was already set");
+                throw invalid_state_error(s == status::cancelled ? "cannot set the result of a cancelled future"
+                                                                 : "the future's result was already set");
             if (word_.compare_exchange_weak(word, word | claimed_bit, std::memory_order_acq_rel,
                                             std::memory_order_acquire))
                 return;
@@ -257,13 +254,11 @@ public:
         "the future's value was already moved out, by take() or by get() on an rvalue (std::move(f).get()); "
         "a value leaves its future only once: read it with get() on an lvalue instead";
     const T& value_ref() const {
-        if (taken_.load(std::memory_order_acquire))
-            throw invalid_state_error(taken_message);
+        if (taken_.load(std::memory_order_acquire)) throw invalid_state_error(taken_message);
         return value_;
     }
     T take_value() {
-        if (taken_.exchange(true, std::memory_order_acq_rel))
-            throw invalid_state_error(taken_message);
+        if (taken_.exchange(true, std::memory_order_acq_rel)) throw invalid_state_error(taken_message);
         return std::move(value_);
     }
 

@@ -32,7 +32,7 @@ public:
     std::string description;  // "do_some_math", for error messages
     int retries_left = -1;    // runs again on another worker after a crash or timeout; -1: the pool's default
     std::chrono::nanoseconds timeout{0};  // 0: the pool's default
-    bool started = false;     // marked running; stays so across retries
+    bool started = false;                 // marked running; stays so across retries
 
     /// Marks the future running; false if it was cancelled (then call cancel()).
     virtual bool start() noexcept = 0;
@@ -132,8 +132,7 @@ struct shipping {
     struct shape<C, false> {
         using result = std::invoke_result_t<C&, std::decay_t<Args>&&...>;
         using arguments = std::tuple<std::decay_t<Args>...>;
-        static constexpr bool callable_ok =
-            std::is_class_v<C> && (detail::stateless_v<C> || is_serializable_v<C>);
+        static constexpr bool callable_ok = std::is_class_v<C> && (detail::stateless_v<C> || is_serializable_v<C>);
         static constexpr bool arguments_convert = true;
     };
 

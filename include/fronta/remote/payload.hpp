@@ -23,7 +23,7 @@ namespace fronta::remote {
 namespace detail {
 struct segment;
 struct mapping;
-}
+}  // namespace detail
 
 /// Bytes this process wrote into shared memory and may lend to peers (move-only). The bytes are at
 /// data()..data()+size(); room is kept before them for a small prefix (see `frame`). Destroying it

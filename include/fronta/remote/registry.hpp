@@ -18,7 +18,6 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <tuple>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -52,7 +51,7 @@ struct entry {
 struct exception_description {
     std::string type_name;  // registered or standard name, or the demangled type of anything else
     std::string message;
-    bool known = false;     // true: rebuild as the same type; false: remote_error
+    bool known = false;  // true: rebuild as the same type; false: remote_error
     template <class Archive>
     void serialize(Archive& archive) {
         archive(type_name, message, known);
@@ -318,10 +317,13 @@ bool register_function(const char* name) {
     static_assert(!holds_raw_pointer_v<typename entry_type::arguments> && !holds_raw_pointer_v<typename entry_type::R>,
                   "FRONTA_REMOTE(f): f takes or returns a raw pointer, whose address means nothing in another "
                   "process; take or return the value itself, a std::vector, a std::string or a fronta::shared_array");
-    static_assert(holds_raw_pointer_v<typename entry_type::arguments> || []<class... P>(std::tuple<P...>*) { return detail::all_serializable<P...>(); }(
-                      static_cast<typename entry_type::arguments*>(nullptr)),
-                  "FRONTA_REMOTE(f): a parameter type of f cannot be serialized; give it a serialize(Archive&) "
-                  "member (cereal) or include the cereal header for that standard type");
+    static_assert(
+        holds_raw_pointer_v<typename entry_type::arguments> ||
+            []<class... P>(std::tuple<P...>*) {
+                return detail::all_serializable<P...>();
+            }(static_cast<typename entry_type::arguments*>(nullptr)),
+        "FRONTA_REMOTE(f): a parameter type of f cannot be serialized; give it a serialize(Archive&) "
+        "member (cereal) or include the cereal header for that standard type");
     static_assert(holds_raw_pointer_v<typename entry_type::R> || remote::is_serializable_v<typename entry_type::R>,
                   "FRONTA_REMOTE(f): the result type of f cannot be serialized; give it a serialize(Archive&) "
                   "member (cereal)");
@@ -332,7 +334,8 @@ bool register_function(const char* name) {
 /// Registers exception type `E` (constructible from a message string) under `name`.
 template <class E>
 bool register_exception(const char* name) {
-    static_assert(std::is_base_of_v<std::exception, E>, "FRONTA_REMOTE_EXCEPTION(E): E must derive from std::exception");
+    static_assert(std::is_base_of_v<std::exception, E>,
+                  "FRONTA_REMOTE_EXCEPTION(E): E must derive from std::exception");
     static_assert(std::is_constructible_v<E, const std::string&>,
                   "FRONTA_REMOTE_EXCEPTION(E): E must be constructible from its message (a std::string)");
     registry::instance().add_exception(name, typeid(E), &detail::make_exception_from_message<E>);
@@ -346,16 +349,16 @@ bool register_exception(const char* name) {
 
 /// Makes a function runnable by process and MPI pools: `FRONTA_REMOTE(do_some_math);` at namespace
 /// scope, once per program (a header included in several files is fine).
-#define FRONTA_REMOTE(function)                                                           \
+#define FRONTA_REMOTE(function)                                                            \
     [[maybe_unused]] static const bool FRONTA_REMOTE_CONCAT(fronta_remote_, __COUNTER__) = \
         ::fronta::remote::register_function<&function>(#function)
 
 /// As FRONTA_REMOTE, with an explicit name and function pointer (overloads, templates).
-#define FRONTA_REMOTE_AS(name, pointer)                                                   \
+#define FRONTA_REMOTE_AS(name, pointer)                                                    \
     [[maybe_unused]] static const bool FRONTA_REMOTE_CONCAT(fronta_remote_, __COUNTER__) = \
         ::fronta::remote::register_function<pointer>(name)
 
 /// Lets exceptions of type `type` come back from workers as the same type with the same message.
-#define FRONTA_REMOTE_EXCEPTION(type)                                                     \
+#define FRONTA_REMOTE_EXCEPTION(type)                                                      \
     [[maybe_unused]] static const bool FRONTA_REMOTE_CONCAT(fronta_remote_, __COUNTER__) = \
         ::fronta::remote::register_exception<type>(#type)

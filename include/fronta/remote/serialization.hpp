@@ -9,6 +9,7 @@
 /// point p = fronta::remote::from_bytes<point>(bytes);
 /// @endcode
 
+#include <array>
 #include <cereal/archives/binary.hpp>
 #include <cereal/types/array.hpp>
 #include <cereal/types/chrono.hpp>
@@ -26,11 +27,10 @@
 #include <cereal/types/utility.hpp>
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
-#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
 #include <istream>
+#include <limits>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -77,7 +77,7 @@ namespace cereal {
 /// aligned there, filled by one copy without zeroing it first.
 template <class T, class A>
 inline std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> load(BinaryInputArchive& archive,
-                                                                                   std::vector<T, A>& vector) {
+                                                                                  std::vector<T, A>& vector) {
     size_type size;
     archive(make_size_tag(size));
     if (size > std::numeric_limits<std::size_t>::max() / sizeof(T))
@@ -125,10 +125,9 @@ inline constexpr bool holds_raw_pointer_v = detail::holds_raw_pointer<std::remov
 /// True when cereal's binary archives can write and read `T`.
 template <class T>
 inline constexpr bool is_serializable_v =
-    std::is_void_v<T> ||
-    std::conjunction_v<std::negation<detail::holds_raw_pointer<std::remove_cv_t<T>>>,
-                       cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>,
-                       cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>>;
+    std::is_void_v<T> || std::conjunction_v<std::negation<detail::holds_raw_pointer<std::remove_cv_t<T>>>,
+                                            cereal::traits::is_output_serializable<T, cereal::BinaryOutputArchive>,
+                                            cereal::traits::is_input_serializable<T, cereal::BinaryInputArchive>>;
 
 /// Raised when bytes cannot be turned back into values: truncated, corrupt, or of another type.
 class deserialization_error : public std::runtime_error {
