@@ -11,8 +11,8 @@
 //                  └──────────────── engine: take_reply / lost / hello / initialized
 //
 // One thread (the dispatcher) owns the queue and the worker records. Policy lives here once:
-// a free worker takes the next task; tasks are sent ahead only while every worker is busy, about
-// a millisecond of work per worker; the task-time average; retries; timeouts; the initializer;
+// a free worker takes the next task; tasks are sent ahead only while every worker is busy, more
+// of them the shorter they are; the task-time average; retries; timeouts; the initializer;
 // idle retirement and max_tasks_per_child. Futures complete on the dispatcher, and their user
 // callbacks run on the pool's callback thread (threads/callback_runner.hpp).
 
