@@ -234,19 +234,6 @@ void mpi_transport::flush() {
 void mpi_transport::wait(remote::engine& e, clock::time_point until, bool busy) {
     bool expecting = busy;
     for (auto* w : ranks_) expecting = expecting || (w->initializing && !w->gone);
-    bool sending = false;
-    if (expecting || !out_.idle()) {
-        bool progress = false;
-        {
-            auto serial = serialize_calls();
-            progress = receive(e);
-            sending = !out_.progress();
-        }
-        if (progress) {
-            idle_rounds_ = 0;
-            return;
-        }
-    }
     if (!expecting && out_.idle()) {
         // Nothing can arrive. The next submit often follows within microseconds (a loop of
         // submit + get): watch for it for a moment, then sleep until a submit, shutdown or deadline.
@@ -256,10 +243,28 @@ void mpi_transport::wait(remote::engine& e, clock::time_point until, bool busy) 
         idle_rounds_ = 0;
         return;
     }
-    if (sending || ++idle_rounds_ < reply_spin_rounds) {
+    // Replies are expected: poll here (the engine's loop has more to do per round than a reply
+    // needs) until one comes, a submit, a deadline, or the spin is over.
+    for (;;) {
+        bool progress = false;
+        bool sending = false;
+        {
+            auto serial = serialize_calls();
+            progress = receive(e);
+            sending = !out_.progress();
+        }
+        if (progress) {
+            idle_rounds_ = 0;
+            return;
+        }
+        if (e.work_pending() || clock::now() >= until) return;
         // A large send moves only while this side calls into MPI: keep polling.
-        std::this_thread::yield();
-        return;
+        if (sending || ++idle_rounds_ < reply_spin_rounds) {
+            std::this_thread::yield();
+            if (idle_rounds_ % 32 == 0) return;  // now and then, the engine's checks (deaths)
+            continue;
+        }
+        break;
     }
     // Waiting for replies: sleep in steps that grow but stay well below how long the tasks in
     // flight usually take (a reply is not left waiting for long), and that a submit cuts short.
