@@ -286,15 +286,9 @@ TEST(mpi_world, one_pool_at_a_time_owns_the_workers) {
                  std::invalid_argument);
 }
 
-TEST(mpi_world, futures_work_with_wait_as_completed_then_and_the_erased_executor) {
+// (wait, as_completed and then on mpi_pool's futures: the executor contract, tests/contract/.)
+TEST(mpi_world, the_erased_executor_ships_to_ranks_and_refuses_what_cannot_go) {
     fronta::executor ex = fronta::mpi_pool();
-    std::vector<fronta::future<double>> futures;
-    for (int i = 0; i < 20; ++i) futures.push_back(ex.submit(square, double(i)));
-    double total = 0;
-    for (const auto& f : fronta::as_completed(futures)) total += f.get();
-    EXPECT_DOUBLE_EQ(total, 2470.0);
-    auto all = fronta::wait(futures);
-    EXPECT_EQ(all.done.size(), futures.size());
     EXPECT_DOUBLE_EQ(ex.submit(square, 3.0).then([](double y) { return y + 1; }).get(), 10.0);
     int captured = 3;
     EXPECT_THROW(ex.submit([captured](int x) { return x + captured; }, 1), std::invalid_argument)
