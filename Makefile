@@ -9,7 +9,7 @@ CMAKE_FLAGS ?=
 SANITIZER_STRESS_TASKS ?= 100000
 CONFIGURE = cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 
-.PHONY: all deps demo test test-tsan test-asan bench bench-mpi clean fuzz
+.PHONY: all deps demo test test-tsan test-asan bench bench-mpi clean fuzz format check-format
 
 all:
 	@scripts/install-deps.sh build
@@ -73,3 +73,13 @@ fuzz:
 	@cp -n tests/fuzz/corpus/* build-fuzz/corpus/ 2>/dev/null || true
 	@build-fuzz/frame_decoder_fuzz -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -print_final_stats=1 \
 	  build-fuzz/corpus 2>&1 | tail -15
+
+# The code's style (.clang-format): `make format` applies it, `make check-format` fails on a diff.
+FORMATTED = $(shell git ls-files 'src/*.[ch]pp' 'include/*.hpp' 'tests/*.[ch]pp' 'examples/*.cpp' 'bench/*.[ch]pp' | grep -v compile_fail/)
+format:
+	@scripts/install-deps.sh format
+	@clang-format-16 -i $(FORMATTED)
+
+check-format:
+	@scripts/install-deps.sh format
+	@clang-format-16 --dry-run --Werror $(FORMATTED)
