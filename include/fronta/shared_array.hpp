@@ -24,6 +24,8 @@
 #include <memory>
 #include <ranges>
 #include <span>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <unistd.h>
 
@@ -40,6 +42,7 @@ struct shared_mapping {
     int fd;
     void* address;
     std::size_t bytes;
+    std::shared_ptr<const file_identity> file;  // set when the memory is a file (map_file)
     shared_mapping(int descriptor, std::size_t length, bool writable)
         : fd(descriptor), address(map_shared_memory(descriptor, length, writable)), bytes(length) {}
     ~shared_mapping() {
@@ -77,6 +80,26 @@ public:
         return a;
     }
 
+    /// A read-only array whose memory is the file at `path`, mapped, not copied: its pages are
+    /// shared with every process that maps the file. On a process_pool only a descriptor travels;
+    /// on an mpi_pool each rank maps the same path (clusters share file systems) and a rank that
+    /// sees another file (size or modification time) fails the task saying so. The file must not
+    /// change while mapped. Throws std::system_error naming the path, and std::invalid_argument if
+    /// its size is not a multiple of sizeof(T).
+    static shared_array map_file(const std::string& path)
+        requires std::is_const_v<T>
+    {
+        auto identity = std::make_shared<detail::file_identity>();
+        const int fd = detail::open_file_for_mapping(path, *identity);
+        if (identity->bytes % sizeof(value_t) != 0) {
+            close(fd);
+            throw std::invalid_argument("shared_array::map_file: " + path + " has " + std::to_string(identity->bytes) +
+                                        " bytes, not a whole number of " + std::to_string(sizeof(value_t)) +
+                                        "-byte elements");
+        }
+        return from_file(fd, std::move(identity));
+    }
+
     /// A read-only view of a writable array (same memory).
     template <class U>
         requires(std::is_const_v<T> && std::is_same_v<const U, T>)
@@ -91,22 +114,37 @@ public:
     T* end() const noexcept { return data() + size_; }
     std::span<T> span() const noexcept { return {data(), size_}; }
 
+    // How an array travels: its descriptor (processes on one machine), its file's path (a
+    // file-backed array where descriptors cannot go), or its contents.
+    enum : std::uint8_t { by_value = 0, by_descriptor = 1, by_path = 2 };
+
     template <class Archive>
     void save(Archive& archive) const {
         if (auto* a = remote::attachments::current(); a != nullptr && map_) {
-            archive(true, static_cast<std::uint64_t>(a->add(map_->fd)), static_cast<std::uint64_t>(size_));
+            archive(std::uint8_t{by_descriptor}, static_cast<std::uint64_t>(a->add(map_->fd)),
+                    static_cast<std::uint64_t>(size_));
+        } else if (map_ && map_->file) {
+            archive(std::uint8_t{by_path}, static_cast<std::uint64_t>(size_), map_->file->path, map_->file->bytes,
+                    map_->file->modified_ns);
         } else {
-            archive(false, static_cast<std::uint64_t>(size_));
+            archive(std::uint8_t{by_value}, static_cast<std::uint64_t>(size_));
             if (size_ != 0) archive(cereal::binary_data(data(), size_ * sizeof(value_t)));
         }
     }
 
     template <class Archive>
     void load(Archive& archive) {
-        bool by_descriptor = false;
+        std::uint8_t how = by_value;
         std::uint64_t first = 0;
-        archive(by_descriptor, first);
-        if (by_descriptor) {
+        archive(how, first);
+        if (how == by_path) {
+            auto identity = std::make_shared<detail::file_identity>();
+            archive(identity->path, identity->bytes, identity->modified_ns);
+            if (first * sizeof(value_t) != identity->bytes)
+                throw remote::deserialization_error("a file-backed shared_array does not match its file's size");
+            const int fd = detail::reopen_same_file(*identity);  // before identity moves
+            *this = from_file(fd, std::move(identity));
+        } else if (how == by_descriptor) {
             std::uint64_t size = 0;
             archive(size);
             auto* a = remote::attachments::current();
@@ -130,6 +168,20 @@ private:
     friend class shared_array;
 
     using mapping = detail::shared_mapping;
+
+    static shared_array from_file(int fd, std::shared_ptr<const detail::file_identity> identity) {
+        shared_array a;
+        const std::size_t bytes = static_cast<std::size_t>(identity->bytes);
+        try {
+            a.map_ = std::shared_ptr<mapping>(new mapping(fd, bytes, false));
+        } catch (...) {
+            close(fd);
+            throw;
+        }
+        a.map_->file = std::move(identity);
+        a.size_ = bytes / sizeof(value_t);
+        return a;
+    }
 
     static shared_array allocate(std::size_t size) {
         shared_array a;

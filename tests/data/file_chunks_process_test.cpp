@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <fstream>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "fronta/file_chunks.hpp"
 #include "fronta/process_pool.hpp"
+#include "fronta/shared_array.hpp"
 #include "fronta/thread_pool.hpp"
 
 namespace {
@@ -34,6 +37,39 @@ TEST(file_chunks, shipped_to_worker_processes_they_read_the_same_bytes) {
     EXPECT_EQ(in_processes, 100000u);
     EXPECT_EQ(in_threads, 100000u);
     unlink(path.c_str());
+}
+
+double sum_of(fronta::shared_array<const double> values) {
+    double total = 0;
+    for (double v : values) total += v;
+    return total;
+}
+FRONTA_REMOTE(sum_of);
+
+// A file-backed shared_array: workers map the same file through its descriptor; nothing is copied.
+TEST(shared_array_map_file, workers_read_the_file_through_its_descriptor) {
+    const std::string path = "/tmp/fronta-doubles-" + std::to_string(getpid());
+    std::vector<double> values(100000);
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<double>(i % 1000) / 4;
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(values.data()),
+               static_cast<std::streamsize>(values.size() * sizeof(double)));
+    const auto mapped = fronta::shared_array<const double>::map_file(path);
+    ASSERT_EQ(mapped.size(), values.size());
+    const double expected = sum_of(mapped);
+    fronta::process_pool processes(2);
+    fronta::thread_pool threads(1);
+    EXPECT_EQ(processes.submit(sum_of, mapped).get(), expected);
+    EXPECT_EQ(threads.submit(sum_of, mapped).get(), expected);
+    unlink(path.c_str());
+}
+
+TEST(shared_array_map_file, a_file_of_partial_elements_or_a_missing_one_is_an_error) {
+    const std::string path = "/tmp/fronta-partial-" + std::to_string(getpid());
+    std::ofstream(path, std::ios::binary) << "12345";  // 5 bytes: not whole doubles
+    EXPECT_THROW(fronta::shared_array<const double>::map_file(path), std::invalid_argument);
+    unlink(path.c_str());
+    EXPECT_THROW(fronta::shared_array<const double>::map_file(path), std::system_error);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <numeric>
 #include <ranges>
 #include <set>
@@ -360,6 +362,28 @@ TEST(mpi_spawn, workers_started_with_comm_spawn) {
 }
 
 TEST(mpi_spawn, messages_in_pieces) { check_large_messages(2, fronta::mpi_launch::spawn); }
+
+// A file-backed shared_array travels to ranks as its path; each rank maps the file and refuses a
+// file that is not the one the client mapped.
+TEST(mpi_spawn, a_mapped_file_travels_by_path_and_a_changed_file_is_refused) {
+    const std::string path = "/tmp/fronta-mpi-doubles-" + std::to_string(getpid());
+    const std::vector<double> values(50000, 0.25);
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(values.data()),
+               static_cast<std::streamsize>(values.size() * sizeof(double)));
+    const auto mapped = fronta::shared_array<const double>::map_file(path);
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 1, .launch = fronta::mpi_launch::spawn});
+    EXPECT_DOUBLE_EQ(pool.submit(sum_shared, mapped).get(), 12500.0);
+    const timespec times[2] = {{0, UTIME_OMIT}, {12345, 0}};  // another modification time
+    ASSERT_EQ(utimensat(AT_FDCWD, path.c_str(), times, 0), 0);
+    try {
+        pool.submit(sum_shared, mapped).get();
+        ADD_FAILURE() << "a rank used a file that changed since the client mapped it";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("is not the file the client mapped"), std::string::npos) << e.what();
+    }
+    unlink(path.c_str());
+}
 
 TEST(mpi_spawn, a_dying_worker_fails_its_task_and_the_pool_heals) {
     fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2, .launch = fronta::mpi_launch::spawn});
