@@ -49,6 +49,15 @@ FRONTA_REMOTE(throw_kind);
 
 [[maybe_unused]] int not_registered(int x) { return x; }
 
+// Busy for about `microseconds`, then says which process ran it.
+int busy_pid(int microseconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(microseconds);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return static_cast<int>(getpid());
+}
+FRONTA_REMOTE(busy_pid);
+
 // A function object with state: what a capturing lambda becomes to be shipped.
 struct scaler {
     double factor = 1;

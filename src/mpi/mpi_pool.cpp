@@ -20,7 +20,7 @@ std::shared_ptr<remote::engine> start_mpi_pool(const mpi_pool_options& options) 
     settings.retries = options.retries;
     settings.task_timeout = options.task_timeout;
     settings.initializer = options.initializer;
-    settings.handshake_limit = std::chrono::seconds(60);
+    settings.handshake_limit = mpi::handshake_limit;
     settings.callback_thread_name = "fronta-mpi-cb";
     auto pool = std::make_shared<remote::engine>(std::move(settings), std::move(link));
     pool->set_passes_descriptors(false);  // ranks share no descriptors: everything travels by value

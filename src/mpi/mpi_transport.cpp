@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "fronta/detail/describe.hpp"
 #include "mpi/runtime.hpp"
 #include "remote/handshake.hpp"
 
@@ -26,8 +27,6 @@ constexpr std::chrono::microseconds idle_watch{50};
 constexpr unsigned reply_spin_rounds = 200;
 // How often workers on this machine are looked at while anything is in flight.
 constexpr auto watch_interval = std::chrono::milliseconds(50);
-// How long workers may take to answer the handshake.
-constexpr auto handshake_limit = std::chrono::seconds(60);
 
 worker_rank& as_rank(remote::worker& w) { return static_cast<worker_rank&>(w); }
 
@@ -183,7 +182,7 @@ void mpi_transport::handshake(std::vector<std::unique_ptr<remote::worker>>& rank
         if (!m) {
             if (clock::now() > deadline)
                 throw broken_executor("mpi_pool: " + std::to_string(ranks.size() - answered) +
-                                      " workers did not answer within 60 s");
+                                      " workers did not answer within " + fronta::detail::describe(handshake_limit));
             idle.pause();
             continue;
         }

@@ -14,6 +14,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -28,6 +29,10 @@
 namespace fronta::mpi {
 
 using remote::clock;
+
+/// How long workers may take to answer the handshake (it happens in start_workers, so the engine's
+/// own handshake limit never runs out for ranks).
+inline constexpr auto handshake_limit = std::chrono::seconds(60);
 
 /// One worker rank.
 class worker_rank final : public remote::worker {

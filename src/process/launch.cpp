@@ -55,6 +55,12 @@ int channel_descriptor() {
 
 }  // namespace
 
+int milliseconds_until(clock::time_point until) {
+    if (until == clock::time_point::max()) return -1;
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - clock::now()).count();
+    return static_cast<int>(std::clamp<long long>(left, 0, 60'000));
+}
+
 worker_process::~worker_process() {
     if (pidfd >= 0) close(pidfd);
 }
@@ -241,10 +247,8 @@ void exiting_workers::wait_all() {
         fds.clear();
         add_pollfds(fds);
         auto next = next_deadline();
-        if (any_without_pidfd()) next = std::min(next, clock::now() + std::chrono::milliseconds(20));
-        const auto left = std::chrono::ceil<std::chrono::milliseconds>(next - clock::now()).count();
-        poll(fds.data(), fds.size(),
-             next == clock::time_point::max() ? -1 : static_cast<int>(std::clamp<long long>(left, 0, 60'000)));
+        if (any_without_pidfd()) next = std::min(next, clock::now() + pidless_check_interval);
+        poll(fds.data(), fds.size(), milliseconds_until(next));
     }
 }
 

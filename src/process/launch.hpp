@@ -38,6 +38,13 @@ struct launch_settings {
     int client_doorbell = -1;  // the dispatcher's wake descriptor: workers ring it when it sleeps
 };
 
+/// Without pidfds (kernels before 5.3, seccomp profiles that refuse pidfd_open) the dispatcher
+/// looks at its workers this often, so that deaths are still noticed by pid, not only by EOF.
+inline constexpr auto pidless_check_interval = std::chrono::milliseconds(20);
+
+/// poll()'s timeout for waiting until `until` (-1: no deadline), at most a minute.
+int milliseconds_until(clock::time_point until);
+
 /// Starts a worker: a copy of this program with one end of a socket pair at a high descriptor, in
 /// a process group of its own (a terminal's Ctrl-C is for the client), and queues the hello with
 /// the mailbox. Any failure kills and reaps the new process and throws why (strerror).

@@ -18,20 +18,11 @@ namespace {
 
 // How long a worker may live on after closing its channel before it is killed.
 constexpr auto linger_limit = std::chrono::seconds(1);
-// Without pidfds (kernels before 5.3, seccomp profiles that refuse pidfd_open) the dispatcher
-// looks at its workers this often, so that deaths are still noticed by pid, not only by EOF.
-constexpr auto pidless_check_interval = std::chrono::milliseconds(20);
 // How long a submitter polls for the reply of a task it gave a lent worker.
 constexpr auto lone_task_wait = std::chrono::microseconds(20);
 
 worker_process& as_process(remote::worker& w) { return static_cast<worker_process&>(w); }
 const worker_process& as_process(const remote::worker& w) { return static_cast<const worker_process&>(w); }
-
-int milliseconds_until(clock::time_point until) {
-    if (until == clock::time_point::max()) return -1;
-    const auto left = std::chrono::ceil<std::chrono::milliseconds>(until - clock::now()).count();
-    return static_cast<int>(std::clamp<long long>(left, 0, 60'000));
-}
 
 }  // namespace
 

@@ -22,15 +22,6 @@ using namespace std::chrono_literals;
 int pid_of_worker() { return static_cast<int>(getpid()); }
 FRONTA_REMOTE(pid_of_worker);
 
-// Busy for about `microseconds`, then says which process ran it.
-int busy_for(int microseconds) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(microseconds);
-    while (std::chrono::steady_clock::now() < until) {
-    }
-    return static_cast<int>(getpid());
-}
-FRONTA_REMOTE(busy_for);
-
 // Dies the first time (leaving `marker` behind), succeeds the second.
 int die_once(std::string marker) {
     const int fd = open(marker.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
@@ -96,7 +87,7 @@ void check_task_timeout() {
     // Both workers serve again: a world rank once its late reply came, a spawned group replaced.
     std::set<int> pids;
     std::vector<fronta::future<int>> spread;
-    for (int i = 0; i < 16; ++i) spread.push_back(pool.submit(busy_for, 3000));
+    for (int i = 0; i < 16; ++i) spread.push_back(pool.submit(busy_pid, 3000));
     for (auto& f : spread) pids.insert(f.get());
     EXPECT_EQ(pids.size(), 2u);
 }
@@ -108,7 +99,7 @@ void check_submit_with_timeout() {
     auto limited = pool.submit_with({.timeout = 200ms}, wait_at_gate, g.path());
     EXPECT_THROW(limited.get(), fronta::timeout_error);
     g.open();
-    auto unlimited = pool.submit(busy_for, 400'000);
+    auto unlimited = pool.submit(busy_pid, 400'000);
     EXPECT_GT(unlimited.get(), 0) << "a task without a timeout ran to its end";
 }
 

@@ -45,15 +45,6 @@ FRONTA_REMOTE(my_rank);
 int my_pid() { return static_cast<int>(getpid()); }
 FRONTA_REMOTE(my_pid);
 
-// Busy for about `microseconds`, then says which process ran it.
-int busy_pid(int microseconds) {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(microseconds);
-    while (std::chrono::steady_clock::now() < until) {
-    }
-    return static_cast<int>(getpid());
-}
-FRONTA_REMOTE(busy_pid);
-
 std::string host_name() {
     char name[256] = {};
     gethostname(name, sizeof name - 1);
