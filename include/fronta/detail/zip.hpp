@@ -91,7 +91,7 @@ struct zip_values {
 
 /// True when the last of Args is map_options (the options of map(f, xs, ys, options)).
 template <class Options, class... Args>
-inline constexpr bool ends_with_v = std::is_same_v<
-    std::remove_cvref_t<std::tuple_element_t<sizeof...(Args) - 1, std::tuple<Args...>>>, Options>;
+inline constexpr bool ends_with_v =
+    std::is_same_v<std::remove_cvref_t<std::tuple_element_t<sizeof...(Args) - 1, std::tuple<Args...>>>, Options>;
 
 }  // namespace fronta::detail
