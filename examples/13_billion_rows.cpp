@@ -463,7 +463,7 @@ double ensure_file(const std::filesystem::path& path, std::uint64_t rows, std::s
 
 struct settings {
     std::uint64_t rows = 50'000'000;
-    bool rows_given = false;
+    bool generate = true;  // false: --file without --rows names a file that exists, used as it is
     std::filesystem::path file;
     std::string executor = "threads";
     std::size_t workers = 2;
@@ -478,8 +478,9 @@ constexpr const char* usage =
     "                    [--chunk-mb M] [--generate-only] [--output PATH] [--json]\n"
     "  --rows N         rows to generate (default 50000000); the same N gives the same file\n"
     "  --file PATH      the input (default: " BILLION_ROWS_DATA_DIR
-    "/measurements-N.txt,\n"
-    "                   generated if missing); with --file and no --rows, the file is used as it is\n"
+    "/measurements-N.txt), generated\n"
+    "                   if missing or not of the size N rows make; with --file and no --rows, a file\n"
+    "                   that exists is used as it is\n"
     "  --executor KIND  where the chunks are parsed (default threads)\n"
     "  --workers N      workers of the timed run (default 2); a one-worker run is timed too\n"
     "  --chunk-mb M     about M MiB per chunk (default 16)\n"
@@ -489,7 +490,7 @@ constexpr const char* usage =
 
 settings parse_arguments(int argc, char** argv) {
     settings s;
-    bool file_given = false;
+    bool file_given = false, rows_given = false;
     const auto number = [](const std::string& flag, const std::string& text) {
         std::size_t used = 0;
         double value = -1;
@@ -515,7 +516,7 @@ settings parse_arguments(int argc, char** argv) {
             const std::string value = argv[++i];
             if (flag == "--rows") {
                 s.rows = static_cast<std::uint64_t>(number(flag, value));
-                s.rows_given = true;
+                rows_given = true;
             } else if (flag == "--file") {
                 s.file = value;
                 file_given = true;
@@ -534,10 +535,9 @@ settings parse_arguments(int argc, char** argv) {
             throw std::invalid_argument("unknown or incomplete argument '" + flag + "'\n" + usage);
         }
     }
-    if (!file_given) {
+    if (!file_given)
         s.file = std::filesystem::path(BILLION_ROWS_DATA_DIR) / ("measurements-" + std::to_string(s.rows) + ".txt");
-        s.rows_given = true;  // the default file is always the generated one
-    }
+    s.generate = !file_given || rows_given || !std::filesystem::exists(s.file);
     s.file = std::filesystem::absolute(s.file);  // workers may run elsewhere: MPI ranks, say
     return s;
 }
@@ -581,7 +581,7 @@ int main(int argc, char** argv) {
     fronta::init(argc, argv);  // process and MPI workers are copies of this program: they stay in here
     try {
         const settings s = parse_arguments(argc, argv);
-        if (s.rows_given) {
+        if (s.generate) {
             const double generated = ensure_file(s.file, s.rows, s.workers);
             if (generated > 0)
                 std::printf("generated %s: %llu rows, %.2f GB in %.2f s (%.2f GB/s, %zu threads)\n", s.file.c_str(),

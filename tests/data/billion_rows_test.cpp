@@ -205,8 +205,11 @@ TEST_F(billion_rows, bad_flags_fail_with_usage) {
     EXPECT_NE(r.status, 0);
     EXPECT_NE(r.output.find("unknown executor 'gpu'"), std::string::npos) << r.output;
     EXPECT_NE(run(program + " --rows many").status, 0);
-    EXPECT_NE(run(program + " --file " + (directory / "missing.txt").string()).output.find("missing.txt"),
-              std::string::npos);
+    const fs::path not_a_file = directory / "a_directory";
+    fs::create_directories(not_a_file);
+    const run_result unreadable = run(program + " --file " + not_a_file.string());
+    EXPECT_NE(unreadable.status, 0);
+    EXPECT_NE(unreadable.output.find(not_a_file.string()), std::string::npos) << unreadable.output;
 }
 
 #ifdef FRONTA_HAVE_MPI
