@@ -112,7 +112,7 @@ inline name_prefix prefix_of(std::string_view name) {
 class station_table {
 public:
     // The stats of `name` (whose first bytes are `start`), added empty if it is new.
-    station_stats& at(std::string_view name, name_prefix start) {
+    [[gnu::always_inline]] station_stats& at(std::string_view name, name_prefix start) {
         for (std::size_t i = index(start);; i = (i + 1) & (slots_.size() - 1)) {
             slot& s = slots_[i];
             if (s.start == start && s.name_size == name.size() &&
@@ -176,7 +176,7 @@ private:
         return (hash ^ (hash >> 29)) & (slots_.size() - 1);
     }
     std::string_view name_of(const slot& s) const { return {names_.data() + s.name_offset, s.name_size}; }
-    station_stats& insert(std::size_t i, std::string_view name, name_prefix start) {
+    [[gnu::noinline]] station_stats& insert(std::size_t i, std::string_view name, name_prefix start) {
         if (4 * (used_ + 1) > slots_.size()) {  // at most a quarter full: short probes
             grow();
             return at(name, start);
