@@ -616,8 +616,8 @@ int main(int argc, char** argv) {
         if (s.workers > 1 && answer_text(baseline.table) != text)
             throw std::logic_error("the one-worker and the " + std::to_string(s.workers) + "-worker answers differ");
 
-        std::printf("%zu stations, %lld rows; the first lines of the answer:\n", answer.table.size(),
-                    static_cast<long long>(rows));
+        std::printf("%zu station%s, %lld rows%s\n", answer.table.size(), answer.table.size() == 1 ? "" : "s",
+                    static_cast<long long>(rows), text.empty() ? "" : "; the first lines of the answer:");
         std::size_t shown = 0;
         for (std::size_t at = 0; at < text.size() && shown < 5; ++shown) {
             const std::size_t next = text.find('\n', at) + 1;
