@@ -44,16 +44,6 @@
 #define BILLION_ROWS_DATA_DIR "billion_rows"
 #endif
 
-#if !__has_include(<fronta/map_reduce.hpp>)
-namespace fronta {  // STAND-IN until map_reduce lands on main (reduces in the client)
-template <class Executor, class F, class Inputs, class Reduce, class T>
-T map_reduce(Executor& ex, F&& f, Inputs&& inputs, Reduce&& reduce, T init, const map_options& options = {}) {
-    for (auto&& r : ex.map(f, inputs, options)) init = reduce(std::move(init), std::move(r));
-    return init;
-}
-}  // namespace fronta
-#endif
-
 // ---- The answer: a table of stations ---------------------------------------------------------
 
 // One station's temperatures in tenths of a degree: integers, so sums are exact and tables merged
