@@ -9,13 +9,10 @@
 //   billion_rows --executor mpi                    started alone: spawns its 2 MPI workers
 //   billion_rows --rows 1000000000                 the real billion (about 13.8 GB)
 //   billion_rows --file my.txt                     your own file, as it is
-// The file is generated first (deterministically: the same --rows give the same bytes) and kept
-// under the build folder for the next run. Each run times one worker, then --workers of them,
-// and prints rows/s, GB/s, the parallel efficiency and the first lines of the answer.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
+// The file is generated first (13_billion_rows_generator.hpp: the same --rows give the same
+// bytes) and kept under the build folder for the next run. Each run times one worker, then
+// --workers of them, and prints rows/s, GB/s, the parallel efficiency and the first lines of the
+// answer.
 #include <algorithm>
 #include <array>
 #include <bit>
@@ -38,7 +35,7 @@
 #include <fronta/mpi_pool.hpp>
 #endif
 
-#include "13_billion_rows_stations.hpp"
+#include "13_billion_rows_generator.hpp"
 
 #ifndef BILLION_ROWS_DATA_DIR  // where the generated files are kept: CMake says the build folder
 #define BILLION_ROWS_DATA_DIR "billion_rows"
@@ -321,132 +318,11 @@ std::string answer_text(const station_table& table) {
     return out;
 }
 
-// ---- The input: generated, deterministic, in parallel ----------------------------------------
-
 namespace {
-
-// Row r's 64 random bits. splitmix64 is a counter-based generator: its output for row r depends on
-// r alone, so any block of rows can be made by any worker, in any order, with the same bytes.
-std::uint64_t random_bits(std::uint64_t row) {
-    std::uint64_t z = 0x1b2c3d4e5f607182ull + (row + 1) * 0x9e3779b97f4a7c15ull;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-struct measurement {
-    std::uint32_t station;
-    std::int32_t tenths;
-};
-constexpr std::uint64_t station_count = std::size(weather_stations);
-
-// A station drawn uniformly, and its mean plus a triangular spread of +-25 degrees.
-measurement row_at(std::uint64_t row) {
-    const std::uint64_t bits = random_bits(row);
-    const auto station = static_cast<std::uint32_t>(((bits & 0xffffffffu) * station_count) >> 32);
-    const std::int32_t spread = static_cast<std::int32_t>((bits >> 32) & 0xffff) +
-                                static_cast<std::int32_t>(bits >> 48) - 0xffff;  // -65535 .. 65535
-    const std::int32_t tenths = weather_stations[station].mean_tenths + spread * 250 / 65536;
-    return {station, std::clamp(tenths, -999, 999)};
-}
-
-std::uint64_t line_bytes(measurement m) {
-    const std::uint64_t magnitude = m.tenths < 0 ? -m.tenths : m.tenths;
-    return weather_stations[m.station].name.size() + 1 + (m.tenths < 0) + (magnitude >= 100) + 3 + 1;
-}
-
-// Rows are made in blocks of this many, whatever the number of workers.
-constexpr std::uint64_t rows_per_block = std::uint64_t{1} << 16;
-
-std::uint64_t block_rows(std::uint64_t block, std::uint64_t rows) {
-    return std::min(rows_per_block, rows - block * rows_per_block);
-}
-
-// Bytes of one block, without writing it: a cheap first pass, so every block knows its offset.
-std::uint64_t block_bytes(std::uint64_t block, std::uint64_t rows) {
-    std::uint64_t bytes = 0;
-    const std::uint64_t first = block * rows_per_block;
-    for (std::uint64_t r = first; r < first + block_rows(block, rows); ++r) bytes += line_bytes(row_at(r));
-    return bytes;
-}
-
-// Writes one block at its offset of the open file.
-void write_block(int fd, std::uint64_t block, std::uint64_t rows, std::uint64_t offset, std::uint64_t bytes) {
-    // Names are copied 32 bytes at a time from a padded table; the buffer has room for the overrun.
-    static const auto padded = [] {
-        std::vector<std::array<char, 32>> names(station_count);
-        for (std::size_t i = 0; i < station_count; ++i)
-            std::memcpy(names[i].data(), weather_stations[i].name.data(), weather_stations[i].name.size());
-        return names;
-    }();
-    const auto buffer = std::make_unique_for_overwrite<char[]>(bytes + 64);
-    char* p = buffer.get();
-    const std::uint64_t first = block * rows_per_block;
-    for (std::uint64_t r = first; r < first + block_rows(block, rows); ++r) {
-        const measurement m = row_at(r);
-        std::memcpy(p, padded[m.station].data(), 32);
-        p += weather_stations[m.station].name.size();
-        *p++ = ';';
-        std::int32_t t = m.tenths;
-        if (t < 0) {
-            *p++ = '-';
-            t = -t;
-        }
-        if (t >= 100) *p++ = static_cast<char>('0' + t / 100);
-        p[0] = static_cast<char>('0' + t / 10 % 10);
-        p[1] = '.';
-        p[2] = static_cast<char>('0' + t % 10);
-        p[3] = '\n';
-        p += 4;
-    }
-    if (static_cast<std::uint64_t>(p - buffer.get()) != bytes) throw std::logic_error("write_block: sizes differ");
-    for (std::uint64_t done = 0; done < bytes;) {
-        const ssize_t n = pwrite(fd, buffer.get() + done, bytes - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) throw std::system_error(errno, std::generic_category(), "billion_rows: cannot write the file");
-        done += static_cast<std::uint64_t>(n);
-    }
-}
 
 using clock_type = std::chrono::steady_clock;
 double seconds_since(clock_type::time_point start) {
     return std::chrono::duration<double>(clock_type::now() - start).count();
-}
-
-// The file of `rows` rows at `path`: kept if it has the expected size, else generated by
-// `workers` threads (each block written at its offset with pwrite, then renamed into place so a
-// half-written file never looks finished). Returns the seconds spent generating (0: reused).
-double ensure_file(const std::filesystem::path& path, std::uint64_t rows, std::size_t workers) {
-    fronta::thread_pool pool(workers);
-    const std::uint64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
-    std::vector<std::uint64_t> offsets{0};
-    offsets.reserve(blocks + 1);
-    const auto sizes = [rows](std::uint64_t block) { return block_bytes(block, rows); };
-    for (std::uint64_t bytes : pool.map(sizes, std::views::iota(std::uint64_t{0}, blocks), {.chunk_size = 8}))
-        offsets.push_back(offsets.back() + bytes);
-    std::error_code error;
-    if (std::filesystem::file_size(path, error) == offsets.back() && !error) return 0;
-
-    const auto start = clock_type::now();
-    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-    const std::filesystem::path partial = path.string() + ".partial-" + std::to_string(getpid());
-    const int fd = open(partial.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        throw std::system_error(errno, std::generic_category(), "billion_rows: cannot create " + partial.string());
-    std::vector<fronta::future<void>> writes;
-    writes.reserve(blocks);
-    for (std::uint64_t b = 0; b < blocks; ++b)
-        writes.push_back(pool.submit(write_block, fd, b, rows, offsets[b], offsets[b + 1] - offsets[b]));
-    fronta::wait(writes);
-    close(fd);
-    try {
-        for (auto& w : writes) w.get();  // the first failure, if any
-    } catch (...) {
-        std::filesystem::remove(partial, error);
-        throw;
-    }
-    std::filesystem::rename(partial, path);
-    return seconds_since(start);
 }
 
 // ---- The command line, the executor, the runs ------------------------------------------------
@@ -572,7 +448,7 @@ int main(int argc, char** argv) {
     try {
         const settings s = parse_arguments(argc, argv);
         if (s.generate) {
-            const double generated = ensure_file(s.file, s.rows, s.workers);
+            const double generated = generator::ensure_file(s.file, s.rows, s.workers);
             if (generated > 0)
                 std::printf("generated %s: %llu rows, %.2f GB in %.2f s (%.2f GB/s, %zu threads)\n", s.file.c_str(),
                             static_cast<unsigned long long>(s.rows), std::filesystem::file_size(s.file) / 1e9,
