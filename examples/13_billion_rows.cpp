@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fronta/fronta.hpp>
@@ -29,6 +30,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 #ifdef FRONTA_HAVE_MPI
@@ -475,6 +477,12 @@ int main(int argc, char** argv) {
             print_run(s, s.workers, answer.seconds, rows, bytes);
             std::printf("parallel efficiency: %.0f%% (one worker's time / (%zu x this time))\n",
                         100.0 * baseline.seconds / (double(s.workers) * answer.seconds), s.workers);
+            // Other programs taking the cores make the efficiency look worse than it is: say so.
+            double load = 0;
+            const unsigned cores = std::thread::hardware_concurrency();
+            if (getloadavg(&load, 1) == 1 && load > 0.5 * cores)
+                std::printf("(the load average is %.1f on %u cores: other programs are taking CPU time)\n", load,
+                            cores);
         } else {
             answer = std::move(baseline);
         }
