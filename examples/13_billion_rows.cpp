@@ -320,14 +320,14 @@ std::string answer_text(const station_table& table) {
     return out;
 }
 
+// ---- The command line, the executor, the runs ------------------------------------------------
+
 namespace {
 
 using clock_type = std::chrono::steady_clock;
 double seconds_since(clock_type::time_point start) {
     return std::chrono::duration<double>(clock_type::now() - start).count();
 }
-
-// ---- The command line, the executor, the runs ------------------------------------------------
 
 struct settings {
     std::uint64_t rows = 50'000'000;
