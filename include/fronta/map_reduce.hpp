@@ -34,8 +34,7 @@
 namespace fronta {
 
 template <class Executor, class F, std::ranges::viewable_range Inputs, class Reduce, class T>
-    requires std::derived_from<std::remove_cvref_t<Executor>, detail::executor_base> &&
-             std::ranges::input_range<Inputs>
+    requires std::derived_from<std::remove_cvref_t<Executor>, detail::executor_base> && std::ranges::input_range<Inputs>
 T map_reduce(Executor&& ex, F&& f, Inputs&& inputs, Reduce&& reduce, T init, const map_options& options = {}) {
     using view_type = std::views::all_t<Inputs>;
     using input = std::ranges::range_value_t<view_type>;
@@ -59,10 +58,12 @@ T map_reduce(Executor&& ex, F&& f, Inputs&& inputs, Reduce&& reduce, T init, con
         using executor_type = std::remove_cvref_t<Executor>;
         detail::executor_access::check_fold<executor_type, fn_type, input, reduce_type, T>();
         auto shared_reduce = std::make_shared<reduce_type>(std::forward<Reduce>(reduce));
-        auto submitter = detail::executor_access::chunks(ex).template make_fold<input, T>(
-            std::make_shared<fn_type>(std::forward<F>(f)), shared_reduce);
-        map_range<detail::unordered_map_impl<view_type, T>> chunk_values(
-            std::move(submitter), ex.concurrency(), std::views::all(std::forward<Inputs>(inputs)), options);
+        auto submitter = detail::executor_access::chunks(ex).template make_fold<input, T>(std::make_shared<fn_type>(
+                                                                                              std::forward<F>(f)),
+                                                                                          shared_reduce);
+        map_range<detail::unordered_map_impl<view_type, T>> chunk_values(std::move(submitter), ex.concurrency(),
+                                                                         std::views::all(std::forward<Inputs>(inputs)),
+                                                                         options);
         for (T& value : chunk_values) init = std::invoke(*shared_reduce, std::move(init), std::move(value));
         return init;
     }

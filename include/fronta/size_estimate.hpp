@@ -46,8 +46,9 @@ template <class T>
 struct is_optional : std::false_type {};
 // A contiguous range of numbers: its size times theirs (other elements may have estimates of their own).
 template <class R>
-concept flat_range = std::ranges::sized_range<R> && std::ranges::contiguous_range<R> &&
-                     (std::is_arithmetic_v<std::ranges::range_value_t<R>> || std::is_enum_v<std::ranges::range_value_t<R>>);
+concept flat_range =
+    std::ranges::sized_range<R> && std::ranges::contiguous_range<R> &&
+    (std::is_arithmetic_v<std::ranges::range_value_t<R>> || std::is_enum_v<std::ranges::range_value_t<R>>);
 // Types that say they share their elements (fronta::shared_array) count as their handle only.
 template <class T>
 inline constexpr bool shares_memory = requires { typename T::shares_memory; };
@@ -74,8 +75,8 @@ struct size_estimator {
         } else if constexpr (detail::tuple_like<T>) {
             return std::apply([](const auto&... member) { return (std::size_t{0} + ... + size_estimate(member)); },
                               value) +
-                   (sizeof(T) - std::apply([](const auto&... member) { return (std::size_t{0} + ... + sizeof(member)); },
-                                           value));
+                   (sizeof(T) -
+                    std::apply([](const auto&... member) { return (std::size_t{0} + ... + sizeof(member)); }, value));
         } else {
             return sizeof(T);
         }
