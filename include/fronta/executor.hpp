@@ -19,6 +19,7 @@
 /// `submit`/`map`, with the reason (the pools themselves say it at compile time).
 
 #include <concepts>
+#include <filesystem>
 #include <memory>
 #include <ranges>
 #include <type_traits>
@@ -85,6 +86,12 @@ private:
         detail::chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
             if (remote) return detail::remote_chunks{remote}.make<Input, Result>(std::move(fn));
             return detail::local_chunks{target}.make<Input, Result>(std::move(fn));
+        }
+        template <class Input, class Stored, class... Fns>
+        std::shared_ptr<detail::chunk_journal<Input, Stored>> journal(const std::filesystem::path& path,
+                                                                      detail::journal_kind kind, std::size_t chunk_size,
+                                                                      const Fns&... fns) const {
+            return detail::open_map_journal<Input, Stored>(path, kind, chunk_size, fns...);
         }
     };
     struct shutdown_on_last_copy {

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <deque>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -30,6 +31,7 @@
 
 #include "fronta/detail/chunk_result.hpp"
 #include "fronta/detail/completion_list.hpp"
+#include "fronta/detail/journaled_chunks.hpp"
 #include "fronta/future.hpp"
 
 namespace fronta {
@@ -43,6 +45,10 @@ struct map_options {
     /// Total time for the whole iteration, counted from the `map` call; exceeding it makes the
     /// iteration throw `timeout_error`. Empty: no limit.
     std::optional<std::chrono::nanoseconds> timeout;
+    /// A file that makes the map resumable: finished chunks are appended to it as they complete,
+    /// and a map run again with the same inputs, function and journal yields them from it
+    /// without running them again. Empty: none. See docs/design.md, "Resumable maps".
+    std::filesystem::path journal;
 };
 
 namespace detail {
@@ -61,11 +67,12 @@ public:
     using input_type = std::ranges::range_value_t<View>;
     using result_type = map_result_t<F, input_type>;
     using chunk_future = future<chunk_result<result_type>>;
+    using journal_type = chunk_journal<input_type, std::vector<result_type>>;
 
     map_source(chunk_submitter<input_type, result_type> submit, std::size_t concurrency, View view,
-               const map_options& options)
-        : submit_(std::move(submit)), view_(std::move(view)), next_(std::ranges::begin(view_)),
-          chunk_size_(options.chunk_size),
+               const map_options& options, std::shared_ptr<journal_type> journal)
+        : submit_(std::move(submit)), journal_(std::move(journal)), view_(std::move(view)),
+          next_(std::ranges::begin(view_)), chunk_size_(options.chunk_size),
           window_(options.max_in_flight != 0 ? options.max_in_flight : 4 * std::max<std::size_t>(1, concurrency)),
           until_(options.timeout ? deadline_after(*options.timeout) : no_deadline),
           timeout_text_(options.timeout ? describe(*options.timeout) : "") {
@@ -81,6 +88,8 @@ public:
         items.reserve(chunk_size_);
         for (; items.size() < chunk_size_ && next_ != std::ranges::end(view_); ++next_) items.push_back(*next_);
         if (items.empty()) return {};
+        if (journal_)
+            return journaled_chunk<chunk_result<result_type>>(journal_, chunks_read_++, std::move(items), submit_);
         return submit_(std::move(items));
     }
 
@@ -90,6 +99,8 @@ public:
 
 private:
     chunk_submitter<input_type, result_type> submit_;
+    std::shared_ptr<journal_type> journal_;  // null: none
+    std::uint64_t chunks_read_ = 0;
     View view_;
     std::ranges::iterator_t<View> next_;
     std::size_t chunk_size_;
@@ -145,8 +156,9 @@ public:
     using result_type = typename source_type::result_type;
 
     ordered_map_impl(chunk_submitter<typename source_type::input_type, result_type> submit, std::size_t concurrency,
-                     View view, const map_options& options)
-        : source_(std::move(submit), concurrency, std::move(view), options) {
+                     View view, const map_options& options,
+                     std::shared_ptr<typename source_type::journal_type> journal = nullptr)
+        : source_(std::move(submit), concurrency, std::move(view), options, std::move(journal)) {
         fill_window();
     }
     ~ordered_map_impl() { cancel_rest(); }
@@ -224,9 +236,10 @@ public:
     using result_type = typename source_type::result_type;
 
     unordered_map_impl(chunk_submitter<typename source_type::input_type, result_type> submit, std::size_t concurrency,
-                       View view, const map_options& options)
-        : source_(std::move(submit), concurrency, std::move(view), options), slots_(source_.window()),
-          watcher_(source_.window()) {
+                       View view, const map_options& options,
+                       std::shared_ptr<typename source_type::journal_type> journal = nullptr)
+        : source_(std::move(submit), concurrency, std::move(view), options, std::move(journal)),
+          slots_(source_.window()), watcher_(source_.window()) {
         for (std::size_t slot = 0; slot < slots_.size() && !exhausted_; ++slot) refill(slot);
     }
     ~unordered_map_impl() { cancel_rest(); }

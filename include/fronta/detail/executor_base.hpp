@@ -5,6 +5,7 @@
 // `executor`) adds to it, so a thread_pool never compiles shipping code.
 
 #include <concepts>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <ranges>
@@ -86,6 +87,18 @@ struct local_chunks {
             return fut;
         };
     }
+
+    /// A journal needs serialization, which in-process executors do not compile (thread_pool.hpp
+    /// includes no cereal); the type-erased `executor` over them has it.
+    template <class Input, class Stored, class... Fns>
+    std::shared_ptr<chunk_journal<Input, Stored>> journal(const std::filesystem::path& path, journal_kind kind,
+                                                          std::size_t, const Fns&...) const {
+        throw std::invalid_argument(std::string(journal_kind_name(kind)) + "(): map_options::journal (" +
+                                    path.string() +
+                                    ") needs serialization, which thread_pool and inline_executor do not compile; run "
+                                    "the map through fronta::executor(pool) (<fronta/executor.hpp>), which journals "
+                                    "on every executor");
+    }
 };
 
 /// The interface of the in-process executors (thread_pool, inline_executor); remote_executor_base
@@ -143,9 +156,16 @@ protected:
             using result = map_result_t<fn_type, input>;
             using impl = std::conditional_t<Ordered, ordered_map_impl<fn_type, view_type>,
                                             unordered_map_impl<fn_type, view_type>>;
-            auto submitter = chunks.template make<input, result>(std::make_shared<fn_type>(std::forward<F>(f)));
+            auto fn = std::make_shared<fn_type>(std::forward<F>(f));
+            std::shared_ptr<chunk_journal<input, std::vector<result>>> journal;
+            if (!options.journal.empty() && options.chunk_size != 0)
+                journal = chunks.template journal<input, std::vector<result>>(options.journal,
+                                                                              Ordered ? journal_kind::map
+                                                                                      : journal_kind::map_unordered,
+                                                                              options.chunk_size, *fn);
+            auto submitter = chunks.template make<input, result>(std::move(fn));
             return map_range<impl>(std::move(submitter), concurrency(), std::views::all(std::forward<Range>(inputs)),
-                                   options);
+                                   options, std::move(journal));
         }
     }
 

@@ -1,0 +1,305 @@
+// map_options::journal: a client killed in the middle of a map, run again, yields every result
+// exactly once, equal to an uninterrupted run, and does not compute again what the journal holds.
+// Clients run as child processes (child_client.hpp); the parent kills one with SIGKILL once it has
+// reported K results through its stdout, and reads which inputs ran from a side file that the
+// mapped function appends to (one line per execution, tagged with the run).
+#include "child_client.hpp"
+#include "fronta/detail/typed_map_journal.hpp"
+#include "fronta/executor.hpp"
+#include "fronta/thread_pool.hpp"
+
+namespace fs = std::filesystem;
+
+// Appends "<run> <x>" to the side file named by FRONTA_JOURNAL_SIDE, then returns x*x + 1.
+int square_logged(int x) {
+    const char* side = std::getenv("FRONTA_JOURNAL_SIDE");
+    const char* run = std::getenv("FRONTA_JOURNAL_RUN");
+    if (side != nullptr) {
+        const std::string line = std::string(run != nullptr ? run : "0") + ' ' + std::to_string(x) + '\n';
+        const int fd = open(side, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0 || write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+            throw std::runtime_error("cannot append to the side file");
+        close(fd);
+    }
+    return x * x + 1;
+}
+FRONTA_REMOTE(square_logged);
+
+int cube(int x) { return x * x * x; }
+FRONTA_REMOTE(cube);
+
+namespace {
+
+constexpr int input_count = 60;
+constexpr std::size_t chunk = 3;
+constexpr std::size_t chunk_count = input_count / chunk;
+
+std::vector<int> inputs(int offset = 0) {
+    std::vector<int> out(input_count);
+    for (int i = 0; i < input_count; ++i) out[static_cast<std::size_t>(i)] = i + offset;
+    return out;
+}
+
+fronta::map_options options(const std::string& journal) {
+    return {.chunk_size = chunk, .max_in_flight = 4, .journal = journal};
+}
+
+// ---- the client ---------------------------------------------------------------------------------
+
+// Maps square_logged over inputs() with the journal FRONTA_JOURNAL_PATH, on FRONTA_JOURNAL_EXECUTOR
+// (threads: fronta::executor over a thread_pool; processes: a process_pool), as FRONTA_JOURNAL_KIND
+// (map, map_unordered). Prints "result y" per result; after FRONTA_JOURNAL_STOP results it prints
+// "stopped" and waits to be killed; at the end "done".
+int scenario_journal_client(const std::string&) {
+    const std::string path = std::getenv("FRONTA_JOURNAL_PATH");
+    const std::string executor_kind = std::getenv("FRONTA_JOURNAL_EXECUTOR");
+    const std::string kind = std::getenv("FRONTA_JOURNAL_KIND");
+    const long stop = std::strtol(std::getenv("FRONTA_JOURNAL_STOP"), nullptr, 10);
+    fronta::executor ex = executor_kind == "processes" ? fronta::executor(fronta::process_pool(2))
+                                                       : fronta::executor(fronta::thread_pool(2));
+    long seen = 0;
+    const auto report = [&](int y) {
+        std::printf("result %d\n", y);
+        std::fflush(stdout);
+        if (++seen == stop) {
+            std::printf("stopped\n");
+            std::fflush(stdout);
+            for (;;) pause();
+        }
+    };
+    try {
+        if (kind == "map_unordered")
+            for (int y : ex.map_unordered(square_logged, inputs(), options(path))) report(y);
+        else
+            for (int y : ex.map(square_logged, inputs(), options(path))) report(y);
+    } catch (const std::exception& e) {
+        std::printf("error %s\n", e.what());
+        return 1;
+    }
+    std::printf("done\n");
+    return 0;
+}
+const scenario_registration journal_client{"journal_client", scenario_journal_client};
+
+// ---- the test's side ----------------------------------------------------------------------------
+
+class map_journal_resume : public ::testing::TestWithParam<std::tuple<const char*, const char*>> {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() /
+               ("fronta_journal_resume_" + std::to_string(getpid()) + "_" + std::to_string(counter_++));
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        journal_ = dir_ / "journal";
+        side_ = dir_ / "executions";
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    const char* executor() const { return std::get<0>(GetParam()); }
+    const char* kind() const { return std::get<1>(GetParam()); }
+
+    child_process start(int run, long stop) const {
+        child_setup setup;
+        setup.env = {"FRONTA_JOURNAL_PATH=" + journal_.string(),   "FRONTA_JOURNAL_SIDE=" + side_.string(),
+                     "FRONTA_JOURNAL_RUN=" + std::to_string(run),  std::string("FRONTA_JOURNAL_EXECUTOR=") + executor(),
+                     std::string("FRONTA_JOURNAL_KIND=") + kind(), "FRONTA_JOURNAL_STOP=" + std::to_string(stop)};
+        return start_child({"/proc/self/exe", "--scenario=journal_client"}, setup);
+    }
+
+    // Runs a client to its end; its results, in the order it printed them.
+    std::vector<int> run_to_end(int run) const {
+        child_process c = start(run, -1);
+        end_client_on_exit guard{c};
+        const bool done = read_until(
+            c,
+            [](const std::string& out) {
+                return out.find("done\n") != std::string::npos || out.find("error") != std::string::npos;
+            },
+            std::chrono::seconds(120));
+        EXPECT_TRUE(done) << c.output;
+        EXPECT_EQ(exit_code(wait_for_child(c, std::chrono::seconds(60))), 0) << c.output;
+        return results_in(c.output);
+    }
+
+    // Runs a client until it reported `stop` results, then kills it with SIGKILL.
+    void run_and_kill(int run, long stop) const {
+        child_process c = start(run, stop);
+        end_client_on_exit guard{c};
+        ASSERT_TRUE(read_until(
+            c, [](const std::string& out) { return out.find("stopped\n") != std::string::npos; },
+            std::chrono::seconds(120)))
+            << c.output;
+        kill(c.pid, SIGKILL);
+        EXPECT_EQ(wait_for_child(c, std::chrono::seconds(60)) & 0x7f, SIGKILL);
+        EXPECT_EQ(results_in(c.output).size(), static_cast<std::size_t>(stop));
+    }
+
+    static std::vector<int> results_in(const std::string& output) {
+        std::vector<int> out;
+        std::istringstream lines(output);
+        for (std::string line; std::getline(lines, line);)
+            if (line.rfind("result ", 0) == 0) out.push_back(std::stoi(line.substr(7)));
+        return out;
+    }
+
+    // The inputs that run `run` executed, with repetitions.
+    std::multiset<int> executed_in(int run) const {
+        std::multiset<int> out;
+        std::ifstream in(side_);
+        int tag = 0, x = 0;
+        while (in >> tag >> x)
+            if (tag == run) out.insert(x);
+        return out;
+    }
+
+    // The chunks the journal holds (opened as the client opens it: the same identity).
+    std::vector<std::uint64_t> journaled(const fs::path& path) const {
+        const auto journal_kind = std::string(kind()) == "map_unordered" ? fronta::detail::journal_kind::map_unordered
+                                                                         : fronta::detail::journal_kind::map;
+        using journal = fronta::detail::typed_map_journal<int, std::vector<int>>;
+        auto opened =
+            fronta::detail::open_map_journal<int, std::vector<int>>(path, journal_kind, chunk, &square_logged);
+        return std::dynamic_pointer_cast<journal>(opened)->file().chunks();
+    }
+
+    static std::vector<int> expected() {
+        std::vector<int> out;
+        for (int x : inputs()) out.push_back(x * x + 1);
+        return out;
+    }
+    std::vector<int> as_ordered(std::vector<int> results) const {
+        if (std::string(kind()) == "map_unordered") std::sort(results.begin(), results.end());
+        return results;
+    }
+    static std::multiset<int> inputs_of_chunks_not_in(const std::vector<std::uint64_t>& chunks) {
+        std::multiset<int> out;
+        for (std::uint64_t c = 0; c < chunk_count; ++c)
+            if (std::find(chunks.begin(), chunks.end(), c) == chunks.end())
+                for (std::size_t i = 0; i < chunk; ++i) out.insert(static_cast<int>(c * chunk + i));
+        return out;
+    }
+
+    static inline int counter_ = 0;
+    fs::path dir_, journal_, side_;
+};
+
+TEST_P(map_journal_resume, a_killed_map_resumes_computing_only_what_the_journal_lacks) {
+    run_and_kill(1, 12);
+    const auto held = journaled(journal_);
+    // What was consumed was journaled first; the window (4 chunks) keeps the rest from running.
+    EXPECT_GE(held.size(), 12 / chunk);
+    EXPECT_LT(held.size(), chunk_count);
+
+    const auto results = run_to_end(2);
+    EXPECT_EQ(as_ordered(results), expected());  // each result once, as an uninterrupted run
+    EXPECT_EQ(executed_in(2), inputs_of_chunks_not_in(held));
+
+    EXPECT_EQ(as_ordered(run_to_end(3)), expected());  // a complete journal replays
+    EXPECT_TRUE(executed_in(3).empty());
+}
+
+TEST_P(map_journal_resume, a_torn_last_record_is_ignored) {
+    run_and_kill(1, 12);
+    const auto whole = journaled(journal_);
+    fs::resize_file(journal_, fs::file_size(journal_) - 5);  // as if killed while writing its last record
+    const fs::path copy = dir_ / "copy";
+    fs::copy_file(journal_, copy);
+    const auto held = journaled(copy);  // opening the copy cuts its torn record off
+    EXPECT_EQ(held.size() + 1, whole.size());
+
+    EXPECT_EQ(as_ordered(run_to_end(2)), expected());
+    EXPECT_EQ(executed_in(2), inputs_of_chunks_not_in(held));
+    EXPECT_EQ(journaled(journal_).size(), chunk_count);
+}
+
+INSTANTIATE_TEST_SUITE_P(executors, map_journal_resume,
+                         ::testing::Combine(::testing::Values("threads", "processes"),
+                                            ::testing::Values("map", "map_unordered")),
+                         [](const auto& info) {
+                             return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
+                         });
+
+// ---- refusals, in this process ------------------------------------------------------------------
+
+class map_journal_refusals : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("fronta_journal_refusals_" + std::to_string(getpid()));
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+        journal_ = dir_ / "journal";
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+
+    template <class F>
+    static std::string refusal(F&& map_call) {
+        try {
+            map_call();
+        } catch (const std::invalid_argument& e) {
+            return e.what();
+        }
+        return "(not refused)";
+    }
+    fs::path dir_, journal_;
+};
+
+TEST_F(map_journal_refusals, a_journal_from_other_inputs_or_another_function_is_refused) {
+    fronta::executor ex(fronta::thread_pool(2));
+    std::vector<int> squares;
+    for (int y : ex.map(cube, inputs(), options(journal_))) squares.push_back(y);
+    ASSERT_EQ(squares.size(), static_cast<std::size_t>(input_count));
+    const auto before = fs::file_size(journal_);
+
+    std::string message = refusal([&] {
+        for (int y : ex.map(cube, inputs(1), options(journal_))) (void)y;
+    });
+    EXPECT_NE(message.find("different inputs"), std::string::npos) << message;
+    message = refusal([&] {
+        for (int y : ex.map(square_logged, inputs(), options(journal_))) (void)y;
+    });
+    EXPECT_NE(message.find("cube"), std::string::npos) << message;
+    EXPECT_NE(message.find("square_logged"), std::string::npos) << message;
+    message = refusal([&] {
+        for (int y : ex.map_unordered(cube, inputs(), options(journal_))) (void)y;
+    });
+    EXPECT_NE(message.find("made by map, not map_unordered"), std::string::npos) << message;
+    message = refusal([&] {
+        for (int y : ex.map(cube, inputs(), {.chunk_size = 4, .journal = journal_})) (void)y;
+    });
+    EXPECT_NE(message.find("chunk_size 3, not 4"), std::string::npos) << message;
+    EXPECT_EQ(fs::file_size(journal_), before);
+
+    // The same map again: replayed, the same results.
+    std::vector<int> again;
+    for (int y : ex.map(cube, inputs(), options(journal_))) again.push_back(y);
+    EXPECT_EQ(again, squares);
+}
+
+TEST_F(map_journal_refusals, a_file_that_is_not_a_journal_is_refused_and_left_untouched) {
+    const std::string text = "Hamburg;12.0\nBulawayo;8.9\n";
+    std::ofstream(journal_) << text;
+    fronta::executor ex(fronta::thread_pool(2));
+    const std::string message = refusal([&] {
+        for (int y : ex.map(cube, inputs(), options(journal_))) (void)y;
+    });
+    EXPECT_NE(message.find("not a fronta map journal"), std::string::npos) << message;
+    std::ifstream in(journal_);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()), text);
+}
+
+TEST_F(map_journal_refusals, thread_pool_says_to_go_through_executor) {
+    fronta::thread_pool pool(1);
+    const std::string message = refusal([&] {
+        for (int y : pool.map(cube, inputs(), options(journal_))) (void)y;
+    });
+    EXPECT_NE(message.find("fronta::executor"), std::string::npos) << message;
+    EXPECT_FALSE(fs::exists(journal_));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    fronta::init(argc, argv);  // workers are copies of this program
+    if (auto name = scenario_asked(argc, argv)) return run_scenario(*name);
+    return run_tests(argc, argv);
+}
