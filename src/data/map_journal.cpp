@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
@@ -81,6 +82,19 @@ std::string header_body(const journal_identity& id) {
     put64(body, id.function_state);
     put_text(body, id.result_type);
     return body;
+}
+
+// The journals open in this process, by device and inode, so open() can share them. An entry
+// lives until its file is closed, so a journal being closed is waited for rather than found
+// locked.
+struct open_journals {
+    std::mutex mutex;
+    std::condition_variable closed;
+    std::map<std::pair<std::uint64_t, std::uint64_t>, std::weak_ptr<journal_file>> files;
+};
+open_journals& registry() {
+    static auto* journals = new open_journals;  // never destroyed: journals may close after exit's destructors
+    return *journals;
 }
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what, int error) {
@@ -167,7 +181,7 @@ bool read_at(int fd, void* out, std::size_t size, std::uint64_t offset) {
 }  // namespace
 
 journal_file::journal_file(std::filesystem::path path, const journal_identity& identity) : path_(std::move(path)) {
-    fd_ = open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd_ < 0) fail(path_, "open", errno);
     try {
         struct stat st {};
@@ -219,7 +233,16 @@ journal_file::journal_file(std::filesystem::path path, const journal_identity& i
 }
 
 journal_file::~journal_file() {
-    if (fd_ >= 0) close(fd_);  // also releases the lock
+    if (!registered_) {
+        close(fd_);  // also releases the lock
+        return;
+    }
+    auto& journals = registry();
+    std::lock_guard lock(journals.mutex);
+    close(fd_);
+    const auto it = journals.files.find(key_);
+    if (it != journals.files.end() && it->second.expired()) journals.files.erase(it);
+    journals.closed.notify_all();
 }
 
 void journal_file::refuse(const std::string& why) const {
@@ -227,6 +250,7 @@ void journal_file::refuse(const std::string& why) const {
 }
 
 void journal_file::create(const journal_identity& identity) {
+    identity_ = identity;
     const std::string body = header_body(identity);
     std::string header(magic, sizeof magic);
     put32(header, format_version);
@@ -247,7 +271,7 @@ void journal_file::check_header(const std::string& bytes, const journal_identity
     const std::string_view body(bytes.data(), bytes.size() - 8);
     reader checksum{std::string_view(bytes).substr(body.size())};
     if (checksum.number(8) != hash_bytes(body, header_seed)) refuse("its header is damaged (wrong checksum)");
-    journal_identity stored;
+    journal_identity& stored = identity_;
     try {
         reader in{body};
         stored.kind = static_cast<journal_kind>(in.number(1));
@@ -258,22 +282,65 @@ void journal_file::check_header(const std::string& bytes, const journal_identity
     } catch (const std::out_of_range&) {
         refuse("its header is damaged (fields past its end)");
     }
+    check_identity(identity);
+}
+
+namespace {
+
+// What differs between the identity a journal was made with and the one a map asks for.
+std::string differences(const journal_identity& stored, const journal_identity& wanted) {
     std::string differs;
     const auto add = [&](const std::string& what) { differs += (differs.empty() ? "" : "; ") + what; };
-    if (stored.kind != identity.kind)
+    if (stored.kind != wanted.kind)
         add(std::string("it was made by ") + journal_kind_name(stored.kind) + ", not " +
-            journal_kind_name(identity.kind));
-    if (stored.function != identity.function)
-        add("it was made by the function `" + stored.function + "`, not `" + identity.function + "`");
-    else if (stored.function_state != identity.function_state)
+            journal_kind_name(wanted.kind));
+    if (stored.function != wanted.function)
+        add("it was made by the function `" + stored.function + "`, not `" + wanted.function + "`");
+    else if (stored.function_state != wanted.function_state)
         add("it was made by a `" + stored.function + "` holding other values (its serialized state differs)");
-    if (stored.chunk_size != identity.chunk_size)
+    if (stored.chunk_size != wanted.chunk_size)
         add("it was made with chunk_size " + std::to_string(stored.chunk_size) + ", not " +
-            std::to_string(identity.chunk_size));
-    if (stored.result_type != identity.result_type)
-        add("its results are of type " + stored.result_type + ", not " + identity.result_type);
+            std::to_string(wanted.chunk_size));
+    if (stored.result_type != wanted.result_type)
+        add("its results are of type " + stored.result_type + ", not " + wanted.result_type);
+    return differs;
+}
+
+}  // namespace
+
+void journal_file::check_identity(const journal_identity& identity) const {
+    const std::string differs = differences(identity_, identity);
     if (!differs.empty())
         refuse(differs + ". It belongs to another run: delete it, or give another path, to start afresh");
+}
+
+std::shared_ptr<journal_file> journal_file::open(const std::filesystem::path& path, const journal_identity& identity) {
+    auto& journals = registry();
+    std::shared_ptr<journal_file> shared;
+    {
+        std::unique_lock lock(journals.mutex);
+        struct stat st {};
+        if (::stat(path.c_str(), &st) == 0) {
+            const std::pair<std::uint64_t, std::uint64_t> key{st.st_dev, st.st_ino};
+            for (;;) {
+                const auto it = journals.files.find(key);
+                if (it == journals.files.end()) break;
+                if ((shared = it->second.lock())) break;
+                journals.closed.wait(lock);  // its last user is closing it
+            }
+        }
+        if (!shared) {
+            auto file = std::make_shared<journal_file>(path, identity);
+            struct stat own {};
+            if (fstat(file->fd_, &own) != 0) fail(path, "stat", errno);
+            file->key_ = {own.st_dev, own.st_ino};
+            file->registered_ = true;
+            journals.files[file->key_] = file;
+            return file;
+        }
+    }
+    shared->check_identity(identity);  // not under the lock: dropping `shared` may close the file
+    return shared;
 }
 
 void journal_file::load_records(std::uint64_t from, std::uint64_t file_size) {

@@ -3,6 +3,11 @@
 // Clients run as child processes (child_client.hpp); the parent kills one with SIGKILL once it has
 // reported K results through its stdout, and reads which inputs ran from a side file that the
 // mapped function appends to (one line per execution, tagged with the run).
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
 #include "child_client.hpp"
 #include "fronta/detail/typed_map_journal.hpp"
 #include "fronta/executor.hpp"
@@ -27,6 +32,32 @@ FRONTA_REMOTE(square_logged);
 
 int cube(int x) { return x * x * x; }
 FRONTA_REMOTE(cube);
+
+// In this process only: counts its executions per input, and throws for `failing_input`.
+std::atomic<int> failing_input{-1};
+std::array<std::atomic<int>, 64> executions{};
+int fails_at(int x) {
+    executions[static_cast<std::size_t>(x)].fetch_add(1);
+    if (x == failing_input.load()) throw std::runtime_error("failing on purpose");
+    return -x;
+}
+FRONTA_REMOTE(fails_at);
+
+// In this process only: input 5 waits until the gate opens.
+std::mutex gate_mutex;
+std::condition_variable gate_opened;
+bool gate_open = false;
+bool gate_reached = false;
+int gated(int x) {
+    if (x == 5) {
+        std::unique_lock lock(gate_mutex);
+        gate_reached = true;
+        gate_opened.notify_all();
+        gate_opened.wait(lock, [] { return gate_open; });
+    }
+    return x + 1000;
+}
+FRONTA_REMOTE(gated);
 
 namespace {
 
@@ -273,6 +304,68 @@ TEST_F(map_journal_refusals, a_journal_from_other_inputs_or_another_function_is_
     std::vector<int> again;
     for (int y : ex.map(cube, inputs(), options(journal_))) again.push_back(y);
     EXPECT_EQ(again, squares);
+}
+
+TEST_F(map_journal_refusals, a_failed_chunk_is_not_journaled_and_runs_again) {
+    fronta::executor ex(fronta::thread_pool(2));
+    failing_input = 30;
+    std::vector<int> results;
+    EXPECT_THROW(
+        {
+            for (int y : ex.map(fails_at, inputs(), options(journal_))) results.push_back(y);
+        },
+        std::runtime_error);
+    EXPECT_EQ(results.size(), 30u);  // every result before the failing input
+    using journal = fronta::detail::typed_map_journal<int, std::vector<int>>;
+    std::vector<std::uint64_t> held;
+    {
+        auto opened =
+            fronta::detail::open_map_journal<int, std::vector<int>>(journal_, fronta::detail::journal_kind::map, chunk,
+                                                                    &fails_at);
+        held = std::dynamic_pointer_cast<journal>(opened)->file().chunks();
+    }
+    EXPECT_EQ(std::count(held.begin(), held.end(), 30 / chunk), 0);
+    EXPECT_GE(held.size(), 30 / chunk);
+
+    failing_input = -1;
+    for (auto& e : executions) e = 0;
+    results.clear();
+    for (int y : ex.map(fails_at, inputs(), options(journal_))) results.push_back(y);
+    ASSERT_EQ(results.size(), static_cast<std::size_t>(input_count));
+    for (int x = 0; x < input_count; ++x) {
+        EXPECT_EQ(results[static_cast<std::size_t>(x)], -x);
+        const bool journaled = std::count(held.begin(), held.end(), static_cast<std::uint64_t>(x) / chunk) != 0;
+        EXPECT_EQ(executions[static_cast<std::size_t>(x)].load(), journaled ? 0 : 1) << "input " << x;
+    }
+}
+
+// A chunk still running when its map ends keeps the journal open until it is journaled; a map
+// started meanwhile on the same journal shares it instead of finding it locked.
+TEST_F(map_journal_refusals, a_map_right_after_an_ended_one_shares_its_journal) {
+    const auto open_gate = [] {
+        {
+            std::lock_guard lock(gate_mutex);
+            gate_open = true;
+        }
+        gate_opened.notify_all();
+    };
+    fronta::executor ex(fronta::thread_pool(2));
+    struct opens_gate_at_the_end {  // whatever fails, the pool's threads do not wait forever
+        decltype(open_gate)& open;
+        ~opens_gate_at_the_end() { open(); }
+    } guard{open_gate};
+    {
+        auto first = ex.map(gated, inputs(), options(journal_));
+        EXPECT_EQ(*first.begin(), 1000);
+        std::unique_lock lock(gate_mutex);  // chunk 1 (inputs 3, 4, 5) runs, and waits at the gate
+        gate_opened.wait(lock, [] { return gate_reached; });
+    }
+    std::vector<int> results;
+    auto second = ex.map(gated, inputs(), options(journal_));
+    open_gate();
+    for (int y : second) results.push_back(y);
+    ASSERT_EQ(results.size(), static_cast<std::size_t>(input_count));
+    for (int x = 0; x < input_count; ++x) EXPECT_EQ(results[static_cast<std::size_t>(x)], x + 1000);
 }
 
 TEST_F(map_journal_refusals, a_file_that_is_not_a_journal_is_refused_and_left_untouched) {

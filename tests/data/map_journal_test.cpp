@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "fronta/detail/map_journal.hpp"
@@ -221,6 +223,40 @@ TEST_F(map_journal, a_torn_header_starts_afresh) {
 TEST_F(map_journal, one_map_at_a_time) {
     journal_file first(path_, identity());
     EXPECT_THROW(journal_file second(path_, identity()), std::system_error);
+}
+
+TEST_F(map_journal, open_shares_a_journal_this_process_has_open) {
+    auto first = journal_file::open(path_, identity());
+    auto second = journal_file::open(path_, identity());
+    EXPECT_EQ(first, second);
+    auto other = identity();
+    other.chunk_size = 5;
+    EXPECT_THROW(journal_file::open(path_, other), std::invalid_argument);
+    first->append(0, 1, "a");
+    first.reset();
+    EXPECT_EQ(second->find(0, 1), "a");
+    second.reset();
+    journal_file alone(path_, identity());  // closed: the lock is free again
+    EXPECT_EQ(alone.find(0, 1), "a");
+}
+
+TEST_F(map_journal, a_journal_closed_by_one_thread_as_another_opens_it_is_never_found_locked) {
+    { journal_file::open(path_, identity())->append(0, 1, "a"); }
+    std::atomic<int> failures{0};
+    const auto churn = [&] {
+        for (int i = 0; i < 300; ++i) {
+            try {
+                auto j = journal_file::open(path_, identity());
+                if (j->find(0, 1) != "a") ++failures;
+            } catch (const std::exception&) {
+                ++failures;
+            }
+        }
+    };
+    std::thread a(churn), b(churn);
+    a.join();
+    b.join();
+    EXPECT_EQ(failures.load(), 0);
 }
 
 TEST_F(map_journal, typed_journal_stores_results_and_hashes_inputs) {

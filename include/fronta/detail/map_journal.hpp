@@ -11,10 +11,12 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace fronta::detail {
@@ -85,6 +87,12 @@ public:
     /// record; std::system_error when it cannot be opened, read or locked (another map uses it).
     journal_file(std::filesystem::path path, const journal_identity& identity);
     ~journal_file();
+
+    /// As the constructor, but a journal this process has open already is shared, not refused as
+    /// in use, when its identity is the same: a chunk of an ended map that was still running when
+    /// the map ended keeps the journal open until it is journaled, and a map started right after
+    /// on the same journal must not fail for it. Waits for a journal being closed to be closed.
+    static std::shared_ptr<journal_file> open(const std::filesystem::path& path, const journal_identity& identity);
     journal_file(const journal_file&) = delete;
     journal_file& operator=(const journal_file&) = delete;
 
@@ -110,11 +118,15 @@ private:
     };
     void create(const journal_identity& identity);
     void check_header(const std::string& bytes, const journal_identity& identity);
+    void check_identity(const journal_identity& identity) const;
     void load_records(std::uint64_t from, std::uint64_t file_size);
     [[noreturn]] void refuse(const std::string& why) const;
 
     std::filesystem::path path_;
+    journal_identity identity_;
     int fd_ = -1;
+    bool registered_ = false;                      // among the journals open() shares
+    std::pair<std::uint64_t, std::uint64_t> key_;  // device and inode
     mutable std::mutex mutex_;
     std::map<std::uint64_t, stored> chunks_;
     std::uint64_t end_ = 0;  // where the next record goes

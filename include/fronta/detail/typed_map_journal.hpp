@@ -90,18 +90,18 @@ class typed_map_journal final : public chunk_journal<Input, Stored> {
 public:
     using lookup = typename chunk_journal<Input, Stored>::lookup;
 
-    typed_map_journal(std::filesystem::path path, const journal_identity& identity)
-        : file_(std::move(path), identity) {}
+    typed_map_journal(const std::filesystem::path& path, const journal_identity& identity)
+        : file_(journal_file::open(path, identity)) {}
 
     lookup find(std::uint64_t index, const std::vector<Input>& items) override {
         lookup out;
         out.input_hash = hash_serialized(items);
-        auto bytes = file_.find(index, out.input_hash);
+        auto bytes = file_->find(index, out.input_hash);
         if (!bytes) return out;
         try {
             out.stored = remote::from_bytes<Stored>(*bytes);
         } catch (const remote::deserialization_error& e) {
-            throw std::invalid_argument("fronta: the map journal " + file_.path().string() + ": chunk " +
+            throw std::invalid_argument("fronta: the map journal " + file_->path().string() + ": chunk " +
                                         std::to_string(index) + " cannot be read back as " +
                                         remote::type_name(typeid(Stored)) + " (" + e.what() + ")");
         }
@@ -109,15 +109,15 @@ public:
     }
 
     void record(std::uint64_t index, std::uint64_t input_hash, const Stored& value) override {
-        file_.append(index, input_hash, remote::to_bytes(value));
+        file_->append(index, input_hash, remote::to_bytes(value));
     }
 
-    const std::filesystem::path& path() const noexcept override { return file_.path(); }
+    const std::filesystem::path& path() const noexcept override { return file_->path(); }
 
-    journal_file& file() noexcept { return file_; }
+    journal_file& file() noexcept { return *file_; }
 
 private:
-    journal_file file_;
+    std::shared_ptr<journal_file> file_;  // shared with other maps of this process on the same journal
 };
 
 /// The journal of a map over `Input`s storing a `Stored` per chunk, made by `kind` with the
