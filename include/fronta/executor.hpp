@@ -68,16 +68,19 @@ public:
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<true>(chosen_chunks{sink(), remote_}, std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<true>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<false>(chosen_chunks{sink(), remote_}, std::forward<F>(f), std::forward<Range>(inputs),
-                               options);
+        return map_with<false>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
 private:
+    friend struct detail::executor_access;
+    struct chosen_chunks;
+    chosen_chunks chunks() const;
+
     struct chosen_chunks {
         std::shared_ptr<detail::task_sink> target;
         std::shared_ptr<detail::remote_sink> remote;  // the same sink when it ships tasks, else null
@@ -87,6 +90,12 @@ private:
             if (remote) return detail::remote_chunks{remote}.make<Input, Result>(std::move(fn));
             return detail::local_chunks{target}.make<Input, Result>(std::move(fn));
         }
+        template <class Input, class T, class Fn, class Reduce>
+        detail::chunk_submitter<Input, T> make_fold(std::shared_ptr<Fn> fn, std::shared_ptr<Reduce> reduce) const {
+            if (remote) return detail::remote_chunks{remote}.make_fold<Input, T>(std::move(fn), std::move(reduce));
+            return detail::local_chunks{target}.make_fold<Input, T>(std::move(fn), std::move(reduce));
+        }
+        /// Serialization is compiled here whatever the executor: journals work over threads too.
         template <class Input, class Stored, class... Fns>
         std::shared_ptr<detail::chunk_journal<Input, Stored>> journal(const std::filesystem::path& path,
                                                                       detail::journal_kind kind, std::size_t chunk_size,
@@ -115,5 +124,8 @@ private:
     std::shared_ptr<detail::remote_sink> remote_;
     std::shared_ptr<shutdown_on_last_copy> owner_;
 };
+
+/// How this handle runs the chunks of a map: shipped or in process, as its executor does.
+inline executor::chosen_chunks executor::chunks() const { return chosen_chunks{sink(), remote_}; }
 
 }  // namespace fronta

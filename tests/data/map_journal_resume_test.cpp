@@ -7,18 +7,29 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <numeric>
 
 #include "child_client.hpp"
 #include "fronta/detail/typed_map_journal.hpp"
 #include "fronta/executor.hpp"
+#include "fronta/map_reduce.hpp"
 #include "fronta/thread_pool.hpp"
 
 namespace fs = std::filesystem;
 
-// Appends "<run> <x>" to the side file named by FRONTA_JOURNAL_SIDE, then returns x*x + 1.
+// Appends "<run> <x>" to the side file named by FRONTA_JOURNAL_SIDE, then returns x*x + 1. In
+// run 1, input FRONTA_JOURNAL_BLOCK_AT says "reached" on stdout and waits for stdin to close.
 int square_logged(int x) {
     const char* side = std::getenv("FRONTA_JOURNAL_SIDE");
     const char* run = std::getenv("FRONTA_JOURNAL_RUN");
+    const char* block_at = std::getenv("FRONTA_JOURNAL_BLOCK_AT");
+    if (block_at != nullptr && run != nullptr && std::string(run) == "1" && x == std::atoi(block_at)) {
+        const char reached[] = "reached\n";
+        if (write(1, reached, sizeof reached - 1) < 0) throw std::runtime_error("cannot write to stdout");
+        char byte;
+        while (read(0, &byte, 1) != 0) {
+        }
+    }
     if (side != nullptr) {
         const std::string line = std::string(run != nullptr ? run : "0") + ' ' + std::to_string(x) + '\n';
         const int fd = open(side, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -79,8 +90,9 @@ fronta::map_options options(const std::string& journal) {
 
 // Maps square_logged over inputs() with the journal FRONTA_JOURNAL_PATH, on FRONTA_JOURNAL_EXECUTOR
 // (threads: fronta::executor over a thread_pool; processes: a process_pool), as FRONTA_JOURNAL_KIND
-// (map, map_unordered). Prints "result y" per result; after FRONTA_JOURNAL_STOP results it prints
-// "stopped" and waits to be killed; at the end "done".
+// (map, map_unordered, map_reduce with std::plus). Prints "result y" per result (map_reduce: its
+// one result); after FRONTA_JOURNAL_STOP results it prints "stopped" and waits to be killed; at
+// the end "done".
 int scenario_journal_client(const std::string&) {
     const std::string path = std::getenv("FRONTA_JOURNAL_PATH");
     const std::string executor_kind = std::getenv("FRONTA_JOURNAL_EXECUTOR");
@@ -99,7 +111,10 @@ int scenario_journal_client(const std::string&) {
         }
     };
     try {
-        if (kind == "map_unordered")
+        if (kind == "map_reduce")
+            report(static_cast<int>(
+                fronta::map_reduce(ex, square_logged, inputs(), std::plus<long>(), 0L, options(path))));
+        else if (kind == "map_unordered")
             for (int y : ex.map_unordered(square_logged, inputs(), options(path))) report(y);
         else
             for (int y : ex.map(square_logged, inputs(), options(path))) report(y);
@@ -129,11 +144,17 @@ protected:
     const char* executor() const { return std::get<0>(GetParam()); }
     const char* kind() const { return std::get<1>(GetParam()); }
 
+    bool reduces() const { return std::string(kind()) == "map_reduce"; }
+
     child_process start(int run, long stop) const {
         child_setup setup;
-        setup.env = {"FRONTA_JOURNAL_PATH=" + journal_.string(),   "FRONTA_JOURNAL_SIDE=" + side_.string(),
-                     "FRONTA_JOURNAL_RUN=" + std::to_string(run),  std::string("FRONTA_JOURNAL_EXECUTOR=") + executor(),
-                     std::string("FRONTA_JOURNAL_KIND=") + kind(), "FRONTA_JOURNAL_STOP=" + std::to_string(stop)};
+        setup.env = {"FRONTA_JOURNAL_PATH=" + journal_.string(),
+                     "FRONTA_JOURNAL_SIDE=" + side_.string(),
+                     "FRONTA_JOURNAL_RUN=" + std::to_string(run),
+                     std::string("FRONTA_JOURNAL_EXECUTOR=") + executor(),
+                     std::string("FRONTA_JOURNAL_KIND=") + kind(),
+                     "FRONTA_JOURNAL_STOP=" + std::to_string(stop),
+                     "FRONTA_JOURNAL_BLOCK_AT=36"};
         return start_child({"/proc/self/exe", "--scenario=journal_client"}, setup);
     }
 
@@ -152,17 +173,19 @@ protected:
         return results_in(c.output);
     }
 
-    // Runs a client until it reported `stop` results, then kills it with SIGKILL.
+    // Runs a client until it reported `stop` results (map_reduce: until input 36, in chunk 12,
+    // runs and waits), then kills it with SIGKILL.
     void run_and_kill(int run, long stop) const {
         child_process c = start(run, stop);
         end_client_on_exit guard{c};
+        const std::string signal = reduces() ? "reached\n" : "stopped\n";
         ASSERT_TRUE(read_until(
-            c, [](const std::string& out) { return out.find("stopped\n") != std::string::npos; },
+            c, [&](const std::string& out) { return out.find(signal) != std::string::npos; },
             std::chrono::seconds(120)))
             << c.output;
         kill(c.pid, SIGKILL);
         EXPECT_EQ(wait_for_child(c, std::chrono::seconds(60)) & 0x7f, SIGKILL);
-        EXPECT_EQ(results_in(c.output).size(), static_cast<std::size_t>(stop));
+        EXPECT_EQ(results_in(c.output).size(), reduces() ? 0 : static_cast<std::size_t>(stop));
     }
 
     static std::vector<int> results_in(const std::string& output) {
@@ -185,6 +208,13 @@ protected:
 
     // The chunks the journal holds (opened as the client opens it: the same identity).
     std::vector<std::uint64_t> journaled(const fs::path& path) const {
+        if (reduces()) {
+            using journal = fronta::detail::typed_map_journal<int, std::vector<long>>;
+            auto opened =
+                fronta::detail::open_map_journal<int, std::vector<long>>(path, fronta::detail::journal_kind::map_reduce,
+                                                                         chunk, &square_logged, std::plus<long>());
+            return std::dynamic_pointer_cast<journal>(opened)->file().chunks();
+        }
         const auto journal_kind = std::string(kind()) == "map_unordered" ? fronta::detail::journal_kind::map_unordered
                                                                          : fronta::detail::journal_kind::map;
         using journal = fronta::detail::typed_map_journal<int, std::vector<int>>;
@@ -193,9 +223,10 @@ protected:
         return std::dynamic_pointer_cast<journal>(opened)->file().chunks();
     }
 
-    static std::vector<int> expected() {
+    std::vector<int> expected() const {
         std::vector<int> out;
         for (int x : inputs()) out.push_back(x * x + 1);
+        if (reduces()) return {std::accumulate(out.begin(), out.end(), 0)};
         return out;
     }
     std::vector<int> as_ordered(std::vector<int> results) const {
@@ -217,9 +248,11 @@ protected:
 TEST_P(map_journal_resume, a_killed_map_resumes_computing_only_what_the_journal_lacks) {
     run_and_kill(1, 12);
     const auto held = journaled(journal_);
-    // What was consumed was journaled first; the window (4 chunks) keeps the rest from running.
-    EXPECT_GE(held.size(), 12 / chunk);
+    // What was consumed was journaled first; the window (4 chunks) keeps the rest from running
+    // (map_reduce: chunk 12 never finished, and chunks 0 to 8 were consumed before it was sent).
+    EXPECT_GE(held.size(), reduces() ? 9 : 12 / chunk);
     EXPECT_LT(held.size(), chunk_count);
+    if (reduces()) EXPECT_EQ(std::count(held.begin(), held.end(), 12u), 0);
 
     const auto results = run_to_end(2);
     EXPECT_EQ(as_ordered(results), expected());  // each result once, as an uninterrupted run
@@ -245,7 +278,7 @@ TEST_P(map_journal_resume, a_torn_last_record_is_ignored) {
 
 INSTANTIATE_TEST_SUITE_P(executors, map_journal_resume,
                          ::testing::Combine(::testing::Values("threads", "processes"),
-                                            ::testing::Values("map", "map_unordered")),
+                                            ::testing::Values("map", "map_unordered", "map_reduce")),
                          [](const auto& info) {
                              return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
                          });

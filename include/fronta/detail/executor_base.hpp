@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "fronta/detail/fold.hpp"
 #include "fronta/detail/task.hpp"
 #include "fronta/map.hpp"
 
@@ -80,9 +81,28 @@ struct local_chunks {
 
     template <class Input, class Result, class Fn>
     chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
-        return [target = target, fn = std::move(fn)](std::vector<Input>&& items) {
+        return [target = target, fn = std::move(fn)](std::vector<Input>&& items, std::size_t&) {
             auto [fut, t] =
                 make_task([fn, items = std::move(items)]() mutable { return run_chunk_locally<Result>(*fn, items); });
+            target->enqueue(t);
+            return fut;
+        };
+    }
+
+    /// For map_reduce: each chunk one task that folds its results into one value there.
+    template <class Input, class T, class Fn, class Reduce>
+    chunk_submitter<Input, T> make_fold(std::shared_ptr<Fn> fn, std::shared_ptr<Reduce> reduce) const {
+        return [target = target, fn = std::move(fn), reduce = std::move(reduce)](std::vector<Input>&& items,
+                                                                                 std::size_t&) {
+            auto [fut, t] = make_task([fn, reduce, items = std::move(items)]() mutable {
+                chunk_result<T> out;
+                try {
+                    out.values.push_back(fold_items<T>(*fn, *reduce, items));
+                } catch (...) {
+                    out.error = std::current_exception();
+                }
+                return out;
+            });
             target->enqueue(t);
             return fut;
         };
@@ -96,8 +116,32 @@ struct local_chunks {
         throw std::invalid_argument(std::string(journal_kind_name(kind)) + "(): map_options::journal (" +
                                     path.string() +
                                     ") needs serialization, which thread_pool and inline_executor do not compile; run "
-                                    "the map through fronta::executor(pool) (<fronta/executor.hpp>), which journals "
-                                    "on every executor");
+                                    "it through fronta::executor(pool) (<fronta/executor.hpp>), which journals on "
+                                    "every executor");
+    }
+};
+
+/// The journal `options` name, opened by `chunks` (which knows whether it can serialize); null
+/// when there is none. `fns` are what the stored values depend on (f; for map_reduce also reduce).
+template <class Input, class Result, class Chunks, class... Fns>
+std::shared_ptr<chunk_journal<Input, std::vector<Result>>> open_journal(const Chunks& chunks,
+                                                                        const map_options& options, journal_kind kind,
+                                                                        const Fns&... fns) {
+    if (options.journal.empty() || options.chunk_size == 0) return nullptr;  // (the map refuses chunk_size 0)
+    return chunks.template journal<Input, std::vector<Result>>(options.journal, kind, options.chunk_size, fns...);
+}
+
+/// How map_reduce (a free function) reaches an executor's chunks: `chunks(ex)` is what the
+/// executor's own map uses (in process, shipped, or chosen at run time).
+struct executor_access {
+    template <class Executor>
+    static auto chunks(const Executor& ex) {
+        return ex.chunks();
+    }
+    /// What an executor checks at compile time for map_reduce (remote pools: what is shipped).
+    template <class Executor, class F, class Input, class Reduce, class T>
+    static constexpr void check_fold() {
+        Executor::template check_fold<F, Input, Reduce, T>();
     }
 };
 
@@ -124,14 +168,14 @@ public:
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<true>(local_chunks{sink()}, std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<true>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
     /// As `map`, but yields each result as soon as its chunk completes.
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<false>(local_chunks{sink()}, std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<false>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
     /// Python's `Executor.shutdown`: no new tasks; with `cancel_futures` pending tasks are
@@ -142,6 +186,13 @@ public:
     std::size_t concurrency() const { return sink()->concurrency(); }
 
 protected:
+    friend struct executor_access;
+    /// How this executor runs the chunks of a map: as tasks in this process.
+    local_chunks chunks() const { return local_chunks{sink()}; }
+    /// In process, anything callable runs.
+    template <class F, class Input, class Reduce, class T>
+    static constexpr void check_fold() {}
+
     /// `map` and `map_unordered` with chunks handed over by `chunks.make` (in process, shipped,
     /// or chosen at run time). A callable that does not fit is one readable error, and nothing else
     /// is instantiated after it.
@@ -154,15 +205,11 @@ protected:
         } else {
             using fn_type = std::decay_t<F>;
             using result = map_result_t<fn_type, input>;
-            using impl = std::conditional_t<Ordered, ordered_map_impl<fn_type, view_type>,
-                                            unordered_map_impl<fn_type, view_type>>;
+            using impl =
+                std::conditional_t<Ordered, ordered_map_impl<view_type, result>, unordered_map_impl<view_type, result>>;
             auto fn = std::make_shared<fn_type>(std::forward<F>(f));
-            std::shared_ptr<chunk_journal<input, std::vector<result>>> journal;
-            if (!options.journal.empty() && options.chunk_size != 0)
-                journal = chunks.template journal<input, std::vector<result>>(options.journal,
-                                                                              Ordered ? journal_kind::map
-                                                                                      : journal_kind::map_unordered,
-                                                                              options.chunk_size, *fn);
+            auto journal = open_journal<input, result>(chunks, options,
+                                                       Ordered ? journal_kind::map : journal_kind::map_unordered, *fn);
             auto submitter = chunks.template make<input, result>(std::move(fn));
             return map_range<impl>(std::move(submitter), concurrency(), std::views::all(std::forward<Range>(inputs)),
                                    options, std::move(journal));

@@ -19,6 +19,7 @@
 #include "fronta/detail/remote_sink.hpp"
 #include "fronta/detail/typed_map_journal.hpp"
 #include "fronta/remote/call.hpp"
+#include "fronta/remote/callable.hpp"
 
 namespace fronta {
 
@@ -60,10 +61,12 @@ struct remote_chunks {
 
     template <class Input, class Result, class Fn>
     chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
-        return [target = target, fn = std::move(fn)](std::vector<Input>&& items) -> future<chunk_result<Result>> {
+        return [target = target, fn = std::move(fn)](std::vector<Input>&& items,
+                                                     std::size_t& wire_bytes) -> future<chunk_result<Result>> {
             using shipping = remote::chunk_shipping<Fn, Input>;
             if constexpr (shipping::value) {
                 auto request = shipping::chunk(target->passes_descriptors(), *fn, std::move(items));
+                wire_bytes = request.wire_size();
                 std::string description = request.function + " (map chunk)";
                 auto [fut, t] =
                     remote::make_remote_task<chunk_result<Result>>(std::move(request), std::move(description));
@@ -71,6 +74,34 @@ struct remote_chunks {
                 return fut;
             } else {
                 throw std::invalid_argument(remote::not_shippable_message<shipping>("map"));
+            }
+        };
+    }
+
+    /// For map_reduce: each chunk one shipped task that runs f and reduce there (fold_chunk), so
+    /// one value per chunk travels back.
+    template <class Input, class T, class Fn, class Reduce>
+    chunk_submitter<Input, T> make_fold(std::shared_ptr<Fn> fn, std::shared_ptr<Reduce> reduce) const {
+        return [target = target, fn = std::move(fn),
+                reduce = std::move(reduce)](std::vector<Input>&& items,
+                                            std::size_t& wire_bytes) -> future<chunk_result<T>> {
+            using folder = remote::fold_chunk<Fn, Reduce, T, Input>;
+            using shipping = remote::shipping<folder, std::vector<Input>>;
+            if constexpr (!remote::boxable_v<Fn>) {
+                throw std::invalid_argument(remote::not_shippable_message<remote::shipping<Fn, Input>>("map_reduce"));
+            } else if constexpr (!remote::boxable_v<Reduce>) {
+                throw std::invalid_argument("map_reduce: the reduction cannot be sent to another process: " +
+                                            remote::not_shippable_message<remote::shipping<Reduce, T, T>>("reduce"));
+            } else if constexpr (!shipping::value) {
+                throw std::invalid_argument(remote::not_shippable_message<shipping>("map_reduce"));
+            } else {
+                folder call{{*fn}, {*reduce}};
+                auto request = shipping::single(target->passes_descriptors(), call, std::move(items));
+                wire_bytes = request.wire_size();
+                std::string description = remote::describe_callable(*fn) + " (map_reduce chunk)";
+                auto [fut, t] = remote::make_remote_task<chunk_result<T>>(std::move(request), std::move(description));
+                target->enqueue_remote(t);
+                return fut;
             }
         };
     }
@@ -94,16 +125,14 @@ public:
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
         if constexpr (mappable<F, std::ranges::range_value_t<Range>>)
             remote::check_shippable<F, std::ranges::range_value_t<Range>>();
-        return map_with<true>(remote_chunks{shared_remote_sink()}, std::forward<F>(f), std::forward<Range>(inputs),
-                              options);
+        return map_with<true>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
         if constexpr (mappable<F, std::ranges::range_value_t<Range>>)
             remote::check_shippable<F, std::ranges::range_value_t<Range>>();
-        return map_with<false>(remote_chunks{shared_remote_sink()}, std::forward<F>(f), std::forward<Range>(inputs),
-                               options);
+        return map_with<false>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
     /// `submit` with a per-task retry count and timeout, over the pool's `retries` and
@@ -114,6 +143,16 @@ public:
     }
 
 protected:
+    friend struct executor_access;
+    /// How this executor runs the chunks of a map: shipped to its workers.
+    remote_chunks chunks() const { return remote_chunks{shared_remote_sink()}; }
+    /// f(input) and reduce(T, T) are shipped together, so both must be shippable.
+    template <class F, class Input, class Reduce, class T>
+    static constexpr void check_fold() {
+        remote::check_shippable<F, Input>();
+        remote::check_shippable<Reduce, T, T>();
+    }
+
     /// Only a remote sink: what sink() holds is one from here on (see remote_target).
     explicit remote_executor_base(std::shared_ptr<remote_sink> sink) : executor_base(std::move(sink)) {}
 
