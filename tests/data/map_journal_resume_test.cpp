@@ -413,6 +413,24 @@ TEST_F(map_journal_refusals, a_file_that_is_not_a_journal_is_refused_and_left_un
     EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()), text);
 }
 
+struct unserializable {  // no serialize(): maps fine, cannot be journaled
+    int value = 0;
+};
+
+TEST_F(map_journal_refusals, inputs_cereal_cannot_write_are_refused_only_with_a_journal) {
+    fronta::executor ex(fronta::thread_pool(2));
+    const std::vector<unserializable> items{{1}, {2}, {3}};
+    const auto twice = [](unserializable u) { return 2 * u.value; };
+    std::vector<int> results;
+    for (int y : ex.map(twice, items)) results.push_back(y);
+    EXPECT_EQ(results, (std::vector<int>{2, 4, 6}));
+    const std::string message = refusal([&] {
+        for (int y : ex.map(twice, items, {.journal = journal_})) (void)y;
+    });
+    EXPECT_NE(message.find("must be serializable with cereal"), std::string::npos) << message;
+    EXPECT_FALSE(fs::exists(journal_));
+}
+
 TEST_F(map_journal_refusals, thread_pool_says_to_go_through_executor) {
     fronta::thread_pool pool(1);
     const std::string message = refusal([&] {
