@@ -76,6 +76,34 @@ public:
         return map_with<false>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
+    /// As the executor underneath (see executor_base): f(x, y, ...) over several ranges.
+    template <class F, class R1, class R2, class... Rest>
+        requires detail::several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        return map_several<true, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                    std::forward<R1>(xs), std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires detail::several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        return map_several<true, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                    std::forward<R1>(xs), std::forward<R2>(ys), options);
+    }
+    template <class F, class R1, class R2, class... Rest>
+        requires detail::several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        return map_several<false, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                     std::forward<R1>(xs), std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires detail::several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        return map_several<false, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                     std::forward<R1>(xs), std::forward<R2>(ys), options);
+    }
+
 private:
     friend struct detail::executor_access;
     struct chosen_chunks;

@@ -245,6 +245,37 @@ TYPED_TEST_P(executor_contract, map_unordered_exception_ends_iteration) {
     EXPECT_LE(seen.size(), 4u);
 }
 
+double weighted(double x, double weight, int times) { return x * weight * times; }
+FRONTA_REMOTE(weighted);
+
+TYPED_TEST_P(executor_contract, map_over_several_ranges_pairs_their_elements_and_stops_at_the_shortest) {
+    auto& ex = this->ex;
+    const std::vector<std::string> words{"a", "b", "c"};
+    std::vector<std::string> out;
+    for (auto& s : ex.map(shout, words, std::vector<int>{1, 2})) out.push_back(s);
+    EXPECT_EQ(out, (std::vector<std::string>{"a!", "b!b!"})) << "the shorter second range ends it";
+    out.clear();
+    for (auto& s : ex.map(shout, words, std::views::iota(1))) out.push_back(s);
+    EXPECT_EQ(out, (std::vector<std::string>{"a!", "b!b!", "c!c!c!"})) << "an infinite range beside a finite one";
+    std::vector<double> xs(500), ws(600, 0.5);
+    std::iota(xs.begin(), xs.end(), 0.0);
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{64}}) {
+        std::vector<double> got;
+        for (double y : ex.map(weighted, xs, ws, std::vector<int>(1000, 4), fronta::map_options{.chunk_size = chunk}))
+            got.push_back(y);
+        ASSERT_EQ(got.size(), 500u) << "three ranges, chunk_size " << chunk;
+        for (std::size_t i = 0; i < got.size(); ++i) ASSERT_DOUBLE_EQ(got[i], 2.0 * i) << i;
+    }
+    std::multiset<int> sums;
+    for (int s : ex.map_unordered([](int a, int b) { return a + b; }, std::vector<int>{1, 2, 3},
+                                  std::vector<int>{10, 20, 30}, {.chunk_size = 2}))
+        sums.insert(s);
+    EXPECT_EQ(sums, (std::multiset<int>{11, 22, 33})) << "map_unordered, a captureless lambda, options";
+    int count = 0;
+    for (int s : ex.map([](int a, int b) { return a + b; }, std::vector<int>{}, std::vector<int>{1})) count += 1 + s;
+    EXPECT_EQ(count, 0) << "an empty range";
+}
+
 TYPED_TEST_P(executor_contract, map_reduce_combines_every_result_once_with_any_chunk_size) {
     auto& ex = this->ex;
     std::vector<double> inputs(1000);
@@ -433,6 +464,7 @@ REGISTER_TYPED_TEST_SUITE_P(
     standard_and_registered_exceptions_come_back_typed, map_gives_results_in_input_order_with_any_chunk_size,
     map_reads_a_lazy_input_as_results_are_consumed, map_exception_surfaces_when_iterating_to_its_element,
     map_unordered_yields_every_result, map_unordered_exception_ends_iteration,
+    map_over_several_ranges_pairs_their_elements_and_stops_at_the_shortest,
     map_reduce_combines_every_result_once_with_any_chunk_size, map_reduce_rethrows_a_failure_of_f_or_of_reduce,
     wait_and_as_completed_work_on_its_futures, a_quick_task_is_not_held_behind_one_waiting_at_its_gate,
     submit_after_shutdown_throws_shutdown_error, shutdown_wait_returns_after_queued_work_is_done,

@@ -283,12 +283,12 @@ INSTANTIATE_TEST_SUITE_P(executors, map_journal_resume,
                              return std::string(std::get<0>(info.param)) + "_" + std::get<1>(info.param);
                          });
 
-// ---- refusals, in this process ------------------------------------------------------------------
+// ---- in this process: refusals, failures, several ranges --------------------------------------
 
-class map_journal_refusals : public ::testing::Test {
+class map_journal_in_process : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / ("fronta_journal_refusals_" + std::to_string(getpid()));
+        dir_ = fs::temp_directory_path() / ("fronta_journal_in_process_" + std::to_string(getpid()));
         fs::remove_all(dir_);
         fs::create_directories(dir_);
         journal_ = dir_ / "journal";
@@ -307,7 +307,7 @@ protected:
     fs::path dir_, journal_;
 };
 
-TEST_F(map_journal_refusals, a_journal_from_other_inputs_or_another_function_is_refused) {
+TEST_F(map_journal_in_process, a_journal_from_other_inputs_or_another_function_is_refused) {
     fronta::executor ex(fronta::thread_pool(2));
     std::vector<int> squares;
     for (int y : ex.map(cube, inputs(), options(journal_))) squares.push_back(y);
@@ -339,7 +339,7 @@ TEST_F(map_journal_refusals, a_journal_from_other_inputs_or_another_function_is_
     EXPECT_EQ(again, squares);
 }
 
-TEST_F(map_journal_refusals, a_failed_chunk_is_not_journaled_and_runs_again) {
+TEST_F(map_journal_in_process, a_failed_chunk_is_not_journaled_and_runs_again) {
     fronta::executor ex(fronta::thread_pool(2));
     failing_input = 30;
     std::vector<int> results;
@@ -374,7 +374,7 @@ TEST_F(map_journal_refusals, a_failed_chunk_is_not_journaled_and_runs_again) {
 
 // A chunk still running when its map ends keeps the journal open until it is journaled; a map
 // started meanwhile on the same journal shares it instead of finding it locked.
-TEST_F(map_journal_refusals, a_map_right_after_an_ended_one_shares_its_journal) {
+TEST_F(map_journal_in_process, a_map_right_after_an_ended_one_shares_its_journal) {
     const auto open_gate = [] {
         {
             std::lock_guard lock(gate_mutex);
@@ -401,7 +401,7 @@ TEST_F(map_journal_refusals, a_map_right_after_an_ended_one_shares_its_journal) 
     for (int x = 0; x < input_count; ++x) EXPECT_EQ(results[static_cast<std::size_t>(x)], x + 1000);
 }
 
-TEST_F(map_journal_refusals, a_file_that_is_not_a_journal_is_refused_and_left_untouched) {
+TEST_F(map_journal_in_process, a_file_that_is_not_a_journal_is_refused_and_left_untouched) {
     const std::string text = "Hamburg;12.0\nBulawayo;8.9\n";
     std::ofstream(journal_) << text;
     fronta::executor ex(fronta::thread_pool(2));
@@ -413,11 +413,31 @@ TEST_F(map_journal_refusals, a_file_that_is_not_a_journal_is_refused_and_left_un
     EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()), text);
 }
 
+std::atomic<int> additions{0};
+int add_counted(int x, int y) {
+    additions.fetch_add(1);
+    return x + y;
+}
+FRONTA_REMOTE(add_counted);
+
+TEST_F(map_journal_in_process, a_map_over_several_ranges_replays_with_no_execution) {
+    fronta::executor ex(fronta::thread_pool(2));
+    const std::vector<int> xs = inputs(), ys = inputs(100);
+    std::vector<int> first, second;
+    for (int y : ex.map(add_counted, xs, ys, options(journal_))) first.push_back(y);
+    EXPECT_EQ(additions.exchange(0), input_count);
+    for (int y : ex.map(add_counted, xs, ys, options(journal_))) second.push_back(y);
+    EXPECT_EQ(additions.load(), 0);
+    EXPECT_EQ(second, first);
+    ASSERT_EQ(first.size(), static_cast<std::size_t>(input_count));
+    EXPECT_EQ(first[7], 7 + 107);
+}
+
 struct unserializable {  // no serialize(): maps fine, cannot be journaled
     int value = 0;
 };
 
-TEST_F(map_journal_refusals, inputs_cereal_cannot_write_are_refused_only_with_a_journal) {
+TEST_F(map_journal_in_process, inputs_cereal_cannot_write_are_refused_only_with_a_journal) {
     fronta::executor ex(fronta::thread_pool(2));
     const std::vector<unserializable> items{{1}, {2}, {3}};
     const auto twice = [](unserializable u) { return 2 * u.value; };
@@ -431,7 +451,7 @@ TEST_F(map_journal_refusals, inputs_cereal_cannot_write_are_refused_only_with_a_
     EXPECT_FALSE(fs::exists(journal_));
 }
 
-TEST_F(map_journal_refusals, thread_pool_says_to_go_through_executor) {
+TEST_F(map_journal_in_process, thread_pool_says_to_go_through_executor) {
     fronta::thread_pool pool(1);
     const std::string message = refusal([&] {
         for (int y : pool.map(cube, inputs(), options(journal_))) (void)y;

@@ -18,6 +18,7 @@
 
 #include "fronta/detail/fold.hpp"
 #include "fronta/detail/task.hpp"
+#include "fronta/detail/zip.hpp"
 #include "fronta/map.hpp"
 
 namespace fronta::detail {
@@ -47,6 +48,11 @@ template <class F, class Input>
 inline constexpr bool callable_with_members<F, Input> = invocable_with_members<F, std::remove_cvref_t<Input>>(
     std::make_index_sequence<std::tuple_size_v<std::remove_cvref_t<Input>>>());
 
+/// What `map(f, xs, ys, ...)` takes: at least two input ranges (then more ranges, or options).
+template <class R1, class R2>
+concept several_ranges = std::ranges::viewable_range<R1> && std::ranges::input_range<R1> &&
+                         std::ranges::viewable_range<R2> && std::ranges::input_range<R2>;
+
 /// The one error a caller sees when `submit(f, args...)` cannot call f; the task is not built, so
 /// no other error follows it.
 template <class F, class... Args>
@@ -64,7 +70,8 @@ constexpr auto report_not_mappable() {  // auto: checked at once, before what fo
         static_assert(dependent_false<F>,
                       "map(f, inputs): f takes the members of each element (a pair or tuple) as separate arguments, "
                       "but map calls f with the element itself, as one argument; make f take the element (for "
-                      "example f(std::pair<A, B> p)) and unpack it inside, or wrap f in a lambda that does");
+                      "example f(std::pair<A, B> p)) and unpack it inside, or wrap f in a lambda that does, or pass "
+                      "the members as ranges of their own: map(f, xs, ys)");
     else if constexpr (!std::is_invocable_v<fn&, Input&&>)
         static_assert(dependent_false<F>, "map(f, inputs): f cannot be called with an element of inputs");
     else if constexpr (std::is_void_v<std::invoke_result_t<fn&, Input&&>>)
@@ -178,6 +185,35 @@ public:
         return map_with<false>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
+    /// Python's `map(fn, *iterables)`: `f(x, y, ...)` with the elements at the same position of
+    /// each range, ending with the shortest; options may follow the ranges.
+    template <class F, class R1, class R2, class... Rest>
+        requires several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        return map_several<true, F>(chunks(), apply_members<std::decay_t<F>>{std::forward<F>(f)}, std::forward<R1>(xs),
+                                    std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        return map_several<true, F>(chunks(), apply_members<std::decay_t<F>>{std::forward<F>(f)}, std::forward<R1>(xs),
+                                    std::forward<R2>(ys), options);
+    }
+    template <class F, class R1, class R2, class... Rest>
+        requires several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        return map_several<false, F>(chunks(), apply_members<std::decay_t<F>>{std::forward<F>(f)}, std::forward<R1>(xs),
+                                     std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        return map_several<false, F>(chunks(), apply_members<std::decay_t<F>>{std::forward<F>(f)}, std::forward<R1>(xs),
+                                     std::forward<R2>(ys), options);
+    }
+
     /// Python's `Executor.shutdown`: no new tasks; with `cancel_futures` pending tasks are
     /// cancelled; with `wait` it returns once running and queued tasks are done and workers gone.
     void shutdown(bool wait = true, bool cancel_futures = false) { sink()->shutdown(wait, cancel_futures); }
@@ -213,6 +249,29 @@ protected:
             auto submitter = chunks.template make<input, result>(std::move(fn));
             return map_range<impl>(std::move(submitter), concurrency(), std::views::all(std::forward<Range>(inputs)),
                                    options, std::move(journal));
+        }
+    }
+
+    /// `map` over several ranges: `wrapped` is F applied to the members of each tuple of a zip of
+    /// the ranges among `args` (the last may be the options).
+    template <bool Ordered, class F, class Chunks, class Wrapped, class... Args>
+    auto map_several(const Chunks& chunks, Wrapped&& wrapped, Args&&... args) {
+        constexpr bool has_options = ends_with_v<map_options, Args...>;
+        constexpr std::size_t ranges = sizeof...(Args) - (has_options ? 1 : 0);
+        using values = typename zip_values<ranges, Args...>::type;
+        if constexpr (!invocable_with_members<F, values>(std::make_index_sequence<ranges>())) {
+            static_assert(dependent_false<F>,
+                          "map(f, xs, ys, ...): f cannot be called with one element of each input range, in order");
+        } else {
+            auto all = std::forward_as_tuple(std::forward<Args>(args)...);
+            map_options options;
+            if constexpr (has_options) options = std::get<sizeof...(Args) - 1>(all);
+            return [&]<std::size_t... I>(std::index_sequence<I...>) {
+                return map_with<Ordered>(chunks, std::forward<Wrapped>(wrapped),
+                                         zip(std::forward<std::tuple_element_t<I, std::tuple<Args...>>>(
+                                             std::get<I>(all))...),
+                                         options);
+            }(std::make_index_sequence<ranges>());
         }
     }
 

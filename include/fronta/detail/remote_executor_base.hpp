@@ -135,6 +135,38 @@ public:
         return map_with<false>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
+    /// As `executor_base`'s map over several ranges, checked for what can be shipped.
+    template <class F, class R1, class R2, class... Rest>
+        requires several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        check_several<F, R1, R2, Rest...>();
+        return map_several<true, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                    std::forward<R1>(xs), std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        check_several<F, R1, R2>();
+        return map_several<true, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                    std::forward<R1>(xs), std::forward<R2>(ys), options);
+    }
+    template <class F, class R1, class R2, class... Rest>
+        requires several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        check_several<F, R1, R2, Rest...>();
+        return map_several<false, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                     std::forward<R1>(xs), std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        check_several<F, R1, R2>();
+        return map_several<false, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                     std::forward<R1>(xs), std::forward<R2>(ys), options);
+    }
+
     /// `submit` with a per-task retry count and timeout, over the pool's `retries` and
     /// `task_timeout`: `pool.submit_with({.retries = 2, .timeout = 10s}, f, x)`.
     template <class F, class... Args>
@@ -146,6 +178,14 @@ protected:
     friend struct executor_access;
     /// How this executor runs the chunks of a map: shipped to its workers.
     remote_chunks chunks() const { return remote_chunks{shared_remote_sink()}; }
+    /// f(x, y, ...) of a map over several ranges must be shippable with those elements.
+    template <class F, class... Args>
+    static constexpr void check_several() {
+        constexpr std::size_t ranges = sizeof...(Args) - (ends_with_v<map_options, Args...> ? 1 : 0);
+        using values = typename zip_values<ranges, Args...>::type;
+        if constexpr (invocable_with_members<F, values>(std::make_index_sequence<ranges>()))
+            []<class... V>(std::tuple<V...>*) { remote::check_shippable<F, V...>(); }(static_cast<values*>(nullptr));
+    }
     /// f(input) and reduce(T, T) are shipped together, so both must be shippable.
     template <class F, class Input, class Reduce, class T>
     static constexpr void check_fold() {

@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
@@ -34,6 +35,7 @@ struct callable_box {
     F f{};
 
     template <class Archive>
+        requires boxable_v<F>
     void save(Archive& archive) const {
         if constexpr (is_function_pointer_v<F>) {
             const entry* e = registry::instance().find_function(reinterpret_cast<std::uintptr_t>(f));
@@ -44,6 +46,7 @@ struct callable_box {
         }
     }
     template <class Archive>
+        requires boxable_v<F>
     void load(Archive& archive) {
         if constexpr (is_function_pointer_v<F>) {
             std::string name;
@@ -76,6 +79,7 @@ struct fold_chunk {
     callable_box<Reduce> reduce;
 
     template <class Archive>
+        requires(boxable_v<F> && boxable_v<Reduce>)
     void serialize(Archive& archive) {
         archive(fn, reduce);
     }
@@ -91,7 +95,25 @@ struct fold_chunk {
     }
 };
 
+/// f applied to the members of each tuple of `map(f, xs, ys, ...)`, shipped with f.
+template <class F>
+struct shipped_apply {
+    callable_box<F> fn;
+
+    template <class Archive>
+        requires boxable_v<F>
+    void serialize(Archive& archive) {
+        archive(fn);
+    }
+    template <class Tuple>
+    decltype(auto) operator()(Tuple&& members) {
+        return std::apply(fn.f, std::forward<Tuple>(members));
+    }
+};
+
 namespace detail {
+template <class F>
+struct holds_raw_pointer<shipped_apply<F>> : std::false_type {};
 // The callables inside are boxed: no raw pointer travels.
 template <class F>
 struct holds_raw_pointer<callable_box<F>> : std::false_type {};
