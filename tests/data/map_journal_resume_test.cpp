@@ -93,13 +93,8 @@ fronta::map_options options(const std::string& journal) {
 // (map, map_unordered, map_reduce with std::plus). Prints "result y" per result (map_reduce: its
 // one result); after FRONTA_JOURNAL_STOP results it prints "stopped" and waits to be killed; at
 // the end "done".
-int scenario_journal_client(const std::string&) {
-    const std::string path = std::getenv("FRONTA_JOURNAL_PATH");
-    const std::string executor_kind = std::getenv("FRONTA_JOURNAL_EXECUTOR");
-    const std::string kind = std::getenv("FRONTA_JOURNAL_KIND");
-    const long stop = std::strtol(std::getenv("FRONTA_JOURNAL_STOP"), nullptr, 10);
-    fronta::executor ex = executor_kind == "processes" ? fronta::executor(fronta::process_pool(2))
-                                                       : fronta::executor(fronta::thread_pool(2));
+template <class Executor>
+int run_client(Executor& ex, const std::string& kind, const std::string& path, long stop) {
     long seen = 0;
     const auto report = [&](int y) {
         std::printf("result %d\n", y);
@@ -124,6 +119,19 @@ int scenario_journal_client(const std::string&) {
     }
     std::printf("done\n");
     return 0;
+}
+
+// A process_pool itself (remote_executor_base), or fronta::executor over a thread_pool.
+int scenario_journal_client(const std::string&) {
+    const std::string path = std::getenv("FRONTA_JOURNAL_PATH");
+    const std::string kind = std::getenv("FRONTA_JOURNAL_KIND");
+    const long stop = std::strtol(std::getenv("FRONTA_JOURNAL_STOP"), nullptr, 10);
+    if (std::string(std::getenv("FRONTA_JOURNAL_EXECUTOR")) == "processes") {
+        fronta::process_pool pool(2);
+        return run_client(pool, kind, path, stop);
+    }
+    fronta::executor ex(fronta::thread_pool(2));
+    return run_client(ex, kind, path, stop);
 }
 const scenario_registration journal_client{"journal_client", scenario_journal_client};
 
