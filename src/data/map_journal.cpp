@@ -161,7 +161,7 @@ std::uint64_t hash_bytes(std::string_view bytes, std::uint64_t seed) noexcept {
 
 namespace {
 
-// Reads exactly `size` bytes at `offset`; false at end of file.
+// Reads exactly `size` bytes at `offset`; false (errno set, EIO for a short file) if it cannot.
 bool read_at(int fd, void* out, std::size_t size, std::uint64_t offset) {
     auto* p = static_cast<char*>(out);
     while (size > 0) {
@@ -170,7 +170,10 @@ bool read_at(int fd, void* out, std::size_t size, std::uint64_t offset) {
             if (errno == EINTR) continue;
             return false;
         }
-        if (n == 0) return false;
+        if (n == 0) {
+            errno = EIO;
+            return false;
+        }
         p += n;
         size -= static_cast<std::size_t>(n);
         offset += static_cast<std::uint64_t>(n);
@@ -196,7 +199,7 @@ journal_file::journal_file(std::filesystem::path path, const journal_identity& i
         const auto size = static_cast<std::uint64_t>(st.st_size);
 
         std::string head(static_cast<std::size_t>(std::min<std::uint64_t>(size, header_prefix)), '\0');
-        if (!head.empty() && !read_at(fd_, head.data(), head.size(), 0)) fail(path_, "read", errno ? errno : EIO);
+        if (!head.empty() && !read_at(fd_, head.data(), head.size(), 0)) fail(path_, "read", errno);
         // A file is a journal only if it starts with the whole magic (the header goes in one
         // write(), so a journal torn before its 8th byte is not worth mistaking a user's file for).
         if (size != 0 && (size < sizeof magic || std::memcmp(head.data(), magic, sizeof magic) != 0))
@@ -223,7 +226,7 @@ journal_file::journal_file(std::filesystem::path path, const journal_identity& i
             return;
         }
         std::string rest(body_size + 8, '\0');
-        if (!read_at(fd_, rest.data(), rest.size(), header_prefix)) fail(path_, "read", errno ? errno : EIO);
+        if (!read_at(fd_, rest.data(), rest.size(), header_prefix)) fail(path_, "read", errno);
         check_header(rest, identity);
         load_records(header_size, size);
     } catch (...) {
@@ -350,7 +353,7 @@ void journal_file::load_records(std::uint64_t from, std::uint64_t file_size) {
         const std::uint64_t left = file_size - at;
         if (left < record_prefix + record_suffix) break;  // torn
         char prefix[record_prefix];
-        if (!read_at(fd_, prefix, sizeof prefix, at)) fail(path_, "read", errno ? errno : EIO);
+        if (!read_at(fd_, prefix, sizeof prefix, at)) fail(path_, "read", errno);
         reader in{std::string_view(prefix, sizeof prefix)};
         const auto tag = static_cast<std::uint32_t>(in.number(4));
         const std::uint64_t index = in.number(8);
@@ -364,13 +367,12 @@ void journal_file::load_records(std::uint64_t from, std::uint64_t file_size) {
         buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(size, 1u << 20)));
         for (std::uint64_t done = 0; done < size;) {
             const auto piece = static_cast<std::size_t>(std::min<std::uint64_t>(size - done, buffer.size()));
-            if (!read_at(fd_, buffer.data(), piece, at + record_prefix + done))
-                fail(path_, "read", errno ? errno : EIO);
+            if (!read_at(fd_, buffer.data(), piece, at + record_prefix + done)) fail(path_, "read", errno);
             hash.update(buffer.data(), piece);
             done += piece;
         }
         char sum[record_suffix];
-        if (!read_at(fd_, sum, sizeof sum, at + record_prefix + size)) fail(path_, "read", errno ? errno : EIO);
+        if (!read_at(fd_, sum, sizeof sum, at + record_prefix + size)) fail(path_, "read", errno);
         const std::uint64_t end = at + record_prefix + size + record_suffix;
         if (reader{std::string_view(sum, sizeof sum)}.number(8) != hash.finish()) {
             if (end == file_size) break;  // the last record, garbled as it was written
@@ -401,7 +403,7 @@ std::optional<std::string> journal_file::find(std::uint64_t index, std::uint64_t
                                     "the journal belongs to another run; delete it, or give another path, to start "
                                     "afresh");
     std::string bytes(static_cast<std::size_t>(where.size), '\0');
-    if (!read_at(fd_, bytes.data(), bytes.size(), where.offset)) fail(path_, "read", errno ? errno : EIO);
+    if (!read_at(fd_, bytes.data(), bytes.size(), where.offset)) fail(path_, "read", errno);
     return bytes;
 }
 
