@@ -49,12 +49,18 @@ int main(int argc, char** argv) {
     int passes = 4;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string flag = argv[i], value = argv[i + 1];
-        if (flag == "--executor") kind = value;
-        else if (flag == "--gib") gib = std::stod(value);
-        else if (flag == "--block-mb") block_mb = std::stoul(value);
-        else if (flag == "--bound-mb") bound_mb = std::stoul(value);
-        else if (flag == "--workers") workers = std::stoul(value);
-        else if (flag == "--passes") passes = std::stoi(value);
+        if (flag == "--executor")
+            kind = value;
+        else if (flag == "--gib")
+            gib = std::stod(value);
+        else if (flag == "--block-mb")
+            block_mb = std::stoul(value);
+        else if (flag == "--bound-mb")
+            bound_mb = std::stoul(value);
+        else if (flag == "--workers")
+            workers = std::stoul(value);
+        else if (flag == "--passes")
+            passes = std::stoi(value);
         else {
             std::fprintf(stderr, "bounded_map: unknown flag %s\n", flag.c_str());
             return 2;
@@ -72,8 +78,10 @@ int main(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     {
         std::optional<fronta::executor> ex;
-        if (kind == "threads") ex.emplace(fronta::thread_pool(workers));
-        else if (kind == "processes") ex.emplace(fronta::process_pool(workers));
+        if (kind == "threads")
+            ex.emplace(fronta::thread_pool(workers));
+        else if (kind == "processes")
+            ex.emplace(fronta::process_pool(workers));
         else {
             std::fprintf(stderr, "bounded_map: --executor threads|processes\n");
             return 2;

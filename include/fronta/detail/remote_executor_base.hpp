@@ -67,7 +67,7 @@ struct remote_chunks {
             if constexpr (shipping::value) {
                 auto request = shipping::chunk(target->passes_descriptors(), *fn, std::move(items));
                 wire_bytes = request.wire_size();
-                std::string description = request.function + " (map chunk)";
+                std::string description = remote::describe_callable(*fn) + " (map chunk)";
                 auto [fut, t] =
                     remote::make_remote_task<chunk_result<Result>>(std::move(request), std::move(description));
                 target->enqueue_remote(t);

@@ -71,6 +71,14 @@ std::string describe_callable(const F& f) {
     return type_name(typeid(F));
 }
 
+template <class F>
+struct shipped_apply;
+/// A map over several ranges is named after its function.
+template <class F>
+std::string describe_callable(const shipped_apply<F>& apply) {
+    return describe_callable(apply.fn.f);
+}
+
 /// One chunk of `map_reduce` in a worker: `fn` over the items, folded with `reduce` there, so one
 /// value travels back (or the first failure).
 template <class F, class Reduce, class T, class Input>
