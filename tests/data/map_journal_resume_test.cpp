@@ -260,7 +260,9 @@ TEST_P(map_journal_resume, a_killed_map_resumes_computing_only_what_the_journal_
     // (map_reduce: chunk 12 never finished, and chunks 0 to 8 were consumed before it was sent).
     EXPECT_GE(held.size(), reduces() ? 9 : 12 / chunk);
     EXPECT_LT(held.size(), chunk_count);
-    if (reduces()) EXPECT_EQ(std::count(held.begin(), held.end(), 12u), 0);
+    if (reduces()) {
+        EXPECT_EQ(std::count(held.begin(), held.end(), 12u), 0);
+    }
 
     const auto results = run_to_end(2);
     EXPECT_EQ(as_ordered(results), expected());  // each result once, as an uninterrupted run
