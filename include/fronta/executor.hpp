@@ -19,6 +19,7 @@
 /// `submit`/`map`, with the reason (the pools themselves say it at compile time).
 
 #include <concepts>
+#include <filesystem>
 #include <memory>
 #include <ranges>
 #include <type_traits>
@@ -121,6 +122,13 @@ private:
         detail::chunk_submitter<Input, T> make_fold(std::shared_ptr<Fn> fn, std::shared_ptr<Reduce> reduce) const {
             if (remote) return detail::remote_chunks{remote}.make_fold<Input, T>(std::move(fn), std::move(reduce));
             return detail::local_chunks{target}.make_fold<Input, T>(std::move(fn), std::move(reduce));
+        }
+        /// Serialization is compiled here whatever the executor: journals work over threads too.
+        template <class Input, class Stored, class... Fns>
+        std::shared_ptr<detail::chunk_journal<Input, Stored>> journal(const std::filesystem::path& path,
+                                                                      detail::journal_kind kind, std::size_t chunk_size,
+                                                                      const Fns&... fns) const {
+            return detail::open_map_journal<Input, Stored>(path, kind, chunk_size, fns...);
         }
     };
     struct shutdown_on_last_copy {

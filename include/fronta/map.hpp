@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <filesystem>
@@ -31,6 +32,7 @@
 
 #include "fronta/detail/chunk_result.hpp"
 #include "fronta/detail/completion_list.hpp"
+#include "fronta/detail/journaled_chunks.hpp"
 #include "fronta/future.hpp"
 #include "fronta/size_estimate.hpp"
 
@@ -52,7 +54,7 @@ struct map_options {
     std::optional<std::size_t> max_in_flight_bytes;
     /// A file that makes the map resumable: results of finished chunks are appended to it, and a
     /// run with the same function, inputs and journal yields those without computing them again.
-    /// Empty: none.
+    /// Empty: none. See docs/design.md, "Resumable maps".
     std::filesystem::path journal;
 };
 
@@ -89,11 +91,12 @@ public:
     using input_type = map_input_t<View>;
     using result_type = Result;
     using chunk = chunk_in_flight<Result>;
+    using journal_type = chunk_journal<input_type, std::vector<Result>>;
 
     map_source(chunk_submitter<input_type, result_type> submit, std::size_t concurrency, View view,
-               const map_options& options)
-        : submit_(std::move(submit)), view_(std::move(view)), next_(std::ranges::begin(view_)),
-          chunk_size_(options.chunk_size),
+               const map_options& options, std::shared_ptr<journal_type> journal)
+        : submit_(std::move(submit)), journal_(std::move(journal)), view_(std::move(view)),
+          next_(std::ranges::begin(view_)), chunk_size_(options.chunk_size),
           window_(options.max_in_flight != 0 ? options.max_in_flight : 4 * std::max<std::size_t>(1, concurrency)),
           until_(options.timeout ? deadline_after(*options.timeout) : no_deadline),
           timeout_text_(options.timeout ? describe(*options.timeout) : ""), byte_bound_(options.max_in_flight_bytes) {
@@ -125,7 +128,12 @@ public:
         chunk c;
         const std::size_t estimate = byte_bound_ ? size_estimate(items) : 0;
         std::size_t wire_bytes = 0;
-        c.result = submit_(std::move(items), wire_bytes);
+        if (journal_) {  // replayed from the journal, or submitted and journaled once done
+            auto submit = [&](std::vector<input_type>&& rest) { return submit_(std::move(rest), wire_bytes); };
+            c.result = journaled_chunk<chunk_result<Result>>(journal_, chunks_read_++, std::move(items), submit);
+        } else {
+            c.result = submit_(std::move(items), wire_bytes);
+        }
         if (byte_bound_) {  // its inputs, and results the size of those before it
             c.bytes = (wire_bytes != 0 ? wire_bytes : estimate) + predicted_result_bytes();
             held_ += c.bytes;
@@ -178,6 +186,8 @@ private:
     }
 
     chunk_submitter<input_type, result_type> submit_;
+    std::shared_ptr<journal_type> journal_;  // null: none
+    std::uint64_t chunks_read_ = 0;
     View view_;
     std::ranges::iterator_t<View> next_;
     std::size_t chunk_size_;
@@ -237,8 +247,9 @@ public:
     using result_type = typename source_type::result_type;
 
     ordered_map_impl(chunk_submitter<typename source_type::input_type, result_type> submit, std::size_t concurrency,
-                     View view, const map_options& options)
-        : source_(std::move(submit), concurrency, std::move(view), options) {
+                     View view, const map_options& options,
+                     std::shared_ptr<typename source_type::journal_type> journal = nullptr)
+        : source_(std::move(submit), concurrency, std::move(view), options, std::move(journal)) {
         fill_window();
     }
     ~ordered_map_impl() { cancel_rest(); }
@@ -319,9 +330,10 @@ public:
     using result_type = typename source_type::result_type;
 
     unordered_map_impl(chunk_submitter<typename source_type::input_type, result_type> submit, std::size_t concurrency,
-                       View view, const map_options& options)
-        : source_(std::move(submit), concurrency, std::move(view), options), slots_(source_.window()),
-          watcher_(source_.window()) {
+                       View view, const map_options& options,
+                       std::shared_ptr<typename source_type::journal_type> journal = nullptr)
+        : source_(std::move(submit), concurrency, std::move(view), options, std::move(journal)),
+          slots_(source_.window()), watcher_(source_.window()) {
         for (std::size_t slot = slots_.size(); slot-- > 0;) free_.push_back(slot);
         fill();
     }

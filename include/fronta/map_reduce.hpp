@@ -58,12 +58,15 @@ T map_reduce(Executor&& ex, F&& f, Inputs&& inputs, Reduce&& reduce, T init, con
         using executor_type = std::remove_cvref_t<Executor>;
         detail::executor_access::check_fold<executor_type, fn_type, input, reduce_type, T>();
         auto shared_reduce = std::make_shared<reduce_type>(std::forward<Reduce>(reduce));
-        auto submitter = detail::executor_access::chunks(ex).template make_fold<input, T>(std::make_shared<fn_type>(
-                                                                                              std::forward<F>(f)),
-                                                                                          shared_reduce);
+        auto fn = std::make_shared<fn_type>(std::forward<F>(f));
+        const auto chunks = detail::executor_access::chunks(ex);
+        // The journal keeps each chunk's reduced value: it depends on f and on reduce.
+        auto journal =
+            detail::open_journal<input, T>(chunks, options, detail::journal_kind::map_reduce, *fn, *shared_reduce);
+        auto submitter = chunks.template make_fold<input, T>(std::move(fn), shared_reduce);
         map_range<detail::unordered_map_impl<view_type, T>> chunk_values(std::move(submitter), ex.concurrency(),
                                                                          std::views::all(std::forward<Inputs>(inputs)),
-                                                                         options);
+                                                                         options, std::move(journal));
         for (T& value : chunk_values) init = std::invoke(*shared_reduce, std::move(init), std::move(value));
         return init;
     }

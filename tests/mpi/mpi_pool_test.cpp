@@ -379,6 +379,30 @@ TEST(mpi_spawn, workers_started_with_comm_spawn) {
 
 TEST(mpi_spawn, messages_in_pieces) { check_large_messages(2, fronta::mpi_launch::spawn); }
 
+// Each call returns its input and how many calls its worker made before: a chunk computed again
+// gives other values, a chunk replayed from a journal the same ones.
+int with_calls_so_far(int x) {
+    static std::atomic<int> calls{0};
+    return x * 1000 + calls.fetch_add(1);
+}
+FRONTA_REMOTE(with_calls_so_far);
+
+TEST(mpi_spawn, a_map_with_a_journal_replays_what_it_journaled) {
+    const std::string path = "/tmp/fronta-mpi-journal-" + std::to_string(getpid());
+    std::remove(path.c_str());
+    fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2, .launch = fronta::mpi_launch::spawn});
+    const auto run = [&](const fronta::map_options& options) {
+        std::vector<int> out;
+        for (int y : pool.map(with_calls_so_far, std::views::iota(0, 40), options)) out.push_back(y);
+        return out;
+    };
+    const auto first = run({.chunk_size = 4, .journal = path});
+    ASSERT_EQ(first.size(), 40u);
+    EXPECT_EQ(run({.chunk_size = 4, .journal = path}), first);
+    EXPECT_NE(run({.chunk_size = 4}), first);  // without the journal, computed again
+    std::remove(path.c_str());
+}
+
 // A file-backed shared_array travels to ranks as its path; each rank maps the file and refuses a
 // file that is not the one the client mapped.
 TEST(mpi_spawn, a_mapped_file_travels_by_path_and_a_changed_file_is_refused) {

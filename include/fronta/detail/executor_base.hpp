@@ -5,6 +5,7 @@
 // `executor`) adds to it, so a thread_pool never compiles shipping code.
 
 #include <concepts>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <ranges>
@@ -113,7 +114,29 @@ struct local_chunks {
             return fut;
         };
     }
+
+    /// A journal needs serialization, which in-process executors do not compile (thread_pool.hpp
+    /// includes no cereal); the type-erased `executor` over them has it.
+    template <class Input, class Stored, class... Fns>
+    std::shared_ptr<chunk_journal<Input, Stored>> journal(const std::filesystem::path& path, journal_kind kind,
+                                                          std::size_t, const Fns&...) const {
+        throw std::invalid_argument(std::string(journal_kind_name(kind)) + "(): map_options::journal (" +
+                                    path.string() +
+                                    ") needs serialization, which thread_pool and inline_executor do not compile; run "
+                                    "it through fronta::executor(pool) (<fronta/executor.hpp>), which journals on "
+                                    "every executor");
+    }
 };
+
+/// The journal `options` name, opened by `chunks` (which knows whether it can serialize); null
+/// when there is none. `fns` are what the stored values depend on (f; for map_reduce also reduce).
+template <class Input, class Result, class Chunks, class... Fns>
+std::shared_ptr<chunk_journal<Input, std::vector<Result>>> open_journal(const Chunks& chunks,
+                                                                        const map_options& options, journal_kind kind,
+                                                                        const Fns&... fns) {
+    if (options.journal.empty() || options.chunk_size == 0) return nullptr;  // (the map refuses chunk_size 0)
+    return chunks.template journal<Input, std::vector<Result>>(options.journal, kind, options.chunk_size, fns...);
+}
 
 /// How map_reduce (a free function) reaches an executor's chunks: `chunks(ex)` is what the
 /// executor's own map uses (in process, shipped, or chosen at run time).
@@ -220,9 +243,12 @@ protected:
             using result = map_result_t<fn_type, input>;
             using impl =
                 std::conditional_t<Ordered, ordered_map_impl<view_type, result>, unordered_map_impl<view_type, result>>;
-            auto submitter = chunks.template make<input, result>(std::make_shared<fn_type>(std::forward<F>(f)));
+            auto fn = std::make_shared<fn_type>(std::forward<F>(f));
+            auto journal = open_journal<input, result>(chunks, options,
+                                                       Ordered ? journal_kind::map : journal_kind::map_unordered, *fn);
+            auto submitter = chunks.template make<input, result>(std::move(fn));
             return map_range<impl>(std::move(submitter), concurrency(), std::views::all(std::forward<Range>(inputs)),
-                                   options);
+                                   options, std::move(journal));
         }
     }
 

@@ -5,6 +5,7 @@
 // `executor`, which decides at run time.
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <ranges>
@@ -16,6 +17,7 @@
 
 #include "fronta/detail/executor_base.hpp"
 #include "fronta/detail/remote_sink.hpp"
+#include "fronta/detail/typed_map_journal.hpp"
 #include "fronta/remote/call.hpp"
 #include "fronta/remote/callable.hpp"
 
@@ -102,6 +104,12 @@ struct remote_chunks {
                 return fut;
             }
         };
+    }
+
+    template <class Input, class Stored, class... Fns>
+    std::shared_ptr<chunk_journal<Input, Stored>> journal(const std::filesystem::path& path, journal_kind kind,
+                                                          std::size_t chunk_size, const Fns&... fns) const {
+        return open_map_journal<Input, Stored>(path, kind, chunk_size, fns...);
     }
 };
 
