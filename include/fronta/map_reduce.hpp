@@ -29,6 +29,7 @@
 #include <utility>
 
 #include "fronta/detail/executor_base.hpp"
+#include "fronta/detail/typed_map_journal.hpp"
 #include "fronta/map.hpp"
 
 namespace fronta {
@@ -60,9 +61,12 @@ T map_reduce(Executor&& ex, F&& f, Inputs&& inputs, Reduce&& reduce, T init, con
         auto shared_reduce = std::make_shared<reduce_type>(std::forward<Reduce>(reduce));
         auto fn = std::make_shared<fn_type>(std::forward<F>(f));
         const auto chunks = detail::executor_access::chunks(ex);
-        // The journal keeps each chunk's reduced value: it depends on f and on reduce.
-        auto journal =
-            detail::open_journal<input, T>(chunks, options, detail::journal_kind::map_reduce, *fn, *shared_reduce);
+        // The journal keeps each chunk's reduced value: it depends on f and on reduce. It is
+        // opened here, not by the executor's chunks, so it works on in-process executors too.
+        std::shared_ptr<detail::chunk_journal<input, std::vector<T>>> journal;
+        if (!options.journal.empty() && options.chunk_size != 0)
+            journal = detail::open_map_journal<input, std::vector<T>>(options.journal, detail::journal_kind::map_reduce,
+                                                                      options.chunk_size, *fn, *shared_reduce);
         auto submitter = chunks.template make_fold<input, T>(std::move(fn), shared_reduce);
         map_range<detail::unordered_map_impl<view_type, T>> chunk_values(std::move(submitter), ex.concurrency(),
                                                                          std::views::all(std::forward<Inputs>(inputs)),

@@ -6,12 +6,14 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <numeric>
 
 #include "child_client.hpp"
 #include "fronta/detail/typed_map_journal.hpp"
 #include "fronta/executor.hpp"
+#include "fronta/inline_executor.hpp"
 #include "fronta/map_reduce.hpp"
 #include "fronta/thread_pool.hpp"
 
@@ -459,6 +461,18 @@ TEST_F(map_journal_in_process, inputs_cereal_cannot_write_are_refused_only_with_
     });
     EXPECT_NE(message.find("must be serializable with cereal"), std::string::npos) << message;
     EXPECT_FALSE(fs::exists(journal_));
+}
+
+TEST_F(map_journal_in_process, map_reduce_journals_on_a_thread_pool_and_the_inline_executor_directly) {
+    fronta::thread_pool pool(2);
+    for (auto& e : executions) e = 0;
+    const int sum = fronta::map_reduce(pool, fails_at, inputs(), std::plus<int>(), 0, options(journal_));
+    EXPECT_EQ(sum, -(input_count - 1) * input_count / 2);
+    EXPECT_EQ(executions[7].load(), 1);
+    fronta::inline_executor inline_ex;
+    EXPECT_EQ(fronta::map_reduce(inline_ex, fails_at, inputs(), std::plus<int>(), 0, options(journal_)), sum)
+        << "the same journal, replayed on another in-process executor";
+    for (int x = 0; x < input_count; ++x) EXPECT_EQ(executions[static_cast<std::size_t>(x)].load(), 1) << x;
 }
 
 TEST_F(map_journal_in_process, thread_pool_says_to_go_through_executor) {
