@@ -119,8 +119,7 @@ fronta::executor make_executor(const std::string& kind) {
 // The folder of CSV files, removed when main returns (also after an error).
 struct temporary_folder {
     fs::path path;
-    temporary_folder()
-        : path(fs::temp_directory_path() / ("fronta-csv-files-" + std::to_string(getpid()))) {
+    temporary_folder() : path(fs::temp_directory_path() / ("fronta-csv-files-" + std::to_string(getpid()))) {
         fs::create_directories(path);
     }
     ~temporary_folder() {
@@ -140,8 +139,7 @@ int main(int argc, char** argv) {
         const std::vector<std::string> paths = write_sales_files(folder.path, 32, 4'000);
         std::uintmax_t bytes = 0;
         for (const auto& p : paths) bytes += fs::file_size(p);
-        std::printf("wrote %zu CSV files (%.1f MB) in %s\n", paths.size(), double(bytes) / 1e6,
-                    folder.path.c_str());
+        std::printf("wrote %zu CSV files (%.1f MB) in %s\n", paths.size(), double(bytes) / 1e6, folder.path.c_str());
 
         // One task per file; results arrive in the order of `paths`, and are merged as they come.
         summary totals;

@@ -8,8 +8,8 @@
 //   12_grid_search --executor processes
 // The model: ridge regression of y = sin(10x) + noise on Chebyshev features of degree d with
 // penalty lambda, scored by the R^2 of 5-fold cross-validation on 10,000 points (a few ms per
-// point of the grid; the noise caps R^2 near 0.922). The grid goes from simple models to complex ones, so the first good-enough
-// score is also the simplest model that reaches it.
+// point of the grid; the noise caps R^2 near 0.922). The grid goes from simple models to complex
+// ones, so the first good-enough score is also the simplest model that reaches it.
 #include <fronta/fronta.hpp>
 
 #include <chrono>
@@ -49,7 +49,8 @@ const dataset& training_data() {
         };
         for (int i = 0; i < 10'000; ++i) {
             const double x = 2 * uniform() - 1;
-            const double noise = 0.2 * std::sqrt(-2 * std::log(1 - uniform())) * std::cos(6.283185307179586 * uniform());
+            const double noise =
+                0.2 * std::sqrt(-2 * std::log(1 - uniform())) * std::cos(6.283185307179586 * uniform());
             d.x.push_back(x);
             d.y.push_back(std::sin(10 * x) + noise);
         }
@@ -174,10 +175,10 @@ int main(int argc, char** argv) {
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         std::printf("%zu grid points on %zu %s: %d looked at, %d ran, %d cancelled, in %.2f s\n", futures.size(),
                     pool.concurrency(), kind.c_str(), seen, ran, cancelled, seconds);
-        std::printf("best: degree %d, lambda %g, cross-validated R^2 %.4f (threshold %.3f)\n", best.degree,
-                    best.lambda, best.score, threshold);
-        const bool stopped_early = found && best.score >= threshold && ran + cancelled == int(futures.size()) &&
-                                   ran < int(futures.size());
+        std::printf("best: degree %d, lambda %g, cross-validated R^2 %.4f (threshold %.3f)\n", best.degree, best.lambda,
+                    best.score, threshold);
+        const bool stopped_early =
+            found && best.score >= threshold && ran + cancelled == int(futures.size()) && ran < int(futures.size());
         if (!stopped_early) std::printf("the search did not stop early with a good-enough score\n");
         return stopped_early ? 0 : 1;
     } catch (const std::exception& e) {
