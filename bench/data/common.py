@@ -19,7 +19,7 @@ def arguments(description, workers=1, extra=()):
     parser.add_argument("file")
     parser.add_argument("--output", required=True, help="where to write the answer")
     parser.add_argument("--workers", type=int, default=workers)
-    parser.add_argument("--chunk-mb", type=float, default=64, help="bytes per chunk or block, in MiB")
+    parser.add_argument("--chunk-mb", type=float, default=16, help="bytes per chunk or block, in MiB")
     return parser.parse_args()
 
 

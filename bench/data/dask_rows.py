@@ -1,4 +1,4 @@
-"""The flagship's job in a Dask dataframe: dd.read_csv in blocks of --chunk-mb (64 MiB), one
+"""The flagship's job in a Dask dataframe: dd.read_csv in blocks of --chunk-mb (16 MiB), one
 groupby-aggregation, computed on Dask's local scheduler with --workers (2) workers: threads
 (the default) or processes (--scheduler processes; forked, so a worker starts without
 re-importing). Stations are read as a category, as in pandas_rows.py. Run by bench/data/run.sh

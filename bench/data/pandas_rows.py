@@ -10,7 +10,7 @@ import pandas as pd
 
 from common import arguments, finish, timer
 
-ROWS_PER_CHUNK = 5_000_000  # about 70 MB of the file, a few hundred MB as a DataFrame
+ROWS_PER_CHUNK = 5_000_000  # about 70 MB of the file, a few hundred MB as a DataFrame (--chunk-mb is not used)
 
 
 def main():

@@ -3,7 +3,7 @@ as fronta::file_chunks (about --chunk-mb MiB each, each ending with a newline), 
 range, each parsed in pure Python in a worker process (--workers, 2), the per-range dictionaries
 merged on the client. Only (offset, size) travels to a worker and a small dictionary back. Run
 by bench/data/run.sh with Debian's /usr/bin/python3:
-    python3 ppe_rows.py FILE --output ANSWER [--workers 2] [--chunk-mb 64]"""
+    python3 ppe_rows.py FILE --output ANSWER [--workers 2] [--chunk-mb 16]"""
 import mmap
 import os
 import sys

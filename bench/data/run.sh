@@ -8,13 +8,14 @@
 #                        billion_rows --generate-only when missing, kept for the next run)
 #   BENCH_DATA_PROGRAMS  which to run (default: threads processes mpi pandas dask-threads
 #                        dask-processes ppe; the read limit always runs)
-#   BENCH_DATA_CHUNK_MB  the chunk size of fronta, of ProcessPoolExecutor and Dask's blocks (64)
+#   BENCH_DATA_CHUNK_MB  the chunk size of fronta, of ProcessPoolExecutor and Dask's blocks (16,
+#                        billion_rows' default)
 set -euo pipefail
 build=${1:-build-bench}
 rows=${2:-100000000}
 here=$(cd "$(dirname "$0")" && pwd)
 programs=${BENCH_DATA_PROGRAMS:-threads processes mpi pandas dask-threads dask-processes ppe}
-chunk_mb=${BENCH_DATA_CHUNK_MB:-64}
+chunk_mb=${BENCH_DATA_CHUNK_MB:-16}
 workers=2
 python=/usr/bin/python3  # Debian's, with python3-pandas and python3-dask (scripts/install-deps.sh bench-data)
 flagship=
