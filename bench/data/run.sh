@@ -44,12 +44,13 @@ for program in $programs; do
     threads | processes | mpi)
       echo "bench/data: fronta billion_rows --executor $program --workers $workers ..." >&2
       if ! "$flagship" --rows "$rows" --file "$file" --executor "$program" --workers "$workers" \
-        --chunk-mb "$chunk_mb" --json --output "$out/fronta-$program.answer" >"$out/fronta-$program.log"; then
+        --chunk-mb "$chunk_mb" --json --output "$out/fronta-$program.answer" >"$out/fronta-$program.log" \
+        2>"$out/fronta-$program.err"; then
         if [[ $program == mpi ]]; then
-          echo "bench/data: no MPI run (not built with MPI, or it failed): $(tail -n 1 "$out/fronta-$program.log")" >&2
+          echo "bench/data: no MPI run: $(tail -n 1 "$out/fronta-$program.err")" >&2
           continue
         fi
-        cat "$out/fronta-$program.log" >&2
+        cat "$out/fronta-$program.log" "$out/fronta-$program.err" >&2
         exit 1
       fi
       grep '^{' "$out/fronta-$program.log" >"$out/fronta-$program.json"
