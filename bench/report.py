@@ -243,7 +243,13 @@ def data(directory):
         if os.path.exists(path):
             results[key] = [json.loads(line) for line in open(path) if line.startswith("{")]
     limit = {r["threads"]: r for r in results.pop("read_limit", [])}
-    runs = {key: rs[-1] for key, rs in results.items() if rs}
+    # Several runs of a program (fronta's): the best time, and the best one-worker time.
+    runs = {}
+    for key, rs in results.items():
+        if rs:
+            runs[key] = dict(rs[0], seconds=min(r["seconds"] for r in rs))
+            if all(r.get("baseline_seconds") for r in rs):
+                runs[key]["baseline_seconds"] = min(r["baseline_seconds"] for r in rs)
     if "fronta-threads" not in runs or 2 not in limit:
         sys.exit("report.py data: fronta-threads.json and read_limit.json are needed")
     reference = os.path.join(directory, "fronta-threads.answer")
