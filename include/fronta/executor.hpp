@@ -67,16 +67,47 @@ public:
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<true>(chosen_chunks{sink(), remote_}, std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<true>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<false>(chosen_chunks{sink(), remote_}, std::forward<F>(f), std::forward<Range>(inputs),
-                               options);
+        return map_with<false>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
+    }
+
+    /// As the executor underneath (see executor_base): f(x, y, ...) over several ranges.
+    template <class F, class R1, class R2, class... Rest>
+        requires detail::several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        return map_several<true, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                    std::forward<R1>(xs), std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires detail::several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        return map_several<true, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                    std::forward<R1>(xs), std::forward<R2>(ys), options);
+    }
+    template <class F, class R1, class R2, class... Rest>
+        requires detail::several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        return map_several<false, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                     std::forward<R1>(xs), std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires detail::several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        return map_several<false, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                     std::forward<R1>(xs), std::forward<R2>(ys), options);
     }
 
 private:
+    friend struct detail::executor_access;
+    struct chosen_chunks;
+    chosen_chunks chunks() const;
+
     struct chosen_chunks {
         std::shared_ptr<detail::task_sink> target;
         std::shared_ptr<detail::remote_sink> remote;  // the same sink when it ships tasks, else null
@@ -85,6 +116,11 @@ private:
         detail::chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
             if (remote) return detail::remote_chunks{remote}.make<Input, Result>(std::move(fn));
             return detail::local_chunks{target}.make<Input, Result>(std::move(fn));
+        }
+        template <class Input, class T, class Fn, class Reduce>
+        detail::chunk_submitter<Input, T> make_fold(std::shared_ptr<Fn> fn, std::shared_ptr<Reduce> reduce) const {
+            if (remote) return detail::remote_chunks{remote}.make_fold<Input, T>(std::move(fn), std::move(reduce));
+            return detail::local_chunks{target}.make_fold<Input, T>(std::move(fn), std::move(reduce));
         }
     };
     struct shutdown_on_last_copy {
@@ -108,5 +144,8 @@ private:
     std::shared_ptr<detail::remote_sink> remote_;
     std::shared_ptr<shutdown_on_last_copy> owner_;
 };
+
+/// How this handle runs the chunks of a map: shipped or in process, as its executor does.
+inline executor::chosen_chunks executor::chunks() const { return chosen_chunks{sink(), remote_}; }
 
 }  // namespace fronta

@@ -15,6 +15,7 @@
 #include "fronta/init.hpp"
 #include "fronta/inline_executor.hpp"
 #include "fronta/map.hpp"
+#include "fronta/map_reduce.hpp"
 #include "fronta/mapped_file.hpp"
 #include "fronta/process_pool.hpp"
 #include "fronta/promise.hpp"

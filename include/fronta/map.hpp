@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <deque>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -31,6 +32,7 @@
 #include "fronta/detail/chunk_result.hpp"
 #include "fronta/detail/completion_list.hpp"
 #include "fronta/future.hpp"
+#include "fronta/size_estimate.hpp"
 
 namespace fronta {
 
@@ -43,6 +45,15 @@ struct map_options {
     /// Total time for the whole iteration, counted from the `map` call; exceeding it makes the
     /// iteration throw `timeout_error`. Empty: no limit.
     std::optional<std::chrono::nanoseconds> timeout;
+    /// Backpressure by memory: no further input is read and no chunk submitted while the bytes of
+    /// submitted inputs and of results not yet consumed exceed this bound (serialized sizes on
+    /// process and MPI pools; `fronta::size_estimate` on in-process executors). A chunk larger
+    /// than the bound still runs, alone. Empty: bounded by `max_in_flight` only. 0 is an error.
+    std::optional<std::size_t> max_in_flight_bytes;
+    /// A file that makes the map resumable: results of finished chunks are appended to it, and a
+    /// run with the same function, inputs and journal yields those without computing them again.
+    /// Empty: none.
+    std::filesystem::path journal;
 };
 
 namespace detail {
@@ -50,17 +61,34 @@ namespace detail {
 template <class F, class Input>
 using map_result_t = std::decay_t<std::invoke_result_t<F&, Input&&>>;
 
-// Submits one chunk of inputs, locally or to another process; the executor decides.
-template <class Input, class Result>
-using chunk_submitter = std::function<future<chunk_result<Result>>(std::vector<Input>&&)>;
+template <class View>
+using map_input_t = std::ranges::range_value_t<View>;
 
-// State shared by the ordered and unordered ranges: source, window and deadline.
-template <class F, class View>
+// Submits one chunk of inputs, locally or to another process; the executor decides. A chunk
+// shipped to another process sets `wire_bytes` to the size of its serialized inputs.
+template <class Input, class Result>
+using chunk_submitter = std::function<future<chunk_result<Result>>(std::vector<Input>&&, std::size_t& wire_bytes)>;
+
+/// A chunk submitted and not yet consumed, with the bytes it holds for max_in_flight_bytes: its
+/// inputs until it is done, then its results.
+template <class Result>
+struct chunk_in_flight {
+    future<chunk_result<Result>> result;
+    std::size_t bytes = 0;
+    bool measured = false;  // done, and `bytes` counts the results
+    bool valid() const noexcept { return result.valid(); }
+    void cancel() const noexcept {
+        if (result.valid()) result.cancel();
+    }
+};
+
+// State shared by the ordered and unordered ranges: source, window, deadline and byte budget.
+template <class View, class Result>
 class map_source {
 public:
-    using input_type = std::ranges::range_value_t<View>;
-    using result_type = map_result_t<F, input_type>;
-    using chunk_future = future<chunk_result<result_type>>;
+    using input_type = map_input_t<View>;
+    using result_type = Result;
+    using chunk = chunk_in_flight<Result>;
 
     map_source(chunk_submitter<input_type, result_type> submit, std::size_t concurrency, View view,
                const map_options& options)
@@ -68,20 +96,56 @@ public:
           chunk_size_(options.chunk_size),
           window_(options.max_in_flight != 0 ? options.max_in_flight : 4 * std::max<std::size_t>(1, concurrency)),
           until_(options.timeout ? deadline_after(*options.timeout) : no_deadline),
-          timeout_text_(options.timeout ? describe(*options.timeout) : "") {
+          timeout_text_(options.timeout ? describe(*options.timeout) : ""), byte_bound_(options.max_in_flight_bytes) {
         if (chunk_size_ == 0) throw std::invalid_argument("map(): chunk_size must be at least 1");
+        if (byte_bound_ && *byte_bound_ == 0)
+            throw std::invalid_argument(
+                "map(): max_in_flight_bytes must be at least 1 (leave it empty for no bound by bytes)");
     }
 
     std::size_t window() const noexcept { return window_; }
     deadline until() const noexcept { return until_; }
 
-    /// Submits the next chunk; an invalid future when the inputs are exhausted.
-    chunk_future submit_next() {
+    /// Whether the next chunk may be read and submitted, with `live` chunks of `in_flight`
+    /// submitted and not consumed: always when none is (a chunk larger than the bound runs alone).
+    template <class Chunks>
+    bool admits(Chunks& in_flight, std::size_t live) {
+        if (live >= window_) return false;
+        if (!byte_bound_ || live == 0) return true;
+        for (auto& c : in_flight) measure(c);
+        return held_ < *byte_bound_;
+    }
+
+    /// Reads and submits the next chunk; an invalid one when the inputs are exhausted.
+    chunk submit_next() {
         std::vector<input_type> items;
         items.reserve(chunk_size_);
         for (; items.size() < chunk_size_ && next_ != std::ranges::end(view_); ++next_) items.push_back(*next_);
         if (items.empty()) return {};
-        return submit_(std::move(items));
+        chunk c;
+        const std::size_t estimate = byte_bound_ ? size_estimate(items) : 0;
+        std::size_t wire_bytes = 0;
+        c.result = submit_(std::move(items), wire_bytes);
+        if (byte_bound_) {  // its inputs, and results the size of those before it
+            c.bytes = (wire_bytes != 0 ? wire_bytes : estimate) + predicted_result_bytes();
+            held_ += c.bytes;
+        }
+        return c;
+    }
+
+    /// `c` is being consumed and its results were moved into `taken`: they stay counted until the
+    /// next chunk is taken (the caller iterates over them meanwhile).
+    void taken(chunk& c, const chunk_result<Result>& taken) {
+        if (!byte_bound_) return;
+        held_ -= c.bytes + current_bytes_;
+        current_bytes_ = result_bytes(taken);
+        held_ += current_bytes_;
+        if (!c.measured) note_result(current_bytes_);
+    }
+    /// `c` ended without results to iterate (it failed or was cancelled).
+    void dropped(chunk& c) {
+        if (byte_bound_) held_ -= c.bytes;
+        c.bytes = 0;
     }
 
     [[noreturn]] void throw_timeout(const char* function) const {
@@ -89,6 +153,30 @@ public:
     }
 
 private:
+    // A done chunk holds its results, no longer its inputs.
+    void measure(chunk& c) {
+        if (c.measured || !c.valid() || !c.result.done()) return;
+        c.measured = true;
+        std::size_t bytes = 0;
+        try {
+            bytes = result_bytes(c.result.get());
+        } catch (...) {  // failed or cancelled: no results held
+        }
+        held_ = held_ - c.bytes + bytes;
+        c.bytes = bytes;
+        note_result(bytes);
+    }
+    void note_result(std::size_t bytes) noexcept {
+        results_measured_ += 1;
+        result_bytes_measured_ += bytes;
+    }
+    std::size_t predicted_result_bytes() const noexcept {
+        return results_measured_ == 0 ? 0 : result_bytes_measured_ / results_measured_;
+    }
+    static std::size_t result_bytes(const chunk_result<Result>& r) {
+        return r.bytes != 0 ? r.bytes : size_estimate(r.values);
+    }
+
     chunk_submitter<input_type, result_type> submit_;
     View view_;
     std::ranges::iterator_t<View> next_;
@@ -96,6 +184,10 @@ private:
     std::size_t window_;
     deadline until_;
     std::string timeout_text_;
+    std::optional<std::size_t> byte_bound_;
+    std::size_t held_ = 0;           // bytes of the chunks in flight, and of the results being iterated
+    std::size_t current_bytes_ = 0;  // of those, the results being iterated
+    std::size_t results_measured_ = 0, result_bytes_measured_ = 0;  // of the chunks done so far
 };
 
 /// Runs `fn` over `items` in this process, stopping at the first exception.
@@ -138,10 +230,10 @@ private:
     Impl* impl_ = nullptr;
 };
 
-template <class F, class View>
+template <class View, class Result>
 class ordered_map_impl {
 public:
-    using source_type = map_source<F, View>;
+    using source_type = map_source<View, Result>;
     using result_type = typename source_type::result_type;
 
     ordered_map_impl(chunk_submitter<typename source_type::input_type, result_type> submit, std::size_t concurrency,
@@ -167,15 +259,18 @@ public:
             auto next = std::move(in_flight_.front());
             in_flight_.pop_front();
             fill_window();
-            if (!next.state()->wait(source_.until())) {
+            if (!next.result.state()->wait(source_.until())) {
                 in_flight_.push_front(std::move(next));
                 finish_with([this] { source_.throw_timeout("map"); });
             }
             try {
-                chunk_ = next.take();
+                chunk_ = next.result.take();
             } catch (...) {
+                source_.dropped(next);
                 fail(std::current_exception());
             }
+            source_.taken(next, chunk_);
+            fill_window();  // what `next` held is free now
             position_ = 0;
             if (!chunk_.values.empty()) return;
             if (chunk_.error) fail(std::exchange(chunk_.error, nullptr));
@@ -184,13 +279,13 @@ public:
 
 private:
     void fill_window() {
-        while (!exhausted_ && in_flight_.size() < source_.window()) {
-            auto fut = source_.submit_next();
-            if (!fut.valid()) {
+        while (!exhausted_ && source_.admits(in_flight_, in_flight_.size())) {
+            auto next = source_.submit_next();
+            if (!next.valid()) {
                 exhausted_ = true;
                 break;
             }
-            in_flight_.push_back(std::move(fut));
+            in_flight_.push_back(std::move(next));
         }
     }
     void cancel_rest() noexcept {
@@ -209,7 +304,7 @@ private:
     }
 
     source_type source_;
-    std::deque<typename source_type::chunk_future> in_flight_;
+    std::deque<typename source_type::chunk> in_flight_;
     chunk_result<result_type> chunk_;
     std::size_t position_ = 0;
     bool started_ = false;
@@ -217,17 +312,18 @@ private:
     bool finished_ = false;
 };
 
-template <class F, class View>
+template <class View, class Result>
 class unordered_map_impl {
 public:
-    using source_type = map_source<F, View>;
+    using source_type = map_source<View, Result>;
     using result_type = typename source_type::result_type;
 
     unordered_map_impl(chunk_submitter<typename source_type::input_type, result_type> submit, std::size_t concurrency,
                        View view, const map_options& options)
         : source_(std::move(submit), concurrency, std::move(view), options), slots_(source_.window()),
           watcher_(source_.window()) {
-        for (std::size_t slot = 0; slot < slots_.size() && !exhausted_; ++slot) refill(slot);
+        for (std::size_t slot = slots_.size(); slot-- > 0;) free_.push_back(slot);
+        fill();
     }
     ~unordered_map_impl() { cancel_rest(); }
 
@@ -261,12 +357,15 @@ public:
             ready_.pop_front();
             auto done = std::move(slots_[slot]);
             --live_;
-            if (!exhausted_) refill(slot);
+            free_.push_back(slot);
             try {
-                chunk_ = done.take();
+                chunk_ = done.result.take();
             } catch (...) {
+                source_.dropped(done);
                 fail(std::current_exception());
             }
+            source_.taken(done, chunk_);
+            fill();
             position_ = 0;
             if (!chunk_.values.empty()) return;
             if (chunk_.error) fail(std::exchange(chunk_.error, nullptr));
@@ -274,19 +373,22 @@ public:
     }
 
 private:
-    void refill(std::size_t slot) {
-        auto fut = source_.submit_next();
-        if (!fut.valid()) {
-            exhausted_ = true;
-            return;
+    void fill() {
+        while (!exhausted_ && !free_.empty() && source_.admits(slots_, live_)) {
+            const std::size_t slot = free_.back();
+            auto next = source_.submit_next();
+            if (!next.valid()) {
+                exhausted_ = true;
+                return;
+            }
+            free_.pop_back();
+            slots_[slot] = std::move(next);
+            ++live_;
+            if (!watcher_.watch(slots_[slot].result.state(), slot)) ready_.push_back(slot);
         }
-        slots_[slot] = std::move(fut);
-        ++live_;
-        if (!watcher_.watch(slots_[slot].state(), slot)) ready_.push_back(slot);
     }
     void cancel_rest() noexcept {
-        for (auto& f : slots_)
-            if (f.valid()) f.cancel();
+        for (auto& c : slots_) c.cancel();
     }
     [[noreturn]] void fail(std::exception_ptr error) {
         finished_ = true;
@@ -295,9 +397,10 @@ private:
     }
 
     source_type source_;
-    std::vector<typename source_type::chunk_future> slots_;
+    std::vector<typename source_type::chunk> slots_;
     completion_list watcher_;  // after slots_: unregisters before the futures go
     std::deque<std::size_t> ready_;
+    std::vector<std::size_t> free_;  // slots without a chunk
     std::size_t live_ = 0;
     chunk_result<result_type> chunk_;
     std::size_t position_ = 0;

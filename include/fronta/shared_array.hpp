@@ -64,6 +64,8 @@ class shared_array {
 public:
     using element_type = T;
     using value_type = value_t;
+    /// The elements are shared, not owned by one handle (fronta::size_estimate counts the handle).
+    using shares_memory = void;
 
     shared_array() = default;
 

@@ -152,7 +152,10 @@ bool registry::add(entry e, std::uintptr_t address) {
         if (!same) conflicts_.push_back(e.name);
         return same;
     }
-    if (address != 0) by_address_.emplace(address, e.name);
+    if (address != 0) {
+        by_address_.emplace(address, e.name);
+        address_by_name_.emplace(e.name, address);
+    }
     by_name_.emplace(e.name, std::move(e));
     return true;
 }
@@ -168,6 +171,24 @@ const entry* registry::find_function(std::uintptr_t address) const {
     auto found = by_address_.find(address);
     if (found == by_address_.end()) return nullptr;
     return &by_name_.at(found->second);
+}
+
+std::uintptr_t registry::find_address(std::string_view name) const {
+    std::shared_lock lock(mutex_);
+    auto found = address_by_name_.find(std::string(name));
+    return found == address_by_name_.end() ? 0 : found->second;
+}
+
+void throw_unregistered(const void* address, const std::type_info& type) {
+    const std::string type_text = type_name(type);
+    const std::string symbol = function_name(address);
+    if (symbol.empty())
+        throw std::invalid_argument("a function of type " + type_text +
+                                    " is not registered for remote execution: add "
+                                    "FRONTA_REMOTE(its_name) next to its definition");
+    throw std::invalid_argument("function `" + symbol + "` (" + type_text +
+                                ") is not registered for remote execution: add FRONTA_REMOTE(" +
+                                remotable_name(symbol) + ") next to its definition");
 }
 
 void registry::check() const {

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <ranges>
@@ -32,6 +33,7 @@
 #include "fronta/as_completed.hpp"
 #include "fronta/errors.hpp"
 #include "fronta/future.hpp"
+#include "fronta/map_reduce.hpp"
 #include "fronta/wait.hpp"
 #include "remote_functions.hpp"
 
@@ -72,6 +74,16 @@ FRONTA_REMOTE(boxed);
 
 int unboxed(std::unique_ptr<int> p) { return p ? *p * 2 : -1; }
 FRONTA_REMOTE(unboxed);
+
+double add(double a, double b) { return a + b; }
+FRONTA_REMOTE(add);
+
+// A reduction whose failure says where it came from.
+long long add_unless_negative(long long a, long long b) {
+    if (a < 0 || b < 0) throw std::domain_error("negative partial sum");
+    return a + b;
+}
+FRONTA_REMOTE(add_unless_negative);
 
 // Shutdown has begun once a submit is refused: then opens `g` for `waiters` tasks. Run on a
 // thread of its own while the test calls shutdown, so that shutdown(wait=true) is certain to be
@@ -233,6 +245,85 @@ TYPED_TEST_P(executor_contract, map_unordered_exception_ends_iteration) {
     EXPECT_LE(seen.size(), 4u);
 }
 
+double weighted(double x, double weight, int times) { return x * weight * times; }
+FRONTA_REMOTE(weighted);
+
+TYPED_TEST_P(executor_contract, map_over_several_ranges_pairs_their_elements_and_stops_at_the_shortest) {
+    auto& ex = this->ex;
+    const std::vector<std::string> words{"a", "b", "c"};
+    std::vector<std::string> out;
+    for (auto& s : ex.map(shout, words, std::vector<int>{1, 2})) out.push_back(s);
+    EXPECT_EQ(out, (std::vector<std::string>{"a!", "b!b!"})) << "the shorter second range ends it";
+    out.clear();
+    for (auto& s : ex.map(shout, words, std::views::iota(1))) out.push_back(s);
+    EXPECT_EQ(out, (std::vector<std::string>{"a!", "b!b!", "c!c!c!"})) << "an infinite range beside a finite one";
+    std::vector<double> xs(500), ws(600, 0.5);
+    std::iota(xs.begin(), xs.end(), 0.0);
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{64}}) {
+        std::vector<double> got;
+        for (double y : ex.map(weighted, xs, ws, std::vector<int>(1000, 4), fronta::map_options{.chunk_size = chunk}))
+            got.push_back(y);
+        ASSERT_EQ(got.size(), 500u) << "three ranges, chunk_size " << chunk;
+        for (std::size_t i = 0; i < got.size(); ++i) ASSERT_DOUBLE_EQ(got[i], 2.0 * i) << i;
+    }
+    std::multiset<int> sums;
+    for (int s : ex.map_unordered([](int a, int b) { return a + b; }, std::vector<int>{1, 2, 3},
+                                  std::vector<int>{10, 20, 30}, {.chunk_size = 2}))
+        sums.insert(s);
+    EXPECT_EQ(sums, (std::multiset<int>{11, 22, 33})) << "map_unordered, a captureless lambda, options";
+    int count = 0;
+    for (int s : ex.map([](int a, int b) { return a + b; }, std::vector<int>{}, std::vector<int>{1})) count += 1 + s;
+    EXPECT_EQ(count, 0) << "an empty range";
+}
+
+TYPED_TEST_P(executor_contract, map_reduce_combines_every_result_once_with_any_chunk_size) {
+    auto& ex = this->ex;
+    std::vector<double> inputs(1000);
+    std::iota(inputs.begin(), inputs.end(), 0.0);
+    const double squares = 999.0 * 1000 * 1999 / 6;
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{64}, std::size_t{5000}}) {
+        // init is used once, so it need not be an identity of the reduction.
+        EXPECT_DOUBLE_EQ(fronta::map_reduce(ex, square, inputs, add, 1e6, {.chunk_size = chunk}), squares + 1e6)
+            << "registered functions, chunk_size " << chunk;
+        EXPECT_DOUBLE_EQ(fronta::map_reduce(ex, scaler{3}, inputs, std::plus<double>(), 0.0,
+                                            {.chunk_size = chunk, .max_in_flight = 2}),
+                         3 * 999.0 * 1000 / 2)
+            << "a function object with state, a standard one, chunk_size " << chunk;
+    }
+    const auto longest = fronta::map_reduce(
+        ex, [](std::string s) { return s.size(); }, std::vector<std::string>{"a", "abcd", "ab"},
+        [](std::size_t a, std::size_t b) { return std::max(a, b); }, std::size_t{0});
+    EXPECT_EQ(longest, 4u) << "captureless lambdas";
+    EXPECT_DOUBLE_EQ(fronta::map_reduce(ex, square, std::vector<double>{}, add, 42.0), 42.0) << "empty input: init";
+    auto lazy = std::views::iota(0, 100'000) | std::views::transform([](int k) { return double(k % 10); });
+    EXPECT_DOUBLE_EQ(fronta::map_reduce(ex, square, lazy, add, 0.0, {.chunk_size = 1000, .max_in_flight = 3}),
+                     10'000.0 * 285)
+        << "a lazy input";
+    EXPECT_THROW(fronta::map_reduce(ex, square, inputs, add, 0.0, {.chunk_size = 0}), std::invalid_argument);
+}
+
+TYPED_TEST_P(executor_contract, map_reduce_rethrows_a_failure_of_f_or_of_reduce) {
+    auto& ex = this->ex;
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{3}}) {
+        try {
+            fronta::map_reduce(ex, throw_kind, std::vector<int>{5, 6, 0, 7, 8}, std::plus<int>(), 0,
+                               {.chunk_size = chunk});
+            FAIL() << "expected std::out_of_range, chunk_size " << chunk;
+        } catch (const std::out_of_range& e) {
+            EXPECT_STREQ(e.what(), "index 7 of 3");
+        }
+    }
+    try {
+        fronta::map_reduce(ex, [](int x) { return static_cast<long long>(x); }, std::vector<int>{1, 2, -3, 4},
+                           add_unless_negative, 0LL, {.chunk_size = 4});
+        FAIL() << "expected std::domain_error from the reduction inside the chunk";
+    } catch (const std::domain_error& e) {
+        EXPECT_STREQ(e.what(), "negative partial sum");
+    }
+    EXPECT_EQ(fronta::map_reduce(ex, throw_kind, std::vector<int>{5, 6}, std::plus<int>(), 0), 11)
+        << "the executor goes on after failures";
+}
+
 TYPED_TEST_P(executor_contract, wait_and_as_completed_work_on_its_futures) {
     auto& ex = this->ex;
     std::vector<fronta::future<double>> futures;
@@ -373,6 +464,8 @@ REGISTER_TYPED_TEST_SUITE_P(
     standard_and_registered_exceptions_come_back_typed, map_gives_results_in_input_order_with_any_chunk_size,
     map_reads_a_lazy_input_as_results_are_consumed, map_exception_surfaces_when_iterating_to_its_element,
     map_unordered_yields_every_result, map_unordered_exception_ends_iteration,
+    map_over_several_ranges_pairs_their_elements_and_stops_at_the_shortest,
+    map_reduce_combines_every_result_once_with_any_chunk_size, map_reduce_rethrows_a_failure_of_f_or_of_reduce,
     wait_and_as_completed_work_on_its_futures, a_quick_task_is_not_held_behind_one_waiting_at_its_gate,
     submit_after_shutdown_throws_shutdown_error, shutdown_wait_returns_after_queued_work_is_done,
     shutdown_cancel_futures_cancels_queued_tasks, concurrency_is_positive);

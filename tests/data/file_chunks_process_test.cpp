@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include "fronta/errors.hpp"
 #include "fronta/file_chunks.hpp"
 #include "fronta/process_pool.hpp"
 #include "fronta/shared_array.hpp"
@@ -36,6 +38,34 @@ TEST(file_chunks, shipped_to_worker_processes_they_read_the_same_bytes) {
     for (std::size_t n : threads.map(count_lines, chunks)) in_threads += n;
     EXPECT_EQ(in_processes, 100000u);
     EXPECT_EQ(in_threads, 100000u);
+    unlink(path.c_str());
+}
+
+// Shrinks the file under its own mapping, then reads what was its last byte: the kernel raises
+// SIGBUS for a mapped page past the end of a file.
+int read_after_the_file_shrank(fronta::file_chunk chunk) {
+    const std::string_view text = chunk.text();
+    if (truncate(chunk.path.c_str(), 0) != 0) throw std::system_error(errno, std::generic_category(), "truncate");
+    return static_cast<unsigned char>(*static_cast<const volatile char*>(&text.back()));
+}
+FRONTA_REMOTE(read_after_the_file_shrank);
+
+TEST(file_chunks, a_file_that_shrinks_under_a_worker_fails_its_task_with_worker_died) {
+    const std::string path = "/tmp/fronta-shrinking-" + std::to_string(getpid());
+    {
+        std::ofstream out(path);
+        for (int i = 0; i < 100000; ++i) out << "row " << i << '\n';
+    }
+    const auto chunks = fronta::file_chunks(path, {.chunk_bytes = 1 << 30});
+    ASSERT_EQ(chunks.size(), 1u);
+    fronta::process_pool pool(1);
+    EXPECT_THROW(pool.submit(read_after_the_file_shrank, chunks[0]).get(), fronta::worker_died);
+    {
+        std::ofstream out(path);
+        out << "one\ntwo\n";
+    }
+    EXPECT_EQ(pool.submit(count_lines, fronta::file_chunks(path)[0]).get(), 2u)
+        << "the pool replaced the worker; the rewritten file is mapped afresh";
     unlink(path.c_str());
 }
 

@@ -31,6 +31,7 @@
 #include "fronta/as_completed.hpp"
 #include "fronta/executor.hpp"
 #include "fronta/init.hpp"
+#include "fronta/map_reduce.hpp"
 #include "fronta/mpi_pool.hpp"
 #include "fronta/promise.hpp"
 #include "fronta/shared_array.hpp"
@@ -265,6 +266,30 @@ TEST(mpi_world, submit_from_many_threads) {
 TEST(mpi_world, a_free_worker_takes_the_next_task) {
     fronta::mpi_pool pool;
     check_load_balancing(pool);
+}
+
+// The processes where reductions ran: f gives none, each reduction adds its own process.
+std::vector<int> no_sites(int) { return {}; }
+FRONTA_REMOTE(no_sites);
+std::vector<int> join_sites(std::vector<int> a, std::vector<int> b) {
+    a.insert(a.end(), b.begin(), b.end());
+    a.push_back(static_cast<int>(getpid()));
+    return a;
+}
+FRONTA_REMOTE(join_sites);
+
+TEST(mpi_world, map_reduce_reduces_each_chunk_on_the_rank_that_ran_it) {
+    fronta::mpi_pool pool;
+    const auto ranks = worker_pids(pool);
+    const auto sites =
+        fronta::map_reduce(pool, no_sites, std::vector<int>(60), join_sites, std::vector<int>{}, {.chunk_size = 6});
+    const int here = getpid();
+    EXPECT_EQ(std::count(sites.begin(), sites.end(), here), 10) << "the client combines 10 chunk values with init";
+    EXPECT_EQ(sites.size(), 60u) << "5 reductions in each of the 10 chunks, on the ranks";
+    for (int pid : sites) {
+        if (pid == here) continue;
+        EXPECT_TRUE(ranks.count(pid)) << pid << " is not a worker rank";
+    }
 }
 
 TEST(mpi_world, one_pool_at_a_time_owns_the_workers) {

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <ranges>
 #include <set>
 #include <sstream>
 #include <string>
@@ -210,6 +211,32 @@ TEST(process_pool_data, a_message_over_the_memory_limit_names_the_limit) {
     }
     EXPECT_EQ(pool.submit(worker_pid).get(), pid) << "the worker lives on";
     EXPECT_EQ(pool.submit(byte_count, std::vector<char>(3'000'000)).get(), 3'000'000u);
+}
+
+std::string echo_text(std::string s) { return s; }
+FRONTA_REMOTE(echo_text);
+
+// The most inputs read ahead of the results consumed, over 60 results of map(echo_text).
+long most_read_ahead(fronta::process_pool& pool, const fronta::map_options& options) {
+    std::atomic<long> reads{0};
+    auto texts = std::views::iota(0) | std::views::transform([&reads](int) {
+                     reads.fetch_add(1);
+                     return std::string(100'000, 't');
+                 });
+    long consumed = 0, most = 0;
+    for (const std::string& s : pool.map(echo_text, texts, options)) {
+        EXPECT_EQ(s.size(), 100'000u);
+        most = std::max(most, reads.load() - ++consumed);
+        if (consumed == 60) break;
+    }
+    return most;
+}
+
+TEST(process_pool_data, max_in_flight_bytes_counts_the_serialized_inputs_and_results) {
+    fronta::process_pool pool(2);
+    EXPECT_GE(most_read_ahead(pool, {.max_in_flight = 32}), 16) << "without a bound";
+    // 100 KB each way per chunk: under 250 KB, two chunks besides the one being consumed.
+    EXPECT_LE(most_read_ahead(pool, {.max_in_flight = 32, .max_in_flight_bytes = 250'000}), 3);
 }
 
 TEST(process_pool_data, shared_array_copies_its_contents_where_descriptors_cannot_go) {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "fronta/executor.hpp"
 #include "fronta/init.hpp"
+#include "fronta/map_reduce.hpp"
 #include "fronta/process_pool.hpp"
 #include "process_helpers.hpp"
 #include "remote_functions.hpp"
@@ -45,6 +47,53 @@ TEST(process_pool_ship, unregistered_function_error_names_the_function) {
         EXPECT_NE(message.find("int (*)(int)"), std::string::npos) << message;
     }
     EXPECT_DOUBLE_EQ(pool.submit(square, 2.0).get(), 4.0);
+}
+
+// The processes where reductions ran: f gives none, each reduction adds its own process.
+std::vector<int> no_sites(int) { return {}; }
+FRONTA_REMOTE(no_sites);
+std::vector<int> join_sites(std::vector<int> a, std::vector<int> b) {
+    a.insert(a.end(), b.begin(), b.end());
+    a.push_back(static_cast<int>(getpid()));
+    return a;
+}
+FRONTA_REMOTE(join_sites);
+
+TEST(process_pool_map_reduce, chunks_are_reduced_in_the_workers_and_one_value_per_chunk_comes_back) {
+    fronta::process_pool pool(2);
+    std::vector<int> inputs(100);
+    const auto sites = fronta::map_reduce(pool, no_sites, inputs, join_sites, std::vector<int>{}, {.chunk_size = 10});
+    const int here = getpid();
+    const auto in_client = std::count(sites.begin(), sites.end(), here);
+    EXPECT_EQ(in_client, 10) << "the client combines the 10 chunk values with init, once each";
+    EXPECT_EQ(sites.size() - in_client, 90u) << "9 reductions inside each of the 10 chunks, in the workers";
+    const auto pids = pool.worker_pids();
+    for (int pid : sites) {
+        if (pid == here) continue;
+        EXPECT_NE(std::find(pids.begin(), pids.end(), pid), pids.end()) << pid;
+    }
+}
+
+TEST(process_pool_map_reduce, what_cannot_be_shipped_is_named_at_the_call) {
+    fronta::process_pool pool(1);
+    try {
+        fronta::map_reduce(pool, not_registered, std::vector<int>{1, 2}, std::plus<int>(), 0);
+        FAIL() << "expected std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("FRONTA_REMOTE(not_registered)"), std::string::npos) << e.what();
+    }
+    fronta::executor erased(pool);
+    const int offset = 3;
+    EXPECT_THROW(fronta::map_reduce(
+                     erased, [offset](int x) { return x + offset; }, std::vector<int>{1}, std::plus<int>(), 0),
+                 std::invalid_argument)
+        << "a lambda with captures";
+    EXPECT_THROW(fronta::map_reduce(
+                     erased, square, std::vector<double>{1}, [offset](double a, double b) { return a + b + offset; },
+                     0.0),
+                 std::invalid_argument)
+        << "a reduction with captures";
+    EXPECT_EQ(fronta::map_reduce(pool, throw_kind, std::vector<int>{4, 5}, std::plus<int>(), 0), 9);
 }
 
 TEST(process_pool_exceptions, other_types_become_remote_error_with_name_and_message) {

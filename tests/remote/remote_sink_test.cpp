@@ -2,6 +2,7 @@
 // thread, as a worker would, and records what it was given. Pins down how remote_executor_base and
 // the type-erased `executor` reach a remote sink (shipped tasks only, with the sink's descriptor
 // policy), and what a remote sink does with an in-process task.
+#include <functional>
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -20,6 +21,7 @@
 #include "fronta/detail/remote_executor_base.hpp"
 #include "fronta/detail/remote_sink.hpp"
 #include "fronta/executor.hpp"
+#include "fronta/map_reduce.hpp"
 #include "fronta/remote/call.hpp"
 #include "fronta/shared_array.hpp"
 #include "fronta/thread_pool.hpp"
@@ -83,6 +85,9 @@ TEST(remote_sink, refuses_an_in_process_task_and_fails_its_future) {
     EXPECT_EQ(sink.shipped.load(), 0);
 }
 
+double scaled(double x, double factor) { return x * factor; }
+FRONTA_REMOTE(scaled);
+
 TEST(remote_sink, remote_executor_ships_submit_and_map_chunks) {
     loopback_pool pool(true);
     EXPECT_DOUBLE_EQ(pool.submit(square, 3.0).get(), 9.0);
@@ -95,6 +100,13 @@ TEST(remote_sink, remote_executor_ships_submit_and_map_chunks) {
     for (int i = 0; i < 10; ++i) EXPECT_DOUBLE_EQ(results[i], double(i) * i);
     EXPECT_EQ(pool.target().shipped.load(), 1 + 3);  // chunks of 4, 4 and 2
     EXPECT_EQ(pool.target().last_description, "square (map chunk)");
+
+    double total = 0;
+    for (double y : pool.map(scaled, std::vector<double>{1, 2}, std::vector<double>{10, 10})) total += y;
+    EXPECT_DOUBLE_EQ(total, 30.0);
+    EXPECT_EQ(pool.target().last_description, "scaled (map chunk)") << "several ranges: named after the function";
+    EXPECT_DOUBLE_EQ(fronta::map_reduce(pool, square, std::vector<double>{1, 2, 3}, std::plus<double>(), 0.0), 14.0);
+    EXPECT_EQ(pool.target().last_description, "square (map_reduce chunk)");
 }
 
 TEST(remote_sink, erased_executor_finds_a_remote_sink_and_ships_through_it) {

@@ -15,7 +15,9 @@
 #include <utility>
 #include <vector>
 
+#include "fronta/detail/fold.hpp"
 #include "fronta/detail/task.hpp"
+#include "fronta/detail/zip.hpp"
 #include "fronta/map.hpp"
 
 namespace fronta::detail {
@@ -45,6 +47,11 @@ template <class F, class Input>
 inline constexpr bool callable_with_members<F, Input> = invocable_with_members<F, std::remove_cvref_t<Input>>(
     std::make_index_sequence<std::tuple_size_v<std::remove_cvref_t<Input>>>());
 
+/// What `map(f, xs, ys, ...)` takes: at least two input ranges (then more ranges, or options).
+template <class R1, class R2>
+concept several_ranges = std::ranges::viewable_range<R1> && std::ranges::input_range<R1> &&
+                         std::ranges::viewable_range<R2> && std::ranges::input_range<R2>;
+
 /// The one error a caller sees when `submit(f, args...)` cannot call f; the task is not built, so
 /// no other error follows it.
 template <class F, class... Args>
@@ -62,7 +69,8 @@ constexpr auto report_not_mappable() {  // auto: checked at once, before what fo
         static_assert(dependent_false<F>,
                       "map(f, inputs): f takes the members of each element (a pair or tuple) as separate arguments, "
                       "but map calls f with the element itself, as one argument; make f take the element (for "
-                      "example f(std::pair<A, B> p)) and unpack it inside, or wrap f in a lambda that does");
+                      "example f(std::pair<A, B> p)) and unpack it inside, or wrap f in a lambda that does, or pass "
+                      "the members as ranges of their own: map(f, xs, ys)");
     else if constexpr (!std::is_invocable_v<fn&, Input&&>)
         static_assert(dependent_false<F>, "map(f, inputs): f cannot be called with an element of inputs");
     else if constexpr (std::is_void_v<std::invoke_result_t<fn&, Input&&>>)
@@ -79,12 +87,45 @@ struct local_chunks {
 
     template <class Input, class Result, class Fn>
     chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
-        return [target = target, fn = std::move(fn)](std::vector<Input>&& items) {
+        return [target = target, fn = std::move(fn)](std::vector<Input>&& items, std::size_t&) {
             auto [fut, t] =
                 make_task([fn, items = std::move(items)]() mutable { return run_chunk_locally<Result>(*fn, items); });
             target->enqueue(t);
             return fut;
         };
+    }
+
+    /// For map_reduce: each chunk one task that folds its results into one value there.
+    template <class Input, class T, class Fn, class Reduce>
+    chunk_submitter<Input, T> make_fold(std::shared_ptr<Fn> fn, std::shared_ptr<Reduce> reduce) const {
+        return [target = target, fn = std::move(fn), reduce = std::move(reduce)](std::vector<Input>&& items,
+                                                                                 std::size_t&) {
+            auto [fut, t] = make_task([fn, reduce, items = std::move(items)]() mutable {
+                chunk_result<T> out;
+                try {
+                    out.values.push_back(fold_items<T>(*fn, *reduce, items));
+                } catch (...) {
+                    out.error = std::current_exception();
+                }
+                return out;
+            });
+            target->enqueue(t);
+            return fut;
+        };
+    }
+};
+
+/// How map_reduce (a free function) reaches an executor's chunks: `chunks(ex)` is what the
+/// executor's own map uses (in process, shipped, or chosen at run time).
+struct executor_access {
+    template <class Executor>
+    static auto chunks(const Executor& ex) {
+        return ex.chunks();
+    }
+    /// What an executor checks at compile time for map_reduce (remote pools: what is shipped).
+    template <class Executor, class F, class Input, class Reduce, class T>
+    static constexpr void check_fold() {
+        Executor::template check_fold<F, Input, Reduce, T>();
     }
 };
 
@@ -111,14 +152,43 @@ public:
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<true>(local_chunks{sink()}, std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<true>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
     /// As `map`, but yields each result as soon as its chunk completes.
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
-        return map_with<false>(local_chunks{sink()}, std::forward<F>(f), std::forward<Range>(inputs), options);
+        return map_with<false>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
+    }
+
+    /// Python's `map(fn, *iterables)`: `f(x, y, ...)` with the elements at the same position of
+    /// each range, ending with the shortest; options may follow the ranges.
+    template <class F, class R1, class R2, class... Rest>
+        requires several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        return map_several<true, F>(chunks(), apply_members<std::decay_t<F>>{std::forward<F>(f)}, std::forward<R1>(xs),
+                                    std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        return map_several<true, F>(chunks(), apply_members<std::decay_t<F>>{std::forward<F>(f)}, std::forward<R1>(xs),
+                                    std::forward<R2>(ys), options);
+    }
+    template <class F, class R1, class R2, class... Rest>
+        requires several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        return map_several<false, F>(chunks(), apply_members<std::decay_t<F>>{std::forward<F>(f)}, std::forward<R1>(xs),
+                                     std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        return map_several<false, F>(chunks(), apply_members<std::decay_t<F>>{std::forward<F>(f)}, std::forward<R1>(xs),
+                                     std::forward<R2>(ys), options);
     }
 
     /// Python's `Executor.shutdown`: no new tasks; with `cancel_futures` pending tasks are
@@ -129,6 +199,13 @@ public:
     std::size_t concurrency() const { return sink()->concurrency(); }
 
 protected:
+    friend struct executor_access;
+    /// How this executor runs the chunks of a map: as tasks in this process.
+    local_chunks chunks() const { return local_chunks{sink()}; }
+    /// In process, anything callable runs.
+    template <class F, class Input, class Reduce, class T>
+    static constexpr void check_fold() {}
+
     /// `map` and `map_unordered` with chunks handed over by `chunks.make` (in process, shipped,
     /// or chosen at run time). A callable that does not fit is one readable error, and nothing else
     /// is instantiated after it.
@@ -141,11 +218,34 @@ protected:
         } else {
             using fn_type = std::decay_t<F>;
             using result = map_result_t<fn_type, input>;
-            using impl = std::conditional_t<Ordered, ordered_map_impl<fn_type, view_type>,
-                                            unordered_map_impl<fn_type, view_type>>;
+            using impl =
+                std::conditional_t<Ordered, ordered_map_impl<view_type, result>, unordered_map_impl<view_type, result>>;
             auto submitter = chunks.template make<input, result>(std::make_shared<fn_type>(std::forward<F>(f)));
             return map_range<impl>(std::move(submitter), concurrency(), std::views::all(std::forward<Range>(inputs)),
                                    options);
+        }
+    }
+
+    /// `map` over several ranges: `wrapped` is F applied to the members of each tuple of a zip of
+    /// the ranges among `args` (the last may be the options).
+    template <bool Ordered, class F, class Chunks, class Wrapped, class... Args>
+    auto map_several(const Chunks& chunks, Wrapped&& wrapped, Args&&... args) {
+        constexpr bool has_options = ends_with_v<map_options, Args...>;
+        constexpr std::size_t ranges = sizeof...(Args) - (has_options ? 1 : 0);
+        using values = typename zip_values<ranges, Args...>::type;
+        if constexpr (!invocable_with_members<F, values>(std::make_index_sequence<ranges>())) {
+            static_assert(dependent_false<F>,
+                          "map(f, xs, ys, ...): f cannot be called with one element of each input range, in order");
+        } else {
+            auto all = std::forward_as_tuple(std::forward<Args>(args)...);
+            map_options options;
+            if constexpr (has_options) options = std::get<sizeof...(Args) - 1>(all);
+            return [&]<std::size_t... I>(std::index_sequence<I...>) {
+                return map_with<Ordered>(chunks, std::forward<Wrapped>(wrapped),
+                                         zip(std::forward<std::tuple_element_t<I, std::tuple<Args...>>>(
+                                             std::get<I>(all))...),
+                                         options);
+            }(std::make_index_sequence<ranges>());
         }
     }
 

@@ -17,6 +17,7 @@
 #include "fronta/detail/executor_base.hpp"
 #include "fronta/detail/remote_sink.hpp"
 #include "fronta/remote/call.hpp"
+#include "fronta/remote/callable.hpp"
 
 namespace fronta {
 
@@ -58,17 +59,47 @@ struct remote_chunks {
 
     template <class Input, class Result, class Fn>
     chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
-        return [target = target, fn = std::move(fn)](std::vector<Input>&& items) -> future<chunk_result<Result>> {
+        return [target = target, fn = std::move(fn)](std::vector<Input>&& items,
+                                                     std::size_t& wire_bytes) -> future<chunk_result<Result>> {
             using shipping = remote::chunk_shipping<Fn, Input>;
             if constexpr (shipping::value) {
                 auto request = shipping::chunk(target->passes_descriptors(), *fn, std::move(items));
-                std::string description = request.function + " (map chunk)";
+                wire_bytes = request.wire_size();
+                std::string description = remote::describe_callable(*fn) + " (map chunk)";
                 auto [fut, t] =
                     remote::make_remote_task<chunk_result<Result>>(std::move(request), std::move(description));
                 target->enqueue_remote(t);
                 return fut;
             } else {
                 throw std::invalid_argument(remote::not_shippable_message<shipping>("map"));
+            }
+        };
+    }
+
+    /// For map_reduce: each chunk one shipped task that runs f and reduce there (fold_chunk), so
+    /// one value per chunk travels back.
+    template <class Input, class T, class Fn, class Reduce>
+    chunk_submitter<Input, T> make_fold(std::shared_ptr<Fn> fn, std::shared_ptr<Reduce> reduce) const {
+        return [target = target, fn = std::move(fn),
+                reduce = std::move(reduce)](std::vector<Input>&& items,
+                                            std::size_t& wire_bytes) -> future<chunk_result<T>> {
+            using folder = remote::fold_chunk<Fn, Reduce, T, Input>;
+            using shipping = remote::shipping<folder, std::vector<Input>>;
+            if constexpr (!remote::boxable_v<Fn>) {
+                throw std::invalid_argument(remote::not_shippable_message<remote::shipping<Fn, Input>>("map_reduce"));
+            } else if constexpr (!remote::boxable_v<Reduce>) {
+                throw std::invalid_argument("map_reduce: the reduction cannot be sent to another process: " +
+                                            remote::not_shippable_message<remote::shipping<Reduce, T, T>>("reduce"));
+            } else if constexpr (!shipping::value) {
+                throw std::invalid_argument(remote::not_shippable_message<shipping>("map_reduce"));
+            } else {
+                folder call{{*fn}, {*reduce}};
+                auto request = shipping::single(target->passes_descriptors(), call, std::move(items));
+                wire_bytes = request.wire_size();
+                std::string description = remote::describe_callable(*fn) + " (map_reduce chunk)";
+                auto [fut, t] = remote::make_remote_task<chunk_result<T>>(std::move(request), std::move(description));
+                target->enqueue_remote(t);
+                return fut;
             }
         };
     }
@@ -86,16 +117,46 @@ public:
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
         if constexpr (mappable<F, std::ranges::range_value_t<Range>>)
             remote::check_shippable<F, std::ranges::range_value_t<Range>>();
-        return map_with<true>(remote_chunks{shared_remote_sink()}, std::forward<F>(f), std::forward<Range>(inputs),
-                              options);
+        return map_with<true>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
         if constexpr (mappable<F, std::ranges::range_value_t<Range>>)
             remote::check_shippable<F, std::ranges::range_value_t<Range>>();
-        return map_with<false>(remote_chunks{shared_remote_sink()}, std::forward<F>(f), std::forward<Range>(inputs),
-                               options);
+        return map_with<false>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
+    }
+
+    /// As `executor_base`'s map over several ranges, checked for what can be shipped.
+    template <class F, class R1, class R2, class... Rest>
+        requires several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        check_several<F, R1, R2, Rest...>();
+        return map_several<true, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                    std::forward<R1>(xs), std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires several_ranges<R1, R2>
+    auto map(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        check_several<F, R1, R2>();
+        return map_several<true, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                    std::forward<R1>(xs), std::forward<R2>(ys), options);
+    }
+    template <class F, class R1, class R2, class... Rest>
+        requires several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, Rest&&... rest) {
+        check_several<F, R1, R2, Rest...>();
+        return map_several<false, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                     std::forward<R1>(xs), std::forward<R2>(ys), std::forward<Rest>(rest)...);
+    }
+    /// The same with options after two ranges: `map(f, xs, ys, {.chunk_size = 64})`.
+    template <class F, class R1, class R2>
+        requires several_ranges<R1, R2>
+    auto map_unordered(F&& f, R1&& xs, R2&& ys, const map_options& options) {
+        check_several<F, R1, R2>();
+        return map_several<false, F>(chunks(), remote::shipped_apply<std::decay_t<F>>{{std::forward<F>(f)}},
+                                     std::forward<R1>(xs), std::forward<R2>(ys), options);
     }
 
     /// `submit` with a per-task retry count and timeout, over the pool's `retries` and
@@ -106,6 +167,24 @@ public:
     }
 
 protected:
+    friend struct executor_access;
+    /// How this executor runs the chunks of a map: shipped to its workers.
+    remote_chunks chunks() const { return remote_chunks{shared_remote_sink()}; }
+    /// f(x, y, ...) of a map over several ranges must be shippable with those elements.
+    template <class F, class... Args>
+    static constexpr void check_several() {
+        constexpr std::size_t ranges = sizeof...(Args) - (ends_with_v<map_options, Args...> ? 1 : 0);
+        using values = typename zip_values<ranges, Args...>::type;
+        if constexpr (invocable_with_members<F, values>(std::make_index_sequence<ranges>()))
+            []<class... V>(std::tuple<V...>*) { remote::check_shippable<F, V...>(); }(static_cast<values*>(nullptr));
+    }
+    /// f(input) and reduce(T, T) are shipped together, so both must be shippable.
+    template <class F, class Input, class Reduce, class T>
+    static constexpr void check_fold() {
+        remote::check_shippable<F, Input>();
+        remote::check_shippable<Reduce, T, T>();
+    }
+
     /// Only a remote sink: what sink() holds is one from here on (see remote_target).
     explicit remote_executor_base(std::shared_ptr<remote_sink> sink) : executor_base(std::move(sink)) {}
 

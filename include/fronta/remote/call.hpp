@@ -60,6 +60,7 @@ struct reply_decoder<fronta::detail::chunk_result<Value>> {
         fronta::detail::chunk_result<Value> out;
         out.values = std::move(reply.values);
         if (reply.failed) out.error = registry::instance().rebuild(reply.error);
+        out.bytes = bytes.size();
         return out;
     }
 };
@@ -157,17 +158,7 @@ struct shipping {
         if constexpr (is_function) {
             const auto address = reinterpret_cast<std::uintptr_t>(f);
             const entry* e = registry::instance().find_function(address);
-            if (e == nullptr) {
-                const std::string type = type_name(typeid(callable));
-                const std::string symbol = function_name(reinterpret_cast<const void*>(f));
-                if (symbol.empty())
-                    throw std::invalid_argument("a function of type " + type +
-                                                " is not registered for remote execution: add "
-                                                "FRONTA_REMOTE(its_name) next to its definition");
-                throw std::invalid_argument("function `" + symbol + "` (" + type +
-                                            ") is not registered for remote execution: add FRONTA_REMOTE(" +
-                                            remotable_name(symbol) + ") next to its definition");
-            }
+            if (e == nullptr) throw_unregistered(reinterpret_cast<const void*>(f), typeid(callable));
             return {e->name, std::string()};
         } else {
             using entry_type = detail::functor_entry<callable, std::decay_t<Args>...>;

@@ -67,6 +67,8 @@ public:
     bool add(entry e, std::uintptr_t address);
     const entry* find(std::string_view name) const;
     const entry* find_function(std::uintptr_t address) const;
+    /// The address, in this process, of the plain function registered under `name`; 0 if none.
+    std::uintptr_t find_address(std::string_view name) const;
     /// Throws std::logic_error naming every name registered twice for different functions.
     void check() const;
 
@@ -80,6 +82,7 @@ private:
     mutable std::shared_mutex mutex_;
     std::unordered_map<std::string, entry> by_name_;
     std::unordered_map<std::uintptr_t, std::string> by_address_;
+    std::unordered_map<std::string, std::uintptr_t> address_by_name_;
     std::vector<std::string> conflicts_;
     struct exception_codec {
         std::string name;
@@ -103,6 +106,10 @@ struct request {
     template <class Archive>
     void serialize(Archive& archive) {
         archive(function, state, arguments, chunk);
+    }
+    /// About how many bytes travel: the state and the arguments, inline or in shared memory.
+    std::size_t wire_size() const noexcept {
+        return function.size() + state.size() + arguments.size() + shared_arguments.size();
     }
     /// Serializes `values` as the arguments (a tuple, or its elements one after the other: the same
     /// bytes); with `shared`, large ones go straight to shared memory.
@@ -157,6 +164,9 @@ std::string demangle_symbol(const char* symbol);
 std::string function_name(const void* address);
 /// `name` as FRONTA_REMOTE can spell it at namespace scope (without "(anonymous namespace)::").
 std::string remotable_name(std::string name);
+/// The std::invalid_argument for a function that is not registered: names it (from the symbol
+/// table) and says how to register it.
+[[noreturn]] void throw_unregistered(const void* address, const std::type_info& type);
 
 namespace detail {
 
