@@ -225,36 +225,34 @@ struct fronta::size_estimator<image> {
     std::size_t operator()(const image& im) const { return sizeof im + im.pixels * 4; }
 };
 
+// Trackers are declared before the pool: chunks still running when an iteration stops use them
+// until the pool's destructor has waited for them.
 TEST(map_bytes, reading_waits_while_inputs_and_results_exceed_the_bound) {
+    byte_tracker unbounded(1000, 1000), bounded(1000, 1000), bounded_inline(1000, 1000);
     fronta::thread_pool pool(2);
     fronta::inline_executor inline_ex;
-    byte_tracker unbounded(1000, 1000);
     EXPECT_GE(unbounded.peak(pool, 200, {.max_in_flight = 64}), 20'000u) << "without a bound";
     // The bound, plus one chunk's inputs and results.
-    EXPECT_LE(byte_tracker(1000, 1000).peak(pool, 200, {.max_in_flight = 64, .max_in_flight_bytes = 3500}),
-              3500u + 2000);
-    EXPECT_LE(byte_tracker(1000, 1000).peak(inline_ex, 200, {.max_in_flight = 64, .max_in_flight_bytes = 3500}),
-              3500u + 2000);
+    EXPECT_LE(bounded.peak(pool, 200, {.max_in_flight = 64, .max_in_flight_bytes = 3500}), 3500u + 2000);
+    EXPECT_LE(bounded_inline.peak(inline_ex, 200, {.max_in_flight = 64, .max_in_flight_bytes = 3500}), 3500u + 2000);
 }
 
 TEST(map_bytes, results_count_as_well_as_inputs) {
+    byte_tracker unbounded(1, 10'000), bounded(1, 10'000);
     fronta::thread_pool pool(2);
     // Until results are known, chunks count by their inputs (up to max_in_flight of them); from
     // then on, by what earlier chunks gave.
-    byte_tracker unbounded(1, 10'000);
     unbounded.peak(pool, 200, {.max_in_flight = 64}, 70);
     EXPECT_GE(unbounded.most_ahead, 32) << "without a bound, max_in_flight chunks are read ahead";
-    EXPECT_LE(byte_tracker(1, 10'000).peak(pool, 200, {.max_in_flight = 64, .max_in_flight_bytes = 25'000}, 70),
-              25'000u + 10'001);
+    EXPECT_LE(bounded.peak(pool, 200, {.max_in_flight = 64, .max_in_flight_bytes = 25'000}, 70), 25'000u + 10'001);
 }
 
 TEST(map_bytes, a_chunk_larger_than_the_bound_runs_alone) {
+    byte_tracker big(100'000, 8), unordered(100'000, 8);
     fronta::thread_pool pool(2);
-    byte_tracker big(100'000, 8);
     big.peak(pool, 50, {.max_in_flight = 16, .max_in_flight_bytes = 1000});
     EXPECT_EQ(big.most_running.load(), 1) << "one chunk at a time, and every chunk ran";
     EXPECT_EQ(big.consumed, 50);
-    byte_tracker unordered(100'000, 8);
     long total = 0;
     for (const auto& r : pool.map_unordered(unordered.function(), unordered.inputs() | std::views::take(30),
                                             {.max_in_flight = 16, .max_in_flight_bytes = 1000}))
@@ -264,8 +262,8 @@ TEST(map_bytes, a_chunk_larger_than_the_bound_runs_alone) {
 }
 
 TEST(map_bytes, a_user_estimate_is_used_for_a_type_of_its_own) {
-    fronta::thread_pool pool(2);
     std::atomic<long> reads{0}, finished{0};
+    fronta::thread_pool pool(2);
     auto images = std::views::iota(0L) | std::views::transform([&reads](long) {
                       reads.fetch_add(1);
                       return image{1'000'000};
