@@ -3,13 +3,14 @@
 #   demo, all:          build         (g++, cmake, GoogleTest, cereal)
 #   test, test-*san:    build + mpi   (+ Open MPI, and MPICH, Slurm, munge for the MPI tests)
 #   bench:              build + bench;  bench-mpi: build + mpi + bench + bench-mpi;  fuzz: fuzz
+#   bench-data:         build + bench + bench-data (pandas, Dask)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 # Sanitizer runs are 5-20x slower: the stress tests use fewer tasks there.
 SANITIZER_STRESS_TASKS ?= 100000
 CONFIGURE = cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS) >/dev/null
 
-.PHONY: all deps demo test test-tsan test-asan bench bench-mpi clean fuzz format check-format
+.PHONY: all deps demo test test-tsan test-asan bench bench-mpi bench-data clean fuzz format check-format
 
 all:
 	@scripts/install-deps.sh build
@@ -72,6 +73,16 @@ bench-mpi:
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFRONTA_BUILD_BENCH=ON -DFRONTA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-bench -j $(JOBS) --target mpi_pool_bench
 	@bench/run_mpi.sh build-bench $(MPI_WORKERS)
+
+# bench/data/: billion_rows on threads, processes and MPI (if installed) beside pandas, Dask
+# dataframe, ProcessPoolExecutor and the read limit, on one file of DATA_ROWS rows (1.4 GB at
+# 100 million; generated once into build-bench/bench-data/ and kept).
+DATA_ROWS ?= 100000000
+bench-data:
+	@scripts/install-deps.sh build bench bench-data
+	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFRONTA_BUILD_BENCH=ON -DFRONTA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-bench -j $(JOBS) --target billion_rows read_limit
+	@bench/data/run.sh build-bench $(DATA_ROWS)
 
 clean:
 	rm -rf build build-tsan build-asan build-bench build-fuzz

@@ -7,6 +7,9 @@ One script for every executor; bench/run.sh and bench/run_mpi.sh call it:
                                                loky, then large values by value
   report.py large PROCESS.json PYTHON.json     only the large values by value
   report.py mpi LINES.txt [CORES]              fronta::mpi_pool beside mpi4py.futures, per worker count
+  report.py data DIR                           billion_rows beside pandas, Dask, ProcessPoolExecutor
+                                               and the read limit (bench/data/run.sh); checks every
+                                               answer against fronta's and exits 1 if one differs
 THREADS.json and PROCESS.json are Google Benchmark's --benchmark_out (JSON); PYTHON.json is what
 the Python peer beside the benchmark printed; LINES.txt holds one JSON object per line per run
 (other lines are ignored), CORES the machine's (default: this machine's).
@@ -194,7 +197,134 @@ def mpi(lines_path, cores=None):
            "chunked map per item: fronta / mpi4py (x)"], ["---"] * 4, rows)
 
 
-REPORTS = {"threads": threads, "process": process, "large": large, "mpi": mpi}
+# bench/data/run.sh leaves in DIR one KEY.json (the program's JSON line) and one KEY.answer (its
+# answer, `name=min/mean/max` per line) per program; absent ones (no MPI) are left out.
+DATA_PROGRAMS = [
+    ("fronta-threads", "fronta billion_rows, threads"),
+    ("fronta-processes", "fronta billion_rows, processes"),
+    ("fronta-mpi", "fronta billion_rows, MPI"),
+    ("pandas", "pandas read_csv in chunks + groupby (1 process)"),
+    ("dask-threads", "Dask dataframe, threads scheduler"),
+    ("dask-processes", "Dask dataframe, processes scheduler"),
+    ("ppe", "Python ProcessPoolExecutor, same chunks, pure Python"),
+]
+DATA_SHORT = {"fronta-threads": "threads", "fronta-processes": "processes", "fronta-mpi": "MPI"}
+MEAN_TOLERANCE = 0.05  # fronta prints the mean rounded to one decimal; the peers print it unrounded
+
+
+def read_answer(path):
+    stations = {}
+    for line in open(path, encoding="utf-8"):
+        name, _, values = line.rstrip("\n").rpartition("=")
+        low, mean, high = (float(v) for v in values.split("/"))
+        stations[name] = (low, mean, high)
+    return stations
+
+
+def compare_answers(reference_path, path):
+    """('identical' | 'equal ...' | what differs, ok): min and max exactly, the mean within 0.05."""
+    if open(reference_path, "rb").read() == open(path, "rb").read():
+        return "identical", True
+    ref, got = read_answer(reference_path), read_answer(path)
+    if set(ref) != set(got):
+        return f"DIFFERS: {len(set(ref) ^ set(got))} stations not in both", False
+    bad = [n for n in ref if abs(ref[n][0] - got[n][0]) > 1e-6 or abs(ref[n][2] - got[n][2]) > 1e-6
+           or abs(ref[n][1] - got[n][1]) > MEAN_TOLERANCE + 1e-6]
+    if bad:
+        n = bad[0]
+        return f"DIFFERS at {len(bad)} stations, e.g. {n}: {ref[n]} vs {got[n]}", False
+    return f"equal: min, max; mean ± {MEAN_TOLERANCE}", True
+
+
+def data(directory):
+    results = {}
+    for key in [k for k, _ in DATA_PROGRAMS] + ["read_limit"]:
+        path = os.path.join(directory, key + ".json")
+        if os.path.exists(path):
+            results[key] = [json.loads(line) for line in open(path) if line.startswith("{")]
+    limit = {r["threads"]: r for r in results.pop("read_limit", [])}
+    # Several runs of a program (fronta's): the best time, and the best one-worker time.
+    runs = {}
+    for key, rs in results.items():
+        if rs:
+            runs[key] = dict(rs[0], seconds=min(r["seconds"] for r in rs))
+            if all(r.get("baseline_seconds") for r in rs):
+                runs[key]["baseline_seconds"] = min(r["baseline_seconds"] for r in rs)
+    if "fronta-threads" not in runs or 2 not in limit:
+        sys.exit("report.py data: fronta-threads.json and read_limit.json are needed")
+    reference = os.path.join(directory, "fronta-threads.answer")
+    rows_total, size = runs["fronta-threads"]["rows"], runs["fronta-threads"]["bytes"]
+    limit2 = limit[2]["seconds"]
+    print(f"{rows_total:,} rows, {size / 1e9:.2f} GB, in the page cache; {platform.platform()}, "
+          f"{os.cpu_count()} CPUs.\n")
+
+    def efficiency(key):
+        r = runs.get(key)
+        return r["baseline_seconds"] / (r["workers"] * r["seconds"]) if r and r.get("baseline_seconds") else NAN
+
+    out, all_equal = [], True
+    for key, label in DATA_PROGRAMS:
+        r = runs.get(key)
+        if not r:
+            continue
+        if key == "fronta-threads":
+            verdict = "the reference"
+        else:
+            verdict, ok = compare_answers(reference, os.path.join(directory, key + ".answer"))
+            all_equal &= ok
+        if r["rows"] != rows_total:
+            verdict += f"; **{r['rows']:,} rows counted**"
+            all_equal = False
+        eff = efficiency(key)
+        out.append([label, f"{r['workers']}", f"{r['seconds']:.2f}", f"{r['rows'] / r['seconds'] / 1e6:.1f}",
+                    f"{r['bytes'] / r['seconds'] / 1e9:.2f}", "n/a" if eff != eff else f"{eff * 100:.0f}%",
+                    f"{r['seconds'] / limit2:.1f}×", verdict])
+    for threads in sorted(limit):
+        r = limit[threads]
+        out.append([f"read limit: map, read every byte once ({threads} thread{'s' if threads > 1 else ''})",
+                    f"{threads}", f"{r['seconds']:.3f}", f"{r['lines'] / r['seconds'] / 1e6:.0f}",
+                    f"{r['bytes'] / r['seconds'] / 1e9:.2f}", "", f"{r['seconds'] / limit2:.1f}×",
+                    f"mapping already touched: {r['bytes'] / r['prefaulted_seconds'] / 1e9:.2f} GB/s"])
+    table(["program", "workers", "seconds", "M rows/s", "GB/s", "efficiency vs 1 worker", "÷ 2-thread read limit",
+           "answer vs fronta threads"], ["---", "---:", "---:", "---:", "---:", "---:", "---:", "---"], out)
+
+    fronta = [k for k, _ in DATA_PROGRAMS if k in DATA_SHORT and k in runs]
+    peers = [(k, label) for k, label in DATA_PROGRAMS if k not in DATA_SHORT and k in runs]
+    print()
+    table(["peer's time ÷ fronta's"] + [f"fronta {DATA_SHORT[k]}" for k in fronta], ["---"] + ["---:"] * len(fronta),
+          [[label] + [f"{runs[p]['seconds'] / runs[k]['seconds']:.1f}×" for k in fronta] for p, label in peers])
+
+    dask_best = min((runs[k]["seconds"] for k in ("dask-threads", "dask-processes") if k in runs), default=NAN)
+
+    def on_every_executor(measure, good, target):
+        """The value on each of fronta's executors, the target; met when met on all of them."""
+        values = [(DATA_SHORT[k], measure(runs[k]["seconds"])) for k in fronta]
+        missed = [name for name, v in values if not good(v)]
+        return (", ".join(f"{name} {v:.1f}×" for name, v in values), target,
+                ("**no**: " + ", ".join(missed)) if missed else "yes")
+
+    def met(ok):
+        return "yes" if ok else "**no**"
+
+    pandas_seconds = runs["pandas"]["seconds"] if "pandas" in runs else NAN
+    targets = [
+        ["parallel efficiency, threads", f"{efficiency('fronta-threads') * 100:.0f}%", "≥ 90%",
+         met(efficiency("fronta-threads") >= 0.90)],
+        ["parallel efficiency, processes", f"{efficiency('fronta-processes') * 100:.0f}%", "≥ 85%",
+         met(efficiency("fronta-processes") >= 0.85)],
+        ["pandas's time ÷ fronta's", *on_every_executor(lambda s: pandas_seconds / s, lambda v: v >= 10, "≥ 10×")],
+        ["Dask dataframe's time (faster scheduler) ÷ fronta's",
+         *on_every_executor(lambda s: dask_best / s, lambda v: v >= 20, "≥ 20×")],
+        ["fronta's time ÷ 2-thread read limit", *on_every_executor(lambda s: s / limit2, lambda v: v <= 3, "≤ 3×")],
+    ]
+    print()
+    table(["target (2 cores)", "measured", "target", "met"], ["---", "---:", "---:", "---"], targets)
+    if not all_equal:
+        print("\nreport.py data: an answer differs from fronta's (see the table)", file=sys.stderr)
+        sys.exit(1)
+
+
+REPORTS = {"threads": threads, "process": process, "large": large, "mpi": mpi, "data": data}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in REPORTS:

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages fronta needs, and only those that are missing.
-# Usage: scripts/install-deps.sh [build|mpi|bench|bench-mpi|fuzz|format]...   (no group: build)
+# Usage: scripts/install-deps.sh [build|mpi|bench|bench-mpi|bench-data|fuzz|format]...   (no group: build)
 #   build: compile fronta, its examples and tests (make demo, make all)
 #   mpi:   mpi_pool and its tests (make test): Open MPI; MPICH to check it builds there too;
 #          iproute2 and util-linux for the three-host test; Slurm and munge for a one-node cluster
 #   bench: the peers of the benchmarks (make bench); bench-mpi: mpi4py.futures beside mpi_pool
-#          (make bench-mpi); fuzz: clang's libFuzzer (make fuzz); format: clang-format-16 (make
-#          format; Debian's default clang-format 14 mangles C++20 requires-clauses)
+#          (make bench-mpi); bench-data: pandas and Dask beside billion_rows (make bench-data; a
+#          group of its own: ~90 MB that make bench does not need); fuzz: clang's libFuzzer (make
+#          fuzz); format: clang-format-16 (make format; Debian's default clang-format 14 mangles
+#          C++20 requires-clauses)
 set -euo pipefail
 
 declare -A groups=(
@@ -14,6 +16,7 @@ declare -A groups=(
   [mpi]="libopenmpi-dev openmpi-bin libmpich-dev mpich iproute2 util-linux slurm-wlm munge"
   [bench]="g++ cmake make pkg-config libbenchmark-dev libtbb-dev libboost-dev libcereal-dev python3 python3-joblib python3-numpy"
   [bench-mpi]="python3-mpi4py"
+  [bench-data]="python3-pandas python3-dask"
   [fuzz]="clang libclang-rt-14-dev"
   [format]="clang-format-16"
 )
