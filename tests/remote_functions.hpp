@@ -26,6 +26,16 @@ namespace {
 double square(double x) { return x * x; }
 FRONTA_REMOTE(square);
 
+// The processes where reductions ran: f gives none, each reduction adds its own process.
+std::vector<int> no_sites(int) { return {}; }
+FRONTA_REMOTE(no_sites);
+std::vector<int> join_sites(std::vector<int> a, std::vector<int> b) {
+    a.insert(a.end(), b.begin(), b.end());
+    a.push_back(static_cast<int>(getpid()));
+    return a;
+}
+FRONTA_REMOTE(join_sites);
+
 struct parse_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };

@@ -268,16 +268,6 @@ TEST(mpi_world, a_free_worker_takes_the_next_task) {
     check_load_balancing(pool);
 }
 
-// The processes where reductions ran: f gives none, each reduction adds its own process.
-std::vector<int> no_sites(int) { return {}; }
-FRONTA_REMOTE(no_sites);
-std::vector<int> join_sites(std::vector<int> a, std::vector<int> b) {
-    a.insert(a.end(), b.begin(), b.end());
-    a.push_back(static_cast<int>(getpid()));
-    return a;
-}
-FRONTA_REMOTE(join_sites);
-
 TEST(mpi_world, map_reduce_reduces_each_chunk_on_the_rank_that_ran_it) {
     fronta::mpi_pool pool;
     const auto ranks = worker_pids(pool);

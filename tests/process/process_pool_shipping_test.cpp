@@ -49,16 +49,6 @@ TEST(process_pool_ship, unregistered_function_error_names_the_function) {
     EXPECT_DOUBLE_EQ(pool.submit(square, 2.0).get(), 4.0);
 }
 
-// The processes where reductions ran: f gives none, each reduction adds its own process.
-std::vector<int> no_sites(int) { return {}; }
-FRONTA_REMOTE(no_sites);
-std::vector<int> join_sites(std::vector<int> a, std::vector<int> b) {
-    a.insert(a.end(), b.begin(), b.end());
-    a.push_back(static_cast<int>(getpid()));
-    return a;
-}
-FRONTA_REMOTE(join_sites);
-
 TEST(process_pool_map_reduce, chunks_are_reduced_in_the_workers_and_one_value_per_chunk_comes_back) {
     fronta::process_pool pool(2);
     std::vector<int> inputs(100);
