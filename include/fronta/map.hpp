@@ -329,11 +329,13 @@ public:
     using source_type = map_source<View, Result>;
     using result_type = typename source_type::result_type;
 
+    /// `name`: the function errors name (map_reduce runs on this policy too).
     unordered_map_impl(chunk_submitter<typename source_type::input_type, result_type> submit, std::size_t concurrency,
                        View view, const map_options& options,
-                       std::shared_ptr<typename source_type::journal_type> journal = nullptr)
+                       std::shared_ptr<typename source_type::journal_type> journal = nullptr,
+                       const char* name = "map_unordered")
         : source_(std::move(submit), concurrency, std::move(view), options, std::move(journal)),
-          slots_(source_.window()), watcher_(source_.window()) {
+          slots_(source_.window()), watcher_(source_.window()), name_(name) {
         for (std::size_t slot = slots_.size(); slot-- > 0;) free_.push_back(slot);
         fill();
     }
@@ -360,7 +362,7 @@ public:
                     if (ready_.empty()) {
                         finished_ = true;
                         cancel_rest();
-                        source_.throw_timeout("map_unordered");
+                        source_.throw_timeout(name_);
                     }
                 }
                 continue;
@@ -413,6 +415,7 @@ private:
     completion_list watcher_;  // after slots_: unregisters before the futures go
     std::deque<std::size_t> ready_;
     std::vector<std::size_t> free_;  // slots without a chunk
+    const char* name_;
     std::size_t live_ = 0;
     chunk_result<result_type> chunk_;
     std::size_t position_ = 0;

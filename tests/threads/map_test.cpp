@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "fronta/inline_executor.hpp"
+#include "fronta/map_reduce.hpp"
 #include "fronta/promise.hpp"
 #include "fronta/size_estimate.hpp"
 #include "fronta/thread_pool.hpp"
@@ -97,6 +99,24 @@ TEST(map_errors, timeout_throws_timeout_error) {
         },
         inputs, {.timeout = 5ms});
     EXPECT_THROW(results.begin(), fronta::timeout_error);
+    release.set_value();
+}
+
+TEST(map_errors, a_map_reduce_timeout_names_map_reduce) {
+    fronta::thread_pool pool(1);
+    fronta::promise<void> release;
+    auto released = release.get_future();
+    try {
+        fronta::map_reduce(pool,
+                           [released](int x) {
+                               released.get();
+                               return x;
+                           },
+                           std::vector<int>{1}, std::plus<int>(), 0, {.timeout = 5ms});
+        ADD_FAILURE() << "expected a timeout_error";
+    } catch (const fronta::timeout_error& e) {
+        EXPECT_EQ(std::string(e.what()).rfind("map_reduce(): ", 0), 0u) << e.what();
+    }
     release.set_value();
 }
 
