@@ -16,6 +16,9 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -256,18 +259,36 @@ const char* parse_line_carefully(const fronta::file_chunk& chunk, std::string_vi
 // reads at most 24 bytes past a short name's start, never at or past `end`, and leaves whatever it
 // is unsure of (false) to parse_line_carefully, which also does the lines near a chunk's end.
 [[gnu::always_inline]] inline bool fast_line(const char*& p, const char* end, station_table& table) {
+    const char* const line = p;
+#ifdef __SSE2__
+    // The ';' and newlines of the first 16 bytes as bit masks; the bytes before the ';', zero
+    // padded, are the name's prefix (an and with 16 bytes of a sliding window of ones and zeros).
+    static constexpr unsigned char ones_then_zeros[32] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                          0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+    const __m128i head = _mm_loadu_si128(reinterpret_cast<const __m128i*>(line));
+    const auto semicolons = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(head, _mm_set1_epi8(';'))));
+    const auto newlines = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(head, _mm_set1_epi8('\n'))));
+    const int name_size = std::countr_zero(semicolons | 0x10000u);  // 16: not in 16 bytes
+    const __m128i name =
+        _mm_and_si128(head, _mm_loadu_si128(reinterpret_cast<const __m128i*>(ones_then_zeros + 16 - name_size)));
+    const name_prefix start{static_cast<std::uint64_t>(_mm_cvtsi128_si64(name)),
+                            static_cast<std::uint64_t>(_mm_cvtsi128_si64(_mm_unpackhi_epi64(name, name)))};
+    const bool name_ok = (newlines & ((1u << name_size) - 1)) == 0;
+#else
     static constexpr std::uint64_t first_bytes[9] =
         {0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffff, 0xffffffffffff, 0xffffffffffffff, ~std::uint64_t{0}};
-    const char* const line = p;
     // The ';' is byte `in_low` of the first word (8: not there), or byte `in_high` of the second;
     // the bytes before it, zero padded, are the name's prefix.
     const std::uint64_t low = load_word(line), high = load_word(line + 8);
     const int in_low = std::countr_zero(bytes_equal(low, ';')) >> 3;
     const int in_high = (std::countr_zero(bytes_equal(high, ';')) >> 3) & -(in_low >> 3);  // 0 unless in_low == 8
     const name_prefix start{low & first_bytes[in_low], high & first_bytes[in_high]};
-    const char* semicolon = line + in_low + in_high;
-    if (in_low + in_high == 16) [[unlikely]] {  // a long name
-        const char* const last = end - 9;       // room for the number's word after the ';'
+    const int name_size = in_low + in_high;  // 16: not in 16 bytes
+    const bool name_ok = (bytes_equal(start.low, '\n') | bytes_equal(start.high, '\n')) == 0;
+#endif
+    const char* semicolon = line + name_size;
+    if (name_size == 16) [[unlikely]] {    // a long name
+        const char* const last = end - 9;  // room for the number's word after the ';'
         while (semicolon < last && *semicolon != ';' && *semicolon != '\n') ++semicolon;
         if (semicolon >= last || *semicolon != ';') return false;
     }
@@ -283,8 +304,8 @@ const char* parse_line_carefully(const fronta::file_chunk& chunk, std::string_vi
     const std::uint64_t aligned = (word & ~(sign & 0xff)) << shift;
     const int digits_from = (shift >> 3) + static_cast<int>(sign & 1);  // the first digit's byte
     const std::uint64_t checked = aligned | (std::uint64_t{0x3000} & -static_cast<std::uint64_t>(digits_from >> 1));
-    const bool ok = (semicolon != line) & ((bytes_equal(start.low, '\n') | bytes_equal(start.high, '\n')) == 0) &
-                    (((word ^ '-') & sign & 0xff) == 0) & ((checked & 0x0000ff00ff0000ffull) == 0x00000a002e000000ull) &
+    const bool ok = (semicolon != line) & name_ok & (((word ^ '-') & sign & 0xff) == 0) &
+                    ((checked & 0x0000ff00ff0000ffull) == 0x00000a002e000000ull) &
                     ((checked & 0x000000f000f0f000ull) == 0x0000003000303000ull) &
                     (((checked + 0x0000000600060600ull) & 0x000000f000f0f000ull) == 0x0000003000303000ull);
     if (!ok) [[unlikely]]
