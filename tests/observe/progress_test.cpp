@@ -1,0 +1,99 @@
+// Progress bars: the text of a line, and what a bar writes where stderr is a file or a pipe.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fronta/progress.hpp"
+#include "fronta/thread_pool.hpp"
+
+namespace {
+
+fronta::progress_state state(std::size_t done, std::optional<std::size_t> total, double seconds) {
+    fronta::progress_state s;
+    s.label = "files";
+    s.done = done;
+    s.total = total;
+    s.elapsed = std::chrono::duration<double>(seconds);
+    return s;
+}
+
+TEST(format_progress, shows_label_bar_count_percent_rate_and_times) {
+    const std::string line = fronta::format_progress(state(250, 1000, 5.0), 100);
+    EXPECT_EQ(line.rfind("files [", 0), 0u) << line;
+    EXPECT_NE(line.find("250/1000  25%"), std::string::npos) << line;
+    EXPECT_NE(line.find("50.0/s"), std::string::npos) << line;
+    EXPECT_NE(line.find("00:05<00:15"), std::string::npos) << "elapsed and left: " << line;
+    EXPECT_LE(line.size(), 100u);
+    EXPECT_NE(line.find("##########.."), std::string::npos) << "a quarter full: " << line;
+}
+
+TEST(format_progress, an_unknown_total_shows_the_count_only) {
+    const std::string line = fronta::format_progress(state(1234, std::nullopt, 2.0), 80);
+    EXPECT_EQ(line, "files 1234 617.0/s 00:02");
+}
+
+TEST(format_progress, failures_are_shown_and_a_narrow_terminal_drops_the_bar_not_the_count) {
+    auto s = state(10, 20, 1.0);
+    s.failures = 2;
+    const std::string wide = fronta::format_progress(s, 100);
+    EXPECT_NE(wide.find("2 failed"), std::string::npos) << wide;
+    const std::string narrow = fronta::format_progress(s, 20);
+    EXPECT_EQ(narrow.find('['), std::string::npos) << narrow;
+    EXPECT_NE(narrow.find("10/20"), std::string::npos) << narrow;
+}
+
+// Runs `body` with stderr going to a file; returns what was written.
+template <class Body>
+std::string captured_stderr(Body body) {
+    char path[] = "/tmp/fronta-progress-XXXXXX";
+    const int fd = mkstemp(path);
+    std::fflush(stderr);
+    const int saved = dup(STDERR_FILENO);
+    dup2(fd, STDERR_FILENO);
+    body();
+    std::fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(fd);
+    std::ifstream in(path);
+    std::stringstream text;
+    text << in.rdbuf();
+    unlink(path);
+    return text.str();
+}
+
+TEST(progress, off_a_terminal_it_prints_a_final_line_with_the_count) {
+    fronta::thread_pool pool(2);
+    std::vector<int> inputs(500, 1);
+    long total = 0;
+    const std::string out = captured_stderr([&] {
+        for (int y : fronta::progress(pool.map([](int x) { return 2 * x; }, inputs), "doubling")) total += y;
+    });
+    EXPECT_EQ(total, 1000);
+    ASSERT_FALSE(out.empty());
+    EXPECT_EQ(out.find('\r'), std::string::npos) << "no redrawing off a terminal";
+    const std::string last = out.substr(out.rfind("doubling"));
+    EXPECT_NE(last.find("500"), std::string::npos) << out;
+}
+
+TEST(progress, a_sized_range_gives_its_total_and_fronta_progress_0_turns_bars_off) {
+    std::vector<int> inputs(40, 1);
+    std::string out = captured_stderr([&] {
+        for (int x : fronta::progress(inputs, "items")) (void)x;
+    });
+    EXPECT_NE(out.find("40/40 100%"), std::string::npos) << out;
+    setenv("FRONTA_PROGRESS", "0", 1);
+    out = captured_stderr([&] {
+        for (int x : fronta::progress(inputs, "items")) (void)x;
+    });
+    unsetenv("FRONTA_PROGRESS");
+    EXPECT_EQ(out, "");
+}
+
+}  // namespace
