@@ -1,7 +1,10 @@
 // Progress bars: the text of a line, and what a bar writes where stderr is a file or a pipe.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pty.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -94,6 +97,31 @@ TEST(progress, a_sized_range_gives_its_total_and_fronta_progress_0_turns_bars_of
     });
     unsetenv("FRONTA_PROGRESS");
     EXPECT_EQ(out, "");
+}
+
+TEST(progress, on_a_terminal_it_redraws_one_line_in_place_and_ends_it) {
+    int master = -1, slave = -1;
+    ASSERT_EQ(openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+    std::fflush(stderr);
+    const int saved = dup(STDERR_FILENO);
+    dup2(slave, STDERR_FILENO);
+    setenv("FRONTA_PROGRESS_INTERVAL_MS", "0", 1);
+    std::vector<int> inputs(20, 1);
+    for (int x : fronta::progress(inputs, "rows")) (void)x;
+    unsetenv("FRONTA_PROGRESS_INTERVAL_MS");
+    std::fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    close(slave);
+    std::string out;
+    char buffer[4096];
+    fcntl(master, F_SETFL, O_NONBLOCK);
+    for (ssize_t n; (n = read(master, buffer, sizeof buffer)) > 0;) out.append(buffer, static_cast<std::size_t>(n));
+    close(master);
+    EXPECT_GE(std::count(out.begin(), out.end(), '\r'), 10) << "redrawn in place";
+    EXPECT_NE(out.find("\x1b[K"), std::string::npos) << "the rest of the line cleared";
+    EXPECT_NE(out.find("20/20 100%"), std::string::npos);
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << "one line, ended once";
 }
 
 }  // namespace
