@@ -34,6 +34,7 @@
 #include "fronta/detail/completion_list.hpp"
 #include "fronta/detail/journaled_chunks.hpp"
 #include "fronta/future.hpp"
+#include "fronta/progress.hpp"
 #include "fronta/size_estimate.hpp"
 
 namespace fronta {
@@ -56,6 +57,9 @@ struct map_options {
     /// run with the same function, inputs and journal yields those without computing them again.
     /// Empty: none. See docs/design.md, "Resumable maps".
     std::filesystem::path journal;
+    /// A progress bar with this label while the results are consumed (see progress.hpp): the
+    /// count of results, out of the inputs' size when the input range knows it. Empty: none.
+    std::string progress;
 };
 
 namespace detail {
@@ -104,6 +108,20 @@ public:
         if (byte_bound_ && *byte_bound_ == 0)
             throw std::invalid_argument(
                 "map(): max_in_flight_bytes must be at least 1 (leave it empty for no bound by bytes)");
+        if (!options.progress.empty()) {
+            progress_options shown{.label = options.progress, .total = std::nullopt};
+            if constexpr (std::ranges::sized_range<View>) shown.total = std::ranges::size(view_);
+            bar_ = std::make_unique<progress_bar>(std::move(shown));
+        }
+    }
+
+    /// One result was consumed (for the progress bar, if any).
+    void consumed_one() noexcept {
+        if (bar_) bar_->advance();
+    }
+    /// The iteration ends with a failure.
+    void failed() noexcept {
+        if (bar_) bar_->fail();
     }
 
     std::size_t window() const noexcept { return window_; }
@@ -195,8 +213,9 @@ private:
     deadline until_;
     std::string timeout_text_;
     std::optional<std::size_t> byte_bound_;
-    std::size_t held_ = 0;           // bytes of the chunks in flight, and of the results being iterated
-    std::size_t current_bytes_ = 0;  // of those, the results being iterated
+    std::unique_ptr<progress_bar> bar_;  // null: no progress shown
+    std::size_t held_ = 0;               // bytes of the chunks in flight, and of the results being iterated
+    std::size_t current_bytes_ = 0;      // of those, the results being iterated
     std::size_t results_measured_ = 0, result_bytes_measured_ = 0;  // of the chunks done so far
 };
 
@@ -259,6 +278,7 @@ public:
 
     void advance() {
         if (finished_) return;
+        if (started_) source_.consumed_one();
         if (started_ && ++position_ < chunk_.values.size()) return;
         started_ = true;
         if (chunk_.error) fail(std::exchange(chunk_.error, nullptr));
@@ -311,6 +331,7 @@ private:
         std::terminate();  // unreachable: thrower throws
     }
     [[noreturn]] void fail(std::exception_ptr error) {
+        source_.failed();
         finish_with([&] { std::rethrow_exception(error); });
     }
 
@@ -346,6 +367,7 @@ public:
 
     void advance() {
         if (finished_) return;
+        if (started_) source_.consumed_one();
         if (started_ && ++position_ < chunk_.values.size()) return;
         started_ = true;
         if (chunk_.error) fail(std::exchange(chunk_.error, nullptr));
@@ -405,6 +427,7 @@ private:
         for (auto& c : slots_) c.cancel();
     }
     [[noreturn]] void fail(std::exception_ptr error) {
+        source_.failed();
         finished_ = true;
         cancel_rest();
         std::rethrow_exception(error);

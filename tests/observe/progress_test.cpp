@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <ranges>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -97,6 +99,36 @@ TEST(progress, a_sized_range_gives_its_total_and_fronta_progress_0_turns_bars_of
     });
     unsetenv("FRONTA_PROGRESS");
     EXPECT_EQ(out, "");
+}
+
+TEST(progress, map_options_progress_shows_a_bar_for_map_and_map_unordered) {
+    fronta::thread_pool pool(2);
+    std::vector<int> inputs(300, 1);
+    long total = 0;
+    std::string out = captured_stderr([&] {
+        for (int y : pool.map([](int x) { return x + 1; }, inputs, {.chunk_size = 7, .progress = "adding"})) total += y;
+    });
+    EXPECT_EQ(total, 600);
+    EXPECT_NE(out.find("adding"), std::string::npos) << out;
+    EXPECT_NE(out.find("300/300 100%"), std::string::npos) << "the input's size is the total: " << out;
+    out = captured_stderr([&] {
+        for (int y : pool.map_unordered([](int x) { return x; }, std::views::iota(0, 50), {.progress = "lazy"}))
+            (void)y;
+    });
+    EXPECT_NE(out.find("50/50 100%"), std::string::npos) << out;
+    out = captured_stderr([&] {
+        try {
+            for (int y : pool.map(
+                     [](int x) {
+                         if (x == 3) throw std::runtime_error("three");
+                         return x;
+                     },
+                     std::vector<int>{1, 2, 3, 4}, {.progress = "failing"}))
+                (void)y;
+        } catch (const std::runtime_error&) {
+        }
+    });
+    EXPECT_NE(out.find("1 failed"), std::string::npos) << out;
 }
 
 TEST(progress, on_a_terminal_it_redraws_one_line_in_place_and_ends_it) {
