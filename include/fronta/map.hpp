@@ -59,6 +59,7 @@ struct map_options {
     std::filesystem::path journal;
     /// A progress bar with this label while the results are consumed (see progress.hpp): the
     /// count of results, out of the inputs' size when the input range knows it. Empty: none.
+    /// (`map` and `map_unordered`; map_reduce does not show one yet.)
     std::string progress;
 };
 

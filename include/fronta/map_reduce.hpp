@@ -68,9 +68,14 @@ T map_reduce(Executor&& ex, F&& f, Inputs&& inputs, Reduce&& reduce, T init, con
             journal = detail::open_map_journal<input, std::vector<T>>(options.journal, detail::journal_kind::map_reduce,
                                                                       options.chunk_size, *fn, *shared_reduce);
         auto submitter = chunks.template make_fold<input, T>(std::move(fn), shared_reduce);
+        // The chunks' values are not the inputs: a bar over them would count the wrong things,
+        // so map_reduce shows none yet.
+        map_options chunk_options = options;
+        chunk_options.progress.clear();
         map_range<detail::unordered_map_impl<view_type, T>> chunk_values(std::move(submitter), ex.concurrency(),
                                                                          std::views::all(std::forward<Inputs>(inputs)),
-                                                                         options, std::move(journal), "map_reduce");
+                                                                         chunk_options, std::move(journal),
+                                                                         "map_reduce");
         for (T& value : chunk_values) init = std::invoke(*shared_reduce, std::move(init), std::move(value));
         return init;
     }
