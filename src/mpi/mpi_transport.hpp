@@ -43,6 +43,7 @@ public:
     bool local = false;  // on this machine: its process can be watched
     bool dead = false;
     bool told_to_stop = false;
+    identity who() const override { return {pid, rank, host}; }
 };
 
 class mpi_transport final : public remote::transport {

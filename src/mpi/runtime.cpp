@@ -93,6 +93,7 @@ constexpr useconds_t linger_after_finalize_us = 100'000;
 // Runs inside fronta::init: worker ranks serve here and never return.
 void init_hook(int argc, char** argv) {
     if (argc >= 2 && std::strcmp(argv[1], spawned_worker_flag) == 0) {
+        unsetenv("FRONTA_TRACE");  // the client traces (see process/init.cpp)
         try {
             ensure_started();
         } catch (const mpi_error& e) {
@@ -128,7 +129,10 @@ void init_hook(int argc, char** argv) {
         std::fprintf(stderr, "fronta: MPI launch: %s\n", e.what());
         std::exit(2);
     }
-    if (world_rank() != 0) leave(serve(world, 0, false));
+    if (world_rank() != 0) {
+        unsetenv("FRONTA_TRACE");
+        leave(serve(world, 0, false));
+    }
 }
 
 const bool hook_added = [] {

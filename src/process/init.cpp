@@ -74,6 +74,7 @@ void init(int argc, char** argv) {
     if (const char* worker = std::getenv(process::worker_environment_variable)) {
         const std::string settings = worker;
         unsetenv(process::worker_environment_variable);  // not for programs this worker may start
+        unsetenv("FRONTA_TRACE");  // the client traces; a worker's own pools would write over its file
         std::exit(process::run_process_worker(settings));
     }
     remote::registry::instance().check();

@@ -29,6 +29,7 @@ public:
     int fd() const { return link ? link->fd() : -1; }
     bool channel_closed() const { return closed_at != clock::time_point{}; }
     bool channel_open() const { return link && !channel_closed(); }
+    identity who() const override { return {pid, -1, {}}; }
 };
 
 struct launch_settings {

@@ -34,6 +34,7 @@ constexpr std::size_t medium_tasks_ahead = 2;
 
 engine::engine(engine_options options, std::unique_ptr<transport> link)
     : options_(std::move(options)), link_(std::move(link)), callbacks_(options_.callback_thread_name) {
+    trace_pool_ = fronta::detail::trace_register_pool(options_.pool, options_.workers, settings_json());
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), prefix() + "eventfd");
     try {
@@ -74,6 +75,7 @@ void engine::enqueue_remote(remote_task* t) {
                                  "submit after shutdown(); create a new pool or submit before shutting down");
         }
         if (t->retries_left < 0) t->retries_left = options_.retries;
+        if (t->traced.submitted != 0) t->traced.pool = trace_pool_;
         if (inbox_.empty()) lone = lend_to(t, lone_id);
         if (lone == nullptr) {
             inbox_.push_back(t);
@@ -148,6 +150,13 @@ void engine::hello(worker& w, std::string_view answer) {
 }
 
 void engine::became_ready(worker& w) {
+    if (w.trace_id == 0) {
+        auto id = w.who();
+        w.trace_id = fronta::detail::trace_register_worker(trace_pool_, w.name, id.pid, id.rank, std::move(id.host));
+        fronta::detail::trace_pool_event(trace_pool_, w.trace_id, deaths_ > 0 ? "worker_replaced" : "worker_started",
+                                         w.name);
+        if (deaths_ > 0) --deaths_;
+    }
     w.ready = true;
     w.idle_since = clock::now();
     start_failures_ = 0;
@@ -190,6 +199,7 @@ void engine::lost(worker& w, const std::string& cause, bool from_outside,
                   std::function<std::string(const std::string&)> running) {
     if (w.gone) return;
     w.gone = true;
+    died(w, cause);
     if (w.initializing && !from_outside && options_.initializer)
         break_pool(prefix() + "the initializer " + options_.initializer->description() + " killed " + w.name + " (" +
                    cause + ")");
@@ -329,6 +339,7 @@ void engine::timed_out(worker& w) {
     w.tasks.clear();
     link_->stop(*this, w, true);
     w.gone = true;
+    died(w, "killed: " + t->description + " ran past its timeout of " + fronta::detail::describe(limit));
     retry_or_fail(t, std::make_exception_ptr(timeout_error(prefix() + t->description + " ran past its timeout of " +
                                                            fronta::detail::describe(limit) + "; " + w.name +
                                                            " was killed")));
@@ -337,6 +348,29 @@ void engine::timed_out(worker& w) {
 void engine::retire(worker& w) {
     link_->stop(*this, w, false);
     w.gone = true;
+    fronta::detail::trace_pool_event(trace_pool_, w.trace_id, "worker_retired",
+                                     w.name + (options_.max_tasks_per_child != 0 && w.tasks_done >= options_.max_tasks_per_child
+                                                   ? " (max_tasks_per_child reached)"
+                                                   : " (idle)"));
+}
+
+void engine::died(worker& w, const std::string& cause) {
+    ++deaths_;
+    fronta::detail::trace_pool_event(trace_pool_, w.trace_id, "worker_died", w.name + " " + cause);
+}
+
+std::string engine::settings_json() const {
+    const auto ms = [](const auto& limit) {
+        return limit ? std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(*limit).count())
+                     : std::string("null");
+    };
+    return "{\"workers\":" + std::to_string(options_.workers) + ",\"retries\":" + std::to_string(options_.retries) +
+           ",\"task_timeout_ms\":" + ms(options_.task_timeout) + ",\"idle_timeout_ms\":" + ms(options_.idle_timeout) +
+           ",\"max_tasks_per_child\":" + std::to_string(options_.max_tasks_per_child) + ",\"initializer\":" +
+           (options_.initializer
+                ? "\"" + fronta::detail::json_escape(options_.initializer->description()) + "\""
+                : std::string("null")) +
+           "}";
 }
 
 void engine::top_up(bool stopping) {
@@ -395,6 +429,10 @@ void engine::assign() {
         const std::uint64_t id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
         // A task that cannot go (no descriptor left for its shared memory, say) fails alone, with
         // the cause: not the worker's fault, so no retry.
+        if (t->traced.submitted != 0) {
+            t->traced.sent = fronta::detail::trace_clock();
+            t->traced.worker = best->trace_id;
+        }
         try {
             link_->send_task(*best, id, *t);
         } catch (const std::system_error& e) {
@@ -460,6 +498,7 @@ void engine::requeue_waiting(worker& w) {
 void engine::retry_or_fail(remote_task* t, std::exception_ptr error) {
     if (t->retries_left > 0) {
         --t->retries_left;
+        if (t->traced.retries < 255) ++t->traced.retries;
         queue_.push_front(t);  // runs next, on another worker
     } else {
         t->fail(std::move(error));

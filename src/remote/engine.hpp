@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "fronta/detail/remote_sink.hpp"
+#include "fronta/detail/trace_hooks.hpp"
 #include "fronta/init.hpp"
 #include "fronta/remote/call.hpp"
 #include "threads/callback_runner.hpp"
@@ -64,6 +65,15 @@ public:
     // engine's mutex.
     std::atomic<bool> claimed{false};
     std::size_t lone_done = 0;  // tasks submitters completed themselves (under the mutex)
+    std::uint32_t trace_id = 0;  // its number in traces, given when it becomes ready
+
+    /// Who it is, for traces: process id, MPI rank (-1 if none), host.
+    struct identity {
+        long pid = -1;
+        int rank = -1;
+        std::string host;
+    };
+    virtual identity who() const { return {}; }
 
     bool busy() const noexcept { return !tasks.empty(); }
 };
@@ -224,6 +234,8 @@ private:
     clock::time_point next_deadline(clock::time_point transport_check) const;
     void timed_out(worker& w);
     void retire(worker& w);
+    void died(worker& w, const std::string& cause);  // for traces
+    std::string settings_json() const;
     void requeue_waiting(worker& w);
     void retry_or_fail(remote_task* t, std::exception_ptr error);
     void cancel_everything();
@@ -272,6 +284,9 @@ private:
     worker* lent_ = nullptr;  // the dispatcher's own note of what it lent (dispatcher only)
     std::vector<handed_task> handed_;
     std::atomic<bool> handed_pending_{false};
+
+    std::uint32_t trace_pool_ = 0;  // this pool's number in traces
+    std::size_t deaths_ = 0;        // workers lost; those started after one replace it (traces)
 
     fronta::detail::callback_runner callbacks_;
     std::mutex join_mutex_;

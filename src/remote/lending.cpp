@@ -22,6 +22,10 @@ worker* engine::lend_to(remote_task* t, std::uint64_t& id) {
         t->started = true;
     }
     id = next_task_id_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (t->traced.submitted != 0) {
+        t->traced.sent = fronta::detail::trace_clock();
+        t->traced.worker = w->trace_id;
+    }
     if (!link_->push_direct(*w, id, payload)) return nullptr;
     idle_worker_ = nullptr;
     w->claimed.store(true, std::memory_order_release);

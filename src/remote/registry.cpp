@@ -1,6 +1,8 @@
 // The registry of remotable functions and exception types, and the worker's side of a call.
 #include "fronta/remote/registry.hpp"
 
+#include "fronta/detail/trace_hooks.hpp"
+
 #include <cxxabi.h>
 #include <dlfcn.h>
 #include <elf.h>
@@ -295,6 +297,15 @@ std::pair<std::uint64_t, std::uint64_t> frame_shared_request(request& r) {
 void execute(std::string_view request_bytes, attachments& exchange, output_bytes& reply) {
     attachment_scope scope(&exchange);
     reply.clear();
+    const std::uint64_t times[2] = {fronta::detail::trace_clock(), 0};
+    struct stamp {  // when the call ended, into the header, whichever way it ended
+        output_bytes& reply;
+        const std::uint64_t* times;
+        ~stamp() {
+            const std::uint64_t both[2] = {times[0], fronta::detail::trace_clock()};
+            if (reply.size() >= reply_header_size) reply.overwrite(reply_times_offset, both, sizeof both);
+        }
+    } stamp_times{reply, times};
     try {
         reply.append(reply_header(reply_result).data(), reply_header_size);
         const request_view req = parse_request(request_bytes);

@@ -9,6 +9,7 @@ namespace {
 class inline_sink final : public detail::task_sink {
 public:
     void enqueue(detail::task* t) override {
+        t->traced.pool = trace_id_;
         if (stopped_.load(std::memory_order_acquire)) {
             t->cancel();
             throw shutdown_error("inline_executor: submit after shutdown()");
@@ -19,6 +20,7 @@ public:
     std::size_t concurrency() const noexcept override { return 1; }
 
 private:
+    const std::uint32_t trace_id_ = detail::trace_register_pool("inline_executor", 1, "{}");
     std::atomic<bool> stopped_{false};
 };
 

@@ -66,7 +66,11 @@ public:
         for (std::size_t i = 0; i < target_; ++i) start_thread_locked();
     }
 
+    /// Names this pool in traces (pools the library makes for itself have none).
+    void set_trace_id(std::uint32_t id) noexcept { trace_id_ = id; }
+
     void enqueue(detail::task* t) override {
+        t->traced.pool = trace_id_;
         // Count this submit in, then look at the stop bit: shutdown waits for submits counted in,
         // so no task can land in the queue after the workers' last look at it.
         if (admission_.fetch_add(submit_unit, std::memory_order_seq_cst) & stopping_bit) {
@@ -315,6 +319,7 @@ private:
 
     const std::size_t target_;
     const std::string prefix_;
+    std::uint32_t trace_id_ = 0;
     const std::function<void()> initializer_;
 
     detail::task_queue queue_;
@@ -348,6 +353,19 @@ std::shared_ptr<detail::task_sink> make_pool(thread_pool_options options) {
     auto impl = std::make_shared<thread_pool_impl>(std::move(options));
     impl->start();
     return impl;
+}
+
+// A pool a program asked for: registered for traces with its settings.
+std::shared_ptr<detail::task_sink> make_user_pool(thread_pool_options options) {
+    const std::size_t workers =
+        options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
+    std::string settings = "{\"workers\":" + std::to_string(workers) + ",\"thread_name_prefix\":\"" +
+                           detail::json_escape(options.thread_name_prefix) + "\",\"initializer\":" +
+                           (options.initializer ? "true" : "false") + "}";
+    auto pool = make_pool(std::move(options));
+    static_cast<thread_pool_impl&>(*pool).set_trace_id(
+        detail::trace_register_pool("thread_pool", workers, std::move(settings)));
+    return pool;
 }
 
 // The callbacks of one completed state, as one task of a callback runner's pool.
@@ -415,7 +433,7 @@ void callback_runner::stop() noexcept {
 thread_pool::thread_pool() : thread_pool(thread_pool_options{}) {}
 thread_pool::thread_pool(std::size_t workers)
     : thread_pool(with_workers<thread_pool_options>(workers, "thread_pool")) {}
-thread_pool::thread_pool(thread_pool_options options) : executor_base(make_pool(std::move(options))) {}
+thread_pool::thread_pool(thread_pool_options options) : executor_base(make_user_pool(std::move(options))) {}
 
 thread_pool& thread_pool::operator=(thread_pool&& other) noexcept {
     take_ownership(std::move(other));

@@ -47,9 +47,10 @@ std::pair<future<call_result_t<F, Args...>>, remote::remote_task*> shipped_task(
     if constexpr (shipping::value) {
         static_assert(std::is_same_v<typename shipping::result, local_result>,
                       "submit: the callable's result differs between a local and a remote call");
+        const std::uint64_t submitted = tracing_on() ? trace_clock() : 0;
         auto request = shipping::single(descriptors, f, std::forward<Args>(args)...);
         std::string description = request.function;
-        return remote::make_remote_task<local_result>(std::move(request), std::move(description));
+        return remote::make_remote_task<local_result>(std::move(request), std::move(description), submitted);
     } else {
         throw std::invalid_argument(remote::not_shippable_message<shipping>(caller));
     }
@@ -65,11 +66,12 @@ struct remote_chunks {
                                                      std::size_t& wire_bytes) -> future<chunk_result<Result>> {
             using shipping = remote::chunk_shipping<Fn, Input>;
             if constexpr (shipping::value) {
+                const std::uint64_t submitted = tracing_on() ? trace_clock() : 0;
                 auto request = shipping::chunk(target->passes_descriptors(), *fn, std::move(items));
                 wire_bytes = request.wire_size();
                 std::string description = remote::describe_callable(*fn) + " (map chunk)";
-                auto [fut, t] =
-                    remote::make_remote_task<chunk_result<Result>>(std::move(request), std::move(description));
+                auto [fut, t] = remote::make_remote_task<chunk_result<Result>>(std::move(request),
+                                                                               std::move(description), submitted);
                 target->enqueue_remote(t);
                 return fut;
             } else {
@@ -95,11 +97,13 @@ struct remote_chunks {
             } else if constexpr (!shipping::value) {
                 throw std::invalid_argument(remote::not_shippable_message<shipping>("map_reduce"));
             } else {
+                const std::uint64_t submitted = tracing_on() ? trace_clock() : 0;
                 folder call{{*fn}, {*reduce}};
                 auto request = shipping::single(target->passes_descriptors(), call, std::move(items));
                 wire_bytes = request.wire_size();
                 std::string description = remote::describe_callable(*fn) + " (map_reduce chunk)";
-                auto [fut, t] = remote::make_remote_task<chunk_result<T>>(std::move(request), std::move(description));
+                auto [fut, t] =
+                    remote::make_remote_task<chunk_result<T>>(std::move(request), std::move(description), submitted);
                 target->enqueue_remote(t);
                 return fut;
             }

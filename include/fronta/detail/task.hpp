@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "fronta/detail/trace_hooks.hpp"
 #include "fronta/future.hpp"
 
 namespace fronta::detail {
@@ -18,6 +19,7 @@ namespace fronta::detail {
 // Exactly one of execute/cancel/fail is called, once; each gives up the queue's reference.
 struct task {
     std::atomic<task*> next{nullptr};  // intrusive queue link, owned by the executor's queue
+    local_task_trace traced;           // set at submit while a trace records (trace_hooks.hpp)
     virtual void execute() noexcept = 0;
     virtual void cancel() noexcept = 0;
     virtual void fail(std::exception_ptr error) noexcept = 0;
@@ -38,14 +40,29 @@ public:
             start = this->set_running_or_notify_cancel();
         } catch (const invalid_state_error&) {  // completed by someone else: nothing to run
         }
-        if (start) fulfil(*this, std::move(fn_));
+        if (traced.submitted == 0) {
+            if (start) fulfil(*this, std::move(fn_));
+            return;
+        }
+        if (!start) {
+            trace_local_task(traced, 0, 0, trace_outcome::cancelled, nullptr);
+            return;
+        }
+        const std::uint64_t began = trace_clock();
+        fulfil(*this, std::move(fn_));
+        const std::uint64_t ended = trace_clock();
+        const bool failed = this->has_exception();
+        trace_local_task(traced, began, ended, failed ? trace_outcome::failed : trace_outcome::ok,
+                         failed ? this->exception_after_done() : nullptr);
     }
     void cancel() noexcept override {
         state_ref<state<R>> queue_reference(this);
         state_base::cancel();
+        if (traced.submitted != 0) trace_local_task(traced, 0, 0, trace_outcome::cancelled, nullptr);
     }
     void fail(std::exception_ptr error) noexcept override {
         state_ref<state<R>> queue_reference(this);
+        if (traced.submitted != 0) trace_local_task(traced, 0, 0, trace_outcome_of(error), error);
         try {
             this->set_exception(std::move(error));
         } catch (const invalid_state_error&) {  // already cancelled
@@ -59,17 +76,28 @@ private:
 template <class F, class... Args>
 using call_result_t = std::invoke_result_t<std::decay_t<F>, std::decay_t<Args>...>;
 
-/// Binds `f(args...)` (decay-copied, like std::thread) into a task; returns its future and the
-/// task, which owns one reference until it is executed, cancelled or failed.
+/// As make_task, naming the task `name` in traces (map's chunks are named after their function).
 template <class F, class... Args>
-auto make_task(F&& f, Args&&... args) {
+auto make_named_task(trace_name name, F&& f, Args&&... args) {
     using R = call_result_t<F, Args...>;
     auto bound = [fn = std::forward<F>(f), ... bound_args = std::forward<Args>(args)]() mutable -> R {
         return std::invoke(std::move(fn), std::move(bound_args)...);
     };
     auto* t = new task_state<R, decltype(bound)>(std::move(bound));
     t->add_ref();
+    if (tracing_on()) {
+        t->traced.submitted = trace_clock();
+        t->traced.submitter = trace_thread_id();
+        t->traced.name = name;
+    }
     return std::pair<future<R>, task*>(future<R>(adopt_state_t{}, state_ref<state<R>>(t)), t);
+}
+
+/// Binds `f(args...)` (decay-copied, like std::thread) into a task; returns its future and the
+/// task, which owns one reference until it is executed, cancelled or failed.
+template <class F, class... Args>
+auto make_task(F&& f, Args&&... args) {
+    return make_named_task(trace_name_of(f), std::forward<F>(f), std::forward<Args>(args)...);
 }
 
 /// What every executor is underneath: a place to put tasks. The type-erased `executor`, `map` and

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "fronta/detail/chunk_result.hpp"
 #include "fronta/detail/shared_state.hpp"
+#include "fronta/detail/trace_hooks.hpp"
 #include "fronta/future.hpp"
 #include "fronta/remote/registry.hpp"
 
@@ -33,6 +35,7 @@ public:
     int retries_left = -1;    // runs again on another worker after a crash or timeout; -1: the pool's default
     std::chrono::nanoseconds timeout{0};  // 0: the pool's default
     bool started = false;                 // marked running; stays so across retries
+    fronta::detail::remote_task_trace traced;  // while a trace records (detail/trace_hooks.hpp)
 
     /// Marks the future running; false if it was cancelled (then call cancel()).
     virtual bool start() noexcept = 0;
@@ -77,6 +80,7 @@ public:
     }
     void complete(std::string_view reply, attachments& attached) noexcept override {
         fronta::detail::state_ref<fronta::detail::state<R>> pool_reference(this);
+        if (traced.submitted != 0) note_reply(reply);
         call = request();  // the arguments and their descriptors are not needed any more
         attachment_scope scope(&attached);
         try {
@@ -90,19 +94,43 @@ public:
         } catch (...) {
             set_exception_quietly(std::current_exception());
         }
+        if (traced.submitted != 0) {
+            const bool failed = this->has_exception();
+            fronta::detail::trace_remote_task(traced, fronta::detail::trace_clock(),
+                                              failed ? fronta::detail::trace_outcome::failed
+                                                     : fronta::detail::trace_outcome::ok,
+                                              failed ? this->exception_after_done() : nullptr);
+        }
     }
     void fail(std::exception_ptr error) noexcept override {
         fronta::detail::state_ref<fronta::detail::state<R>> pool_reference(this);
+        if (traced.submitted != 0)
+            fronta::detail::trace_remote_task(traced, fronta::detail::trace_clock(),
+                                              fronta::detail::trace_outcome_of(error), error);
         call = request();
         set_exception_quietly(std::move(error));
     }
     void cancel() noexcept override {
         fronta::detail::state_ref<fronta::detail::state<R>> pool_reference(this);
+        if (traced.submitted != 0)
+            fronta::detail::trace_remote_task(traced, fronta::detail::trace_clock(),
+                                              fronta::detail::trace_outcome::cancelled, nullptr);
         call = request();
         if (!fronta::detail::state_base::cancel()) set_exception_quietly(std::make_exception_ptr(cancelled_error()));
     }
 
 private:
+    // The reply arrived: its size and the worker's run times (from its header).
+    void note_reply(std::string_view reply) noexcept {
+        traced.received = fronta::detail::trace_clock();
+        traced.bytes_in = reply.size();
+        if (reply.size() >= reply_header_size) {
+            std::uint64_t times[2];
+            std::memcpy(times, reply.data() + reply_times_offset, sizeof times);
+            traced.run_start = times[0];
+            traced.run_end = times[1];
+        }
+    }
     void set_exception_quietly(std::exception_ptr error) noexcept {
         try {
             this->set_exception(std::move(error));
@@ -254,11 +282,19 @@ std::string not_shippable_message(const char* function) {
 
 /// A future and the task that completes it; the task holds one reference for the pool.
 template <class R>
-std::pair<future<R>, remote_task*> make_remote_task(request call, std::string description) {
+std::pair<future<R>, remote_task*> make_remote_task(request call, std::string description,
+                                                    std::uint64_t submitted = 0) {
     auto* t = new detail::remote_task_state<R>();
     t->add_ref();
     t->call = std::move(call);
     t->description = std::move(description);
+    if (submitted != 0) {
+        t->traced.submitted = submitted;
+        t->traced.queued = fronta::detail::trace_clock();
+        t->traced.submitter = fronta::detail::trace_thread_id();
+        t->traced.bytes_out = t->call.wire_size();
+        t->traced.name = fronta::detail::trace_intern(t->description);
+    }
     return {future<R>(fronta::detail::adopt_state_t{}, fronta::detail::state_ref<fronta::detail::state<R>>(t)), t};
 }
 

@@ -10,6 +10,7 @@
 /// Internal to the transports of process_pool; `request` (registry.hpp) holds one.
 
 #include <cstddef>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -135,6 +136,10 @@ public:
         return is_shared() ? std::string_view(shared_.data(), shared_.size()) : std::string_view(small_);
     }
     std::size_t size() const noexcept { return is_shared() ? shared_.size() : small_.size(); }
+    /// Writes `n` bytes at `at` over what is there (at + n <= size()).
+    void overwrite(std::size_t at, const void* bytes, std::size_t n) noexcept {
+        std::memcpy((is_shared() ? shared_.data() : small_.data()) + at, bytes, n);
+    }
     std::string take_string() noexcept { return std::move(small_); }
     shared_bytes take_shared() noexcept { return std::move(shared_); }
     shared_bytes& shared() noexcept { return shared_; }

@@ -129,12 +129,15 @@ struct request {
 /// the segment.
 std::pair<std::uint64_t, std::uint64_t> frame_shared_request(request& r);
 
-/// Replies start with a header of 8 bytes, the first of which is one of these; the rest is the
-/// result or an exception_description. (8 bytes keep a result's arrays as aligned in a reply as
-/// they are in the buffer it lies in, so they can be copied out directly.)
+/// Replies start with a header of 24 bytes: the first is one of these, then (at 8 and 16) when the
+/// worker started and ended the call (CLOCK_MONOTONIC nanoseconds: traces place the run with
+/// them); the rest is the result or an exception_description. (A multiple of 8 keeps a result's
+/// arrays as aligned in a reply as they are in the buffer it lies in, so they can be copied out
+/// directly.)
 inline constexpr char reply_result = 'R';
 inline constexpr char reply_exception = 'E';
-inline constexpr std::size_t reply_header_size = 8;
+inline constexpr std::size_t reply_header_size = 24;
+inline constexpr std::size_t reply_times_offset = 8;
 inline std::string_view reply_header(char kind) {
     static constexpr char result[reply_header_size] = {reply_result};
     static constexpr char exception[reply_header_size] = {reply_exception};

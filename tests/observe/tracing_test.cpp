@@ -1,0 +1,419 @@
+// fronta::tracing and FRONTA_TRACE: every task once, with its worker, times, phases and outcome;
+// pool events; the bad inputs (an unwritable path, two traces at once); a client killed while
+// tracing leaves what it recorded; the Chrome trace validates (tests/observe/trace_checker).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fronta/fronta.hpp>
+#include <fronta/tracing.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "remote_functions.hpp"
+#include "child_client.hpp"
+#include "observe/trace_checker.hpp"
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+int traced_square(int x) {
+    if (x % 7 == 3) throw std::runtime_error("no square for " + std::to_string(x));
+    return x * x;
+}
+FRONTA_REMOTE(traced_square);
+
+int traced_pid(int) { return static_cast<int>(getpid()); }
+FRONTA_REMOTE(traced_pid);
+
+std::string traced_echo(std::string s) { return s; }
+FRONTA_REMOTE(traced_echo);
+
+int die_once(std::string marker) {
+    // The first run (no marker file yet) dies; the retry finds the file and answers.
+    if (!fs::exists(marker)) {
+        std::ofstream(marker) << "x";
+        std::abort();
+    }
+    return 42;
+}
+FRONTA_REMOTE(die_once);
+
+struct records {
+    json header;
+    std::vector<json> tasks, pools, workers, threads, events, counters, summaries;
+    std::optional<json> end;
+};
+
+records read_records(const fs::path& path) {
+    std::ifstream in(path);
+    if (!in) throw std::runtime_error("cannot open " + path.string());
+    records r;
+    std::string line;
+    std::size_t number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        json j = json::parse(line);  // a malformed line fails the test with the parser's message
+        const std::string type = j.at("type");
+        if (number == 1) {
+            EXPECT_EQ(type, "header");
+            r.header = j;
+        } else if (type == "task") {
+            r.tasks.push_back(j);
+        } else if (type == "pool") {
+            r.pools.push_back(j);
+        } else if (type == "worker") {
+            r.workers.push_back(j);
+        } else if (type == "thread") {
+            r.threads.push_back(j);
+        } else if (type == "event") {
+            r.events.push_back(j);
+        } else if (type == "counter") {
+            r.counters.push_back(j);
+        } else if (type == "summary") {
+            r.summaries.push_back(j);
+        } else if (type == "end") {
+            r.end = j;
+        } else {
+            ADD_FAILURE() << "unknown line type " << type << " at line " << number;
+        }
+    }
+    return r;
+}
+
+class tracing_test : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = fs::temp_directory_path() / ("fronta_tracing_" + std::to_string(getpid()) + "_" +
+                                            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(dir_);
+        fs::create_directories(dir_);
+    }
+    void TearDown() override { fs::remove_all(dir_); }
+    fs::path dir_;
+};
+
+// Checks the Chrome trace with the test suite's checker; returns its summary.
+trace_summary expect_valid_trace(const fs::path& path) {
+    const trace_check check = check_trace_file(path);
+    for (const auto& problem : check.problems) ADD_FAILURE() << path << ": " << problem;
+    return check.summary;
+}
+
+}  // namespace
+
+TEST_F(tracing_test, every_thread_pool_task_is_recorded_once_with_its_worker_times_and_outcome) {
+    const fs::path path = dir_ / "run.json";
+    std::set<long> worker_tids;
+    {
+        fronta::tracing trace(path);
+        fronta::thread_pool pool(2);
+        std::vector<fronta::future<int>> futures;
+        for (int i = 0; i < 200; ++i) futures.push_back(pool.submit(traced_square, i));
+        for (auto& f : futures) f.wait();
+        trace.close();
+        EXPECT_EQ(trace.tasks(), 200u);
+    }
+    const records r = read_records(fronta::trace_records_path(path));
+    EXPECT_EQ(r.header.at("fronta_trace"), 1);
+    ASSERT_EQ(r.tasks.size(), 200u);
+    ASSERT_TRUE(r.end.has_value());
+    EXPECT_EQ(r.end->at("tasks"), 200);
+    std::set<std::uint64_t> ids;
+    std::size_t failed = 0;
+    for (const json& t : r.tasks) {
+        ids.insert(t.at("task").get<std::uint64_t>());
+        EXPECT_EQ(t.at("fn"), "traced_square") << t;
+        EXPECT_LE(t.at("submit").get<double>(), t.at("start").get<double>()) << t;
+        EXPECT_LE(t.at("start").get<double>(), t.at("end").get<double>()) << t;
+        EXPECT_NEAR(t.at("phases").at("run").get<double>(), t.at("end").get<double>() - t.at("start").get<double>(),
+                    0.002);
+        if (t.at("outcome") == "failed") {
+            ++failed;
+            EXPECT_NE(t.at("error").get<std::string>().find("no square for"), std::string::npos) << t;
+        } else {
+            EXPECT_EQ(t.at("outcome"), "ok") << t;
+        }
+    }
+    EXPECT_EQ(ids.size(), 200u);
+    EXPECT_EQ(failed, 28u);  // 3, 10, 17, ... below 200
+    ASSERT_EQ(r.pools.size(), 1u);
+    EXPECT_EQ(r.pools[0].at("executor"), "thread_pool");
+    EXPECT_EQ(r.pools[0].at("settings").at("workers"), 2);
+    for (const json& w : r.workers) {
+        EXPECT_EQ(w.at("pid"), getpid());
+        worker_tids.insert(w.at("tid").get<long>());
+    }
+    EXPECT_GE(worker_tids.size(), 1u);
+    EXPECT_LE(worker_tids.size(), 3u);  // two workers, and a waiter that helped
+    const trace_summary s = expect_valid_trace(path);
+    EXPECT_EQ(s.tasks, 200u);
+    EXPECT_EQ(s.flows, 200u);
+    EXPECT_GT(s.counters, 0u);
+}
+
+TEST_F(tracing_test, map_chunks_are_named_after_their_function_and_cancelled_tasks_are_marked) {
+    const fs::path path = dir_ / "map.json";
+    {
+        fronta::tracing trace(path);
+        fronta::thread_pool pool(1);
+        std::vector<int> inputs(100, 2);
+        long sum = 0;
+        for (int y : pool.map(traced_square, inputs, {.chunk_size = 10})) sum += y;
+        EXPECT_EQ(sum, 400);
+        // One worker held by a task that waits for a promise: what is queued behind it is cancelled.
+        fronta::promise<void> release;
+        auto gate = release.get_future();
+        auto blocker = pool.submit([gate]() mutable { gate.get(); });
+        std::vector<fronta::future<int>> queued;
+        for (int i = 0; i < 5; ++i) queued.push_back(pool.submit(traced_square, i));
+        for (auto& f : queued) EXPECT_TRUE(f.cancel());
+        release.set_value();
+        blocker.get();
+        pool.shutdown();
+    }
+    const records r = read_records(fronta::trace_records_path(path));
+    std::map<std::string, std::size_t> by_outcome;
+    std::size_t chunks = 0;
+    for (const json& t : r.tasks) {
+        by_outcome[t.at("outcome")]++;
+        if (t.at("fn") == "traced_square (map chunk)") ++chunks;
+    }
+    EXPECT_EQ(chunks, 10u);
+    EXPECT_EQ(by_outcome["cancelled"], 5u);
+    EXPECT_EQ(r.tasks.size(), 16u);
+    for (const json& t : r.tasks)
+        if (t.at("outcome") == "cancelled") {
+            EXPECT_EQ(t.at("worker"), 0) << t;
+            EXPECT_EQ(t.at("phases").at("run"), 0.0) << t;
+        }
+    const trace_summary s = expect_valid_trace(path);
+    EXPECT_EQ(s.tasks, 11u);  // cancelled tasks never ran: no slice
+}
+
+TEST_F(tracing_test, process_pool_tasks_have_their_phases_bytes_worker_pids_and_errors) {
+    const fs::path path = dir_ / "processes.json";
+    std::set<int> pids_seen_by_tasks;
+    {
+        fronta::tracing trace(path);
+        fronta::process_pool pool(2);
+        std::vector<fronta::future<int>> futures;
+        for (int i = 0; i < 100; ++i) futures.push_back(pool.submit(traced_pid, i));
+        for (auto& f : futures) pids_seen_by_tasks.insert(f.get());
+        EXPECT_EQ(pool.submit(traced_echo, std::string(100000, 'x')).get().size(), 100000u);
+        EXPECT_THROW(pool.submit(traced_square, 3).get(), std::runtime_error);
+    }
+    const records r = read_records(fronta::trace_records_path(path));
+    ASSERT_EQ(r.tasks.size(), 102u);
+    std::map<std::uint64_t, long> worker_pid;
+    for (const json& w : r.workers) worker_pid[w.at("worker")] = w.at("pid");
+    std::set<int> pids_in_trace;
+    for (const json& t : r.tasks) {
+        const json& p = t.at("phases");
+        const double total = p.at("serialize").get<double>() + p.at("queue").get<double>() +
+                             p.at("transfer").get<double>() + p.at("run").get<double>() + p.at("reply").get<double>() +
+                             p.at("deserialize").get<double>();
+        EXPECT_GT(total, 0.0) << t;
+        EXPECT_GT(t.at("bytes_out").get<std::uint64_t>(), 0u) << t;
+        EXPECT_GT(t.at("bytes_in").get<std::uint64_t>(), 0u) << t;
+        EXPECT_LE(t.at("submit").get<double>(), t.at("start").get<double>()) << t;
+        ASSERT_TRUE(worker_pid.count(t.at("worker"))) << t;
+        if (t.at("fn") == "traced_pid") pids_in_trace.insert(static_cast<int>(worker_pid[t.at("worker")]));
+        if (t.at("fn") == "traced_echo") {
+            EXPECT_GT(t.at("bytes_out").get<std::uint64_t>(), 100000u);
+            EXPECT_GT(t.at("bytes_in").get<std::uint64_t>(), 100000u);
+        }
+        if (t.at("fn") == "traced_square") {
+            EXPECT_EQ(t.at("outcome"), "failed");
+            EXPECT_NE(t.at("error").get<std::string>().find("no square for 3"), std::string::npos) << t;
+        }
+    }
+    EXPECT_EQ(pids_in_trace, pids_seen_by_tasks);  // the trace's worker is the process that ran it
+    std::size_t started = 0;
+    for (const json& e : r.events) started += e.at("event") == "worker_started" ? 1 : 0;
+    EXPECT_EQ(started, 2u);
+    const trace_summary s = expect_valid_trace(path);
+    EXPECT_EQ(s.tasks, 102u);
+}
+
+TEST_F(tracing_test, a_worker_that_dies_is_an_event_and_the_retried_task_counts_its_retry) {
+    const fs::path path = dir_ / "deaths.json";
+    const std::string marker = (dir_ / "died-once").string();
+    {
+        fronta::tracing trace(path);
+        fronta::process_pool pool(fronta::process_pool_options{.workers = 1, .retries = 1});
+        EXPECT_EQ(pool.submit(die_once, marker).get(), 42);
+    }
+    const records r = read_records(fronta::trace_records_path(path));
+    ASSERT_EQ(r.tasks.size(), 1u);
+    EXPECT_EQ(r.tasks[0].at("retries"), 1);
+    EXPECT_EQ(r.tasks[0].at("outcome"), "ok");
+    std::map<std::string, std::size_t> events;
+    for (const json& e : r.events) events[e.at("event")]++;
+    EXPECT_EQ(events["worker_died"], 1u);
+    EXPECT_EQ(events["worker_replaced"], 1u);
+    EXPECT_EQ(events["worker_started"], 1u);
+    expect_valid_trace(path);
+}
+
+TEST_F(tracing_test, a_path_that_cannot_be_written_fails_at_construction_naming_it) {
+    const fs::path path = dir_ / "no" / "such" / "dir" / "run.json";
+    try {
+        fronta::tracing trace(path);
+        FAIL() << "no error";
+    } catch (const std::system_error& e) {
+        EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+    }
+    // Nothing records afterwards, and a new trace can start.
+    fronta::tracing again(dir_ / "ok.json");
+}
+
+TEST_F(tracing_test, a_second_trace_at_once_is_refused_naming_the_first) {
+    fronta::tracing first(dir_ / "first.json");
+    try {
+        fronta::tracing second(dir_ / "second.json");
+        FAIL() << "no error";
+    } catch (const std::logic_error& e) {
+        EXPECT_NE(std::string(e.what()).find("first.json"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(dir_ / "second.json"));
+}
+
+TEST_F(tracing_test, max_tasks_writes_the_first_tasks_and_counts_the_rest_per_function) {
+    const fs::path path = dir_ / "bounded.json";
+    {
+        fronta::tracing trace(fronta::tracing_options{.path = path, .max_tasks = 50});
+        fronta::thread_pool pool(2);
+        std::vector<fronta::future<int>> futures;
+        for (int i = 0; i < 300; ++i) futures.push_back(pool.submit(traced_square, i));
+        for (auto& f : futures) f.wait();
+    }
+    const records r = read_records(fronta::trace_records_path(path));
+    EXPECT_EQ(r.tasks.size(), 50u);
+    std::uint64_t counted = 0, failures = 0;
+    for (const json& s : r.summaries) {
+        counted += s.at("count").get<std::uint64_t>();
+        failures += s.at("failures").get<std::uint64_t>();
+        std::uint64_t in_hist = 0;
+        for (const json& b : s.at("run_hist")) in_hist += b.get<std::uint64_t>();
+        EXPECT_EQ(in_hist, s.at("count").get<std::uint64_t>());
+    }
+    EXPECT_EQ(counted, 250u);
+    std::size_t failed_written = 0;
+    for (const json& t : r.tasks) failed_written += t.at("outcome") == "failed" ? 1 : 0;
+    EXPECT_EQ(failures + failed_written, 43u);  // 3, 10, ..., 297
+    ASSERT_TRUE(r.end.has_value());
+    EXPECT_EQ(r.end->at("tasks"), 300);
+    EXPECT_EQ(r.end->at("written"), 50);
+}
+
+// ---- FRONTA_TRACE, and a client killed while tracing, in child processes ----------------------------
+
+namespace {
+
+// A program that knows nothing of tracing: a thread pool and a process pool.
+int scenario_untraced_program(const std::string&) {
+    fronta::thread_pool threads(2);
+    fronta::process_pool processes(2);
+    long sum = 0;
+    for (int i = 0; i < 40; ++i) sum += threads.submit(traced_pid, i).get() > 0 ? 1 : 0;
+    for (int i = 0; i < 40; ++i) sum += processes.submit(traced_pid, i).get() > 0 ? 1 : 0;
+    std::printf("done %ld\n", sum);
+    return 0;
+}
+const scenario_registration untraced_program{"untraced_program", scenario_untraced_program};
+
+// Traces with a short flush interval, says how many tasks completed, then hangs until killed.
+int scenario_killed_while_tracing(const std::string&) {
+    fronta::tracing trace(fronta::tracing_options{.path = std::getenv("FRONTA_TEST_TRACE_PATH"),
+                                                  .flush_interval = std::chrono::milliseconds(20)});
+    fronta::thread_pool pool(2);
+    std::vector<fronta::future<int>> futures;
+    for (int i = 0; i < 30; ++i) futures.push_back(pool.submit(traced_pid, i));
+    for (auto& f : futures) f.wait();
+    std::printf("completed 30\n");
+    std::fflush(stdout);
+    hang_forever();
+}
+const scenario_registration killed_while_tracing{"killed_while_tracing", scenario_killed_while_tracing};
+
+std::size_t task_lines(const fs::path& path) {
+    std::ifstream in(path);
+    std::size_t n = 0;
+    std::string line;
+    while (std::getline(in, line)) n += line.find("\"type\":\"task\"") != std::string::npos ? 1 : 0;
+    return n;
+}
+
+}  // namespace
+
+TEST_F(tracing_test, fronta_trace_traces_a_whole_program_and_its_workers_do_not_write_their_own) {
+    const fs::path path = dir_ / "env.json";
+    child_setup setup;
+    setup.env = {"FRONTA_TRACE=" + path.string()};
+    child_process c = start_child({"/proc/self/exe", "--scenario=untraced_program"}, setup);
+    end_client_on_exit guard{c};
+    ASSERT_TRUE(read_until(c, [](const std::string& out) { return out.find("done 80") != std::string::npos; },
+                           std::chrono::seconds(120)))
+        << c.output;
+    EXPECT_EQ(exit_code(wait_for_child(c, std::chrono::seconds(60))), 0) << c.output;
+    const records r = read_records(fronta::trace_records_path(path));
+    EXPECT_EQ(r.tasks.size(), 80u);
+    ASSERT_TRUE(r.end.has_value());
+    EXPECT_EQ(r.header.at("settings").at("FRONTA_TRACE"), path.string());
+    std::set<std::string> executors;
+    for (const json& p : r.pools) executors.insert(p.at("executor"));
+    EXPECT_EQ(executors, (std::set<std::string>{"thread_pool", "process_pool"}));
+    const trace_summary s = expect_valid_trace(path);
+    EXPECT_EQ(s.tasks, 80u);
+}
+
+TEST_F(tracing_test, fronta_trace_with_an_unwritable_path_says_so_and_the_program_runs) {
+    child_setup setup;
+    setup.env = {"FRONTA_TRACE=" + (dir_ / "missing" / "env.json").string()};
+    setup.stderr_too = true;
+    child_process c = start_child({"/proc/self/exe", "--scenario=untraced_program"}, setup);
+    end_client_on_exit guard{c};
+    ASSERT_TRUE(read_until(c, [](const std::string& out) { return out.find("done 80") != std::string::npos; },
+                           std::chrono::seconds(120)))
+        << c.output;
+    EXPECT_EQ(exit_code(wait_for_child(c, std::chrono::seconds(60))), 0) << c.output;
+    EXPECT_NE(c.output.find("FRONTA_TRACE="), std::string::npos) << c.output;
+    EXPECT_NE(c.output.find("not tracing"), std::string::npos) << c.output;
+}
+
+TEST_F(tracing_test, a_client_killed_while_tracing_leaves_what_it_recorded_on_disk) {
+    const fs::path path = dir_ / "killed.json";
+    child_setup setup;
+    setup.env = {"FRONTA_TEST_TRACE_PATH=" + path.string()};
+    child_process c = start_child({"/proc/self/exe", "--scenario=killed_while_tracing"}, setup);
+    end_client_on_exit guard{c};
+    ASSERT_TRUE(read_until(c, [](const std::string& out) { return out.find("completed 30") != std::string::npos; },
+                           std::chrono::seconds(120)))
+        << c.output;
+    // The writer flushes every 20 ms: the 30 tasks reach the disk with no help from the client.
+    const fs::path lines = fronta::trace_records_path(path);
+    EXPECT_TRUE(eventually([&] { return task_lines(lines) == 30; }, std::chrono::seconds(30)));
+    kill(c.pid, SIGKILL);
+    EXPECT_EQ(wait_for_child(c, std::chrono::seconds(60)) & 0x7f, SIGKILL);
+    const records r = read_records(lines);
+    EXPECT_EQ(r.tasks.size(), 30u);
+    EXPECT_FALSE(r.end.has_value());
+    const trace_check check = check_trace_file(path);  // no closing bracket: allowed, noted
+    EXPECT_TRUE(check.problems.empty()) << check.problems.front();
+    EXPECT_EQ(check.summary.tasks, 30u);
+}
+
+int main(int argc, char** argv) {
+    fronta::init(argc, argv);
+    if (auto name = scenario_asked(argc, argv)) return run_scenario(*name);
+    ::testing::InitGoogleTest(&argc, argv);
+    return RUN_ALL_TESTS();
+}
