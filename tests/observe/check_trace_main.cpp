@@ -31,9 +31,10 @@ int main(int argc, char** argv) {
     for (const auto& file : files) {
         auto check = fronta::test::check_trace_file(file, options);
         const auto& s = check.summary;
-        std::printf("%s: %s: %zu events, %zu slices, %zu tasks, %zu flows, %zu counters, %zu processes, %zu threads%s\n",
-                    file.c_str(), check.ok() ? "ok" : "PROBLEMS", s.events, s.slices, s.tasks, s.flows, s.counters,
-                    s.processes, s.threads, check.truncated ? " (truncated)" : "");
+        std::printf(
+            "%s: %s: %zu events, %zu slices, %zu tasks, %zu flows, %zu counters, %zu processes, %zu threads%s\n",
+            file.c_str(), check.ok() ? "ok" : "PROBLEMS", s.events, s.slices, s.tasks, s.flows, s.counters, s.processes,
+            s.threads, check.truncated ? " (truncated)" : "");
         for (const auto& [name, count] : s.tasks_by_name) std::printf("  tasks %s: %zu\n", name.c_str(), count);
         for (const auto& note : check.notes) std::printf("  note: %s\n", note.c_str());
         for (const auto& problem : check.problems) std::printf("  problem: %s\n", problem.c_str());

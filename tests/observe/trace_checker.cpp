@@ -30,7 +30,7 @@ struct event_info {
     std::string name, cat;
     std::optional<std::int64_t> pid, tid;
     std::optional<double> ts_us;
-    std::int64_t ts = 0;  // ns
+    std::int64_t ts = 0;   // ns
     std::int64_t dur = 0;  // ns, X only
 };
 
@@ -46,7 +46,9 @@ struct flow_event {
 };
 
 // Sorted by start, the longer first at equal starts (a parent before its children), then file order.
-bool by_start(const slice& a, const slice& b) { return std::tie(a.start, b.end, a.index) < std::tie(b.start, a.end, b.index); }
+bool by_start(const slice& a, const slice& b) {
+    return std::tie(a.start, b.end, a.index) < std::tie(b.start, a.end, b.index);
+}
 
 std::int64_t to_ns(double us) { return std::llround(us * 1000.0); }
 
@@ -59,8 +61,14 @@ std::string format_us(double us) {
 
 bool is_thread_track_phase(char ph, const json& event) {
     switch (ph) {
-        case 'B': case 'E': case 'X': case 's': case 't': case 'f': return true;
-        case 'i': case 'I': {
+        case 'B':
+        case 'E':
+        case 'X':
+        case 's':
+        case 't':
+        case 'f': return true;
+        case 'i':
+        case 'I': {
             auto s = event.find("s");
             return s == event.end() || (s->is_string() && s->get<std::string>() == "t");
         }
@@ -140,7 +148,9 @@ private:
         if (e.tid) s += ", tid " + std::to_string(*e.tid);
         return s + ")";
     }
-    void event_problem(std::string rule, std::size_t i, const std::string& text) { problem(std::move(rule), describe(i) + ": " + text); }
+    void event_problem(std::string rule, std::size_t i, const std::string& text) {
+        problem(std::move(rule), describe(i) + ": " + text);
+    }
 
     std::optional<json> parse(std::string_view text);
     void check_event(std::size_t i, const json& event);
@@ -170,7 +180,8 @@ std::optional<json> checker::parse(std::string_view text) {
             fixed += "\n]";
             text = fixed;
             r_.truncated = true;
-            r_.notes.push_back("truncated: the event array has no closing ']' (a writer that did not finish); read as if closed");
+            r_.notes.push_back(
+                "truncated: the event array has no closing ']' (a writer that did not finish); read as if closed");
         }
     }
     try {
@@ -179,7 +190,7 @@ std::optional<json> checker::parse(std::string_view text) {
         std::size_t at = std::min<std::size_t>(e.byte == 0 ? 0 : e.byte - 1, text.size());
         auto line = 1 + std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n');
         std::string where = "line " + std::to_string(line);
-        if (r_.truncated && text.find('\n', at) == text.size() - 2)
+        if (r_.truncated && at > text.rfind('\n', text.size() - 3))
             problem("json", "the last event is cut off at " + where + " (torn write); viewers cannot open the file");
         else
             problem("json", std::string("not valid JSON at ") + where + ": " + e.what());
@@ -211,8 +222,7 @@ void checker::run(std::string_view text) {
     events_.resize(list->size());
     for (std::size_t i = 0; i < list->size(); ++i) check_event(i, (*list)[i]);
     for (auto& [track, list] : slices_) {
-        std::sort(list.begin(), list.end(),
-                  by_start);
+        std::sort(list.begin(), list.end(), by_start);
     }
     check_begin_ends();  // adds the B/E pairs to slices_
     check_nesting();
@@ -259,7 +269,8 @@ void checker::check_event(std::size_t i, const json& event) {
             if (e.pid && e.tid && e.ts_us) slices_[{*e.pid, *e.tid}].push_back({e.ts, e.ts + e.dur, i});
             break;
         }
-        case 'B': case 'E':
+        case 'B':
+        case 'E':
             if (e.pid && e.tid && e.ts_us) begin_ends_[{*e.pid, *e.tid}].push_back(i);
             break;
         case 'C':
@@ -268,10 +279,12 @@ void checker::check_event(std::size_t i, const json& event) {
                 event_problem("counter_args", i, "a counter without \"args\" values");
             } else {
                 for (auto it = args->begin(); it != args->end(); ++it)
-                    if (!it->is_number()) event_problem("counter_args", i, "counter value \"" + it.key() + "\" is not a number");
+                    if (!it->is_number())
+                        event_problem("counter_args", i, "counter value \"" + it.key() + "\" is not a number");
             }
             break;
-        case 'i': case 'I': {
+        case 'i':
+        case 'I': {
             ++r_.summary.instants;
             auto s = event.find("s");
             if (s != event.end() && !(s->is_string() && (*s == "g" || *s == "p" || *s == "t"))) {
@@ -281,23 +294,32 @@ void checker::check_event(std::size_t i, const json& event) {
             }
             break;
         }
-        case 'M': ++r_.summary.metadata; check_metadata(i, event); break;
-        case 's': case 't': case 'f': {
+        case 'M':
+            ++r_.summary.metadata;
+            check_metadata(i, event);
+            break;
+        case 's':
+        case 't':
+        case 'f': {
             bool complete = true;
-            if (!event.contains("cat")) event_problem("flow_fields", i, "a flow event without \"cat\""), complete = false;
-            if (!event.contains("name")) event_problem("flow_fields", i, "a flow event without \"name\""), complete = false;
+            if (!event.contains("cat"))
+                event_problem("flow_fields", i, "a flow event without \"cat\""), complete = false;
+            if (!event.contains("name"))
+                event_problem("flow_fields", i, "a flow event without \"name\""), complete = false;
             std::optional<std::uint64_t> id;
             if (auto it = event.find("id"); it == event.end()) {
                 event_problem("flow_fields", i, "a flow event without \"id\"");
             } else if (!(id = flow_id(*it))) {
-                event_problem("flow_fields", i, "flow id " + it->dump() + " is neither an integer >= 0 nor a hex string");
+                event_problem("flow_fields", i,
+                              "flow id " + it->dump() + " is neither an integer >= 0 nor a hex string");
             }
             bool enclosing = e.ph != 'f';
             if (auto bp = event.find("bp"); e.ph == 'f' && bp != event.end()) {
                 if (*bp == "e")
                     enclosing = true;
                 else
-                    event_problem("flow_fields", i, "binding point \"bp\" is " + bp->dump() + ", not \"e\""), complete = false;
+                    event_problem("flow_fields", i, "binding point \"bp\" is " + bp->dump() + ", not \"e\""),
+                        complete = false;
             }
             if (complete && id && e.pid && e.tid && e.ts_us) flows_.push_back({i, *id, enclosing});
             break;
@@ -308,12 +330,17 @@ void checker::check_event(std::size_t i, const json& event) {
 
 void checker::check_fields(std::size_t i, const json& event, event_info& e) {
     auto name = event.find("name");
-    if (name != event.end() && name->is_string()) e.name = *name;
-    else if (name != event.end()) event_problem("fields", i, "\"name\" is not a string");
-    else if (e.ph != 'E') event_problem("fields", i, "no \"name\"");
+    if (name != event.end() && name->is_string())
+        e.name = *name;
+    else if (name != event.end())
+        event_problem("fields", i, "\"name\" is not a string");
+    else if (e.ph != 'E')
+        event_problem("fields", i, "no \"name\"");
     auto cat = event.find("cat");
-    if (cat != event.end() && cat->is_string()) e.cat = *cat;
-    else if (cat != event.end()) event_problem("fields", i, "\"cat\" is not a string");
+    if (cat != event.end() && cat->is_string())
+        e.cat = *cat;
+    else if (cat != event.end())
+        event_problem("fields", i, "\"cat\" is not a string");
     auto integer = [&](const char* key, bool required) -> std::optional<std::int64_t> {
         auto it = event.find(key);
         if (it == event.end()) {
@@ -338,7 +365,8 @@ void checker::check_fields(std::size_t i, const json& event, event_info& e) {
     }
     if (auto args = event.find("args"); args != event.end() && !args->is_object())
         event_problem("fields", i, "\"args\" is not an object");
-    if (std::string_view("bneSTpF").find(e.ph) != std::string_view::npos && !event.contains("id") && !event.contains("id2"))
+    if (std::string_view("bneSTpF").find(e.ph) != std::string_view::npos && !event.contains("id") &&
+        !event.contains("id2"))
         event_problem("fields", i, "an async event without \"id\" or \"id2\"");
     if (e.ph != 'M' && e.pid) {
         process_first_event_.try_emplace(*e.pid, i);
@@ -365,10 +393,12 @@ void checker::check_metadata(std::size_t i, const json& event) {
         }
     } else if (e.name == "process_sort_index" || e.name == "thread_sort_index") {
         const json* index = arg("sort_index");
-        if (!index || !index->is_number_integer()) event_problem("metadata", i, e.name + " without an integer args.sort_index");
+        if (!index || !index->is_number_integer())
+            event_problem("metadata", i, e.name + " without an integer args.sort_index");
     } else if (e.name == "process_labels") {
         const json* labels = arg("labels");
-        if (!labels || !labels->is_string()) event_problem("metadata", i, "process_labels without a string args.labels");
+        if (!labels || !labels->is_string())
+            event_problem("metadata", i, "process_labels without a string args.labels");
     } else if (e.name == "num_cpus") {
         const json* number = arg("number");
         if (!number || !number->is_number()) event_problem("metadata", i, "num_cpus without a number args.number");
@@ -385,7 +415,9 @@ void checker::check_begin_ends() {
         for (std::size_t i : list) {
             const auto& e = events_[i];
             if (previous && e.ts < events_[*previous].ts) {
-                event_problem("begin_end", i, "its timestamp goes back from " + describe(*previous) + " on the same track (viewers drop it)");
+                event_problem("begin_end", i,
+                              "its timestamp goes back from " + describe(*previous) +
+                                  " on the same track (viewers drop it)");
                 continue;
             }
             previous = i;
@@ -427,13 +459,15 @@ void checker::check_nesting() {
             while (!stack.empty() && stack.back()->end <= s.start + slack_ns) stack.pop_back();
             // A slice that starts within the slack after s and ends before it is s's child.
             moved.clear();
-            while (!stack.empty() && s.end > stack.back()->end + slack_ns && stack.back()->start + slack_ns >= s.start) {
+            while (!stack.empty() && s.end > stack.back()->end + slack_ns &&
+                   stack.back()->start + slack_ns >= s.start) {
                 moved.push_back(stack.back());
                 stack.pop_back();
             }
             if (!stack.empty() && s.end > stack.back()->end + slack_ns) {
-                event_problem("nesting", s.index, "starts inside " + describe(stack.back()->index) + " and ends " +
-                                                      format_us(double(s.end - stack.back()->end) / 1000.0) + " us after it");
+                event_problem("nesting", s.index,
+                              "starts inside " + describe(stack.back()->index) + " and ends " +
+                                  format_us(double(s.end - stack.back()->end) / 1000.0) + " us after it");
             } else {
                 stack.push_back(&s);
             }
@@ -446,7 +480,8 @@ void checker::check_nesting() {
             if (b - a > 1) {
                 std::vector<const slice*> group;
                 for (std::size_t k = a; k < b; ++k) group.push_back(&list[k]);
-                std::sort(group.begin(), group.end(), [](const slice* x, const slice* y) { return x->index < y->index; });
+                std::sort(group.begin(), group.end(),
+                          [](const slice* x, const slice* y) { return x->index < y->index; });
                 for (std::size_t k = 0; k + 1 < group.size(); ++k) {
                     if (group[k]->end > group[k]->start && group[k + 1]->end > group[k]->end)
                         event_problem("same_start_order", group[k + 1]->index,
@@ -478,7 +513,8 @@ void checker::check_flows() {
         if (ph == 's') {
             auto [it, fresh] = started_ids.try_emplace(f->id, f->index);
             if (!fresh) {
-                event_problem("flow_ids", f->index, "flow id " + std::to_string(f->id) + " was already started by " + describe(it->second));
+                event_problem("flow_ids", f->index,
+                              "flow id " + std::to_string(f->id) + " was already started by " + describe(it->second));
                 continue;
             }
             open[key] = f->index;
@@ -489,9 +525,11 @@ void checker::check_flows() {
                 ++r_.summary.flows;
             }
         } else if (auto done = ended.find(key); done != ended.end()) {
-            event_problem("flow_ids", f->index, "flow id " + std::to_string(f->id) + " was already ended by " + describe(done->second));
+            event_problem("flow_ids", f->index,
+                          "flow id " + std::to_string(f->id) + " was already ended by " + describe(done->second));
         } else if (auto s = first_start.find(key); s != first_start.end()) {
-            event_problem("flow_match", f->index, "comes before its start " + describe(s->second) + " (viewers drop the flow)");
+            event_problem("flow_match", f->index,
+                          "comes before its start " + describe(s->second) + " (viewers drop the flow)");
         } else {
             event_problem("flow_match", f->index, "no s with the same cat, name and id " + std::to_string(f->id));
         }
@@ -500,7 +538,8 @@ void checker::check_flows() {
         if (r_.truncated)
             r_.notes.push_back("flow_match: " + describe(index) + " has no f where the file ends");
         else
-            event_problem("flow_match", index, "no f with the same cat, name and id " + std::to_string(std::get<0>(key)));
+            event_problem("flow_match", index,
+                          "no f with the same cat, name and id " + std::to_string(std::get<0>(key)));
     }
     for (const auto& [track, list] : slices_) {
         auto& ends = prefix_end_[track];
@@ -523,7 +562,8 @@ void checker::check_flow_binding(const flow_event& f) {
         if (after_at != list.end()) return;
         if (std::any_of(first_at, after_at, [&](const slice& s) { return s.index > f.index; })) return;
         std::string why = first_at != after_at ? "; the slices starting at its ts come before it in the file" : "";
-        event_problem("flow_binding", f.index, "an f without bp \"e\" and no slice starting at or after it on its track" + why);
+        event_problem("flow_binding", f.index,
+                      "an f without bp \"e\" and no slice starting at or after it on its track" + why);
         return;
     }
     // A slice enclosing ts: one starting before it and ending at or after it (the running maximum of
@@ -533,8 +573,9 @@ void checker::check_flow_binding(const flow_event& f) {
     for (auto it = first_at; it != after_at; ++it)
         if (it->index < f.index) return;
     if (first_at != after_at)
-        event_problem("flow_binding", f.index, "its enclosing slice " + describe(first_at->index) +
-                                                   " starts at the same ts but comes after it in the file: Perfetto drops the flow");
+        event_problem("flow_binding", f.index,
+                      "its enclosing slice " + describe(first_at->index) +
+                          " starts at the same ts but comes after it in the file: Perfetto drops the flow");
     else
         event_problem("flow_binding", f.index, "no slice on its track encloses it");
 }
@@ -544,7 +585,8 @@ void checker::check_names() {
         if (r_.summary.process_names.contains(pid)) continue;
         ++r_.summary.unnamed_processes;
         if (options_.require_names)
-            problem("names", "pid " + std::to_string(pid) + " has events (first " + describe(first) + ") but no process_name");
+            problem("names",
+                    "pid " + std::to_string(pid) + " has events (first " + describe(first) + ") but no process_name");
     }
     for (const auto& [track, first] : thread_first_event_) {
         if (r_.summary.thread_names.contains(track)) continue;

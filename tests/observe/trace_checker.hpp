@@ -59,15 +59,15 @@ namespace fronta::test {
 
 // What the trace holds (counted whatever the problems).
 struct trace_summary {
-    std::size_t events = 0;    // elements of the event array
-    std::size_t slices = 0;    // X events and closed B/E pairs
-    std::size_t tasks = 0;     // X events whose cat (a comma-separated list) has "task"
-    std::size_t flows = 0;     // s events matched by an f
-    std::size_t counters = 0;  // C events
-    std::size_t instants = 0;  // i/I events
-    std::size_t metadata = 0;  // M events
-    std::size_t processes = 0; // pids with events other than metadata
-    std::size_t threads = 0;   // (pid, tid) tracks with thread events
+    std::size_t events = 0;             // elements of the event array
+    std::size_t slices = 0;             // X events and closed B/E pairs
+    std::size_t tasks = 0;              // X events whose cat (a comma-separated list) has "task"
+    std::size_t flows = 0;              // s events matched by an f
+    std::size_t counters = 0;           // C events
+    std::size_t instants = 0;           // i/I events
+    std::size_t metadata = 0;           // M events
+    std::size_t processes = 0;          // pids with events other than metadata
+    std::size_t threads = 0;            // (pid, tid) tracks with thread events
     std::size_t unnamed_processes = 0;  // of those, without a process_name
     std::size_t unnamed_threads = 0;    // without a thread_name
     std::map<std::string, std::size_t> tasks_by_name;
