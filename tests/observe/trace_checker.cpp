@@ -304,8 +304,7 @@ void checker::check_event(std::size_t i, const json& event) {
             bool complete = true;
             if (!event.contains("cat"))
                 event_problem("flow_fields", i, "a flow event without \"cat\""), complete = false;
-            if (!event.contains("name"))
-                event_problem("flow_fields", i, "a flow event without \"name\""), complete = false;
+            if (!event.contains("name")) complete = false;  // a "fields" problem already
             std::optional<std::uint64_t> id;
             if (auto it = event.find("id"); it == event.end()) {
                 event_problem("flow_fields", i, "a flow event without \"id\"");

@@ -3,6 +3,7 @@
 #include "observe/trace_checker.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -357,6 +358,45 @@ TEST(trace_checker, check_trace_file_reads_a_file_and_reports_one_it_cannot) {
     std::filesystem::remove(path);
     auto missing = check_trace_file(path);
     expect_only(missing, "file");
+}
+
+// check_trace FILE...: prints each file's summary and problems; exit status 1 when any has one.
+struct program_run {
+    int status;
+    std::string output;
+};
+
+program_run run_check_trace(const std::string& arguments) {
+    std::string command = std::string(CHECK_TRACE_PROGRAM) + " " + arguments + " 2>&1";
+    FILE* pipe = ::popen(command.c_str(), "r");
+    if (!pipe) return {-1, "popen failed"};
+    std::string output;
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, pipe)) output.append(buf, n);
+    int status = ::pclose(pipe);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+TEST(trace_checker, check_trace_prints_problems_and_exits_1) {
+    auto dir = std::filesystem::temp_directory_path() / ("check_trace_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "good.json") << trace(task(1, 1, 2, 3));
+    std::ofstream(dir / "unnamed.json") << "[" + x(1, 0, 1) + "]";
+    std::ofstream(dir / "overlap.json") << trace({x(1, 0, 10, "a"), x(1, 5, 10, "b")});
+    auto good = run_check_trace((dir / "good.json").string());
+    EXPECT_EQ(good.status, 0) << good.output;
+    EXPECT_NE(good.output.find("ok: 7 events"), std::string::npos) << good.output;
+    EXPECT_NE(good.output.find("1 tasks"), std::string::npos) << good.output;
+    auto lenient = run_check_trace((dir / "unnamed.json").string());
+    EXPECT_EQ(lenient.status, 0) << lenient.output;
+    auto strict = run_check_trace("--require-names " + (dir / "unnamed.json").string());
+    EXPECT_EQ(strict.status, 1) << strict.output;
+    EXPECT_NE(strict.output.find("problem: names:"), std::string::npos) << strict.output;
+    auto both = run_check_trace((dir / "good.json").string() + " " + (dir / "overlap.json").string());
+    EXPECT_EQ(both.status, 1) << both.output;
+    EXPECT_NE(both.output.find("problem: nesting: event #4"), std::string::npos) << both.output;
+    EXPECT_EQ(run_check_trace("").status, 2);
+    std::filesystem::remove_all(dir);
 }
 
 // A run of `tasks` tasks on 2 workers: per task a submit slice and s on the main thread, a task
