@@ -291,6 +291,11 @@ TEST(trace_checker, flow_match_every_start_has_one_end) {
     check = check_trace_text(
         trace(slices + std::vector<std::string>{flow('f', 2, 2, 5, R"(,"bp":"e")"), flow('s', 1, 2, 5)}));
     EXPECT_TRUE(check.has("flow_match")) << check.report();
+    // A step between start and end is fine; a step with no start is not.
+    check = check_trace_text(trace(
+        slices + std::vector<std::string>{flow('s', 1, 1, 5), flow('t', 2, 2, 5), flow('f', 2, 3, 5, R"(,"bp":"e")")}));
+    EXPECT_TRUE(check.ok()) << check.report();
+    expect_only(check_trace_text(trace(slices + std::vector<std::string>{flow('t', 2, 2, 6)})), "flow_match");
     // Same id, another cat: not the same flow.
     check = check_trace_text(
         trace(slices + std::vector<std::string>{
