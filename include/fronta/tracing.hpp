@@ -69,8 +69,9 @@ public:
 
     const std::filesystem::path& path() const noexcept;
     std::filesystem::path records_path() const;
-    /// Tasks recorded so far (written one by one or counted in summaries).
-    std::size_t tasks() const noexcept;
+    /// Tasks recorded so far (written one by one or counted in summaries); writes what was
+    /// recorded first, as flush() does.
+    std::size_t tasks();
 
     struct session;
 

@@ -80,8 +80,8 @@ struct record {
     std::uint64_t submit;  // trace_clock() at submit
     std::uint64_t start;   // when the run began (the submit time for a task that never ran)
     std::uint32_t serialize, transfer, run, reply, deserialize;  // pack_duration
-    std::uint32_t worker;                                         // who ran it (0: nobody)
-    std::uint32_t submitter;                                      // the submitting thread
+    std::uint32_t worker;                                        // who ran it (0: nobody)
+    std::uint32_t submitter;                                     // the submitting thread
     std::uint32_t pool_flags;  // pool:24 | outcome:3 | name kind:2 | suffix:2 | remote:1
     std::uint32_t bytes_in;    // saturated at 4 GiB - 1
     std::uint8_t retries;
@@ -333,7 +333,7 @@ struct tracing::session {
     // What the trace wrote a line for already.
     std::vector<bool> pool_written, worker_written, thread_written;
     std::unordered_set<long> named_pids;
-    std::unordered_set<std::uint64_t> named_tracks;  // pid << 32 | tid
+    std::unordered_set<std::uint64_t> named_tracks;            // pid << 32 | tid
     std::unordered_map<const void*, std::string> names[3][3];  // [kind][suffix]
 
     // Transfer and reply slices of each remote worker, on tracks of the client where they nest:
@@ -632,8 +632,7 @@ struct tracing::session {
         lines_out.put(",\"outcome\":\"");
         lines_out.put(outcome_name(outcome));
         lines_out.put('"');
-        const std::string* error =
-            error_id != 0 && error_id <= c.interned.size() ? &c.interned[error_id - 1] : nullptr;
+        const std::string* error = error_id != 0 && error_id <= c.interned.size() ? &c.interned[error_id - 1] : nullptr;
         if (error != nullptr) {
             lines_out.put(",\"error\":");
             lines_out.str(*error);
@@ -641,7 +640,8 @@ struct tracing::session {
         lines_out.put("}\n");
 
         // The Chrome trace: the submit (with the flow's start) on the submitter's thread...
-        const actor_info* submitter = r.submitter != 0 && r.submitter <= c.actors.size() ? &c.actors[r.submitter - 1] : nullptr;
+        const actor_info* submitter =
+            r.submitter != 0 && r.submitter <= c.actors.size() ? &c.actors[r.submitter - 1] : nullptr;
         const long submitter_tid = submitter != nullptr ? submitter->tid : 0;
         slice(pid, submitter_tid, remote ? "serialize" : "submit", fn, r.submit, queued);
         if (!ran) return;
@@ -710,7 +710,8 @@ struct tracing::session {
         const auto track = [&](std::uint32_t lane, bool to_worker) {
             const long t = 0x20000000L + static_cast<long>(r.worker) * 64 + lane * 2 + (to_worker ? 0 : 1);
             name_thread(pid, t,
-                        (to_worker ? "to " : "from ") + w.label + (lane > 0 ? " (" + std::to_string(lane + 1) + ")" : ""));
+                        (to_worker ? "to " : "from ") + w.label +
+                            (lane > 0 ? " (" + std::to_string(lane + 1) + ")" : ""));
             return t;
         };
         if (transfer > 0) slice(pid, track(lane_for(l.transfer_end, sent, start), true), "transfer", fn, sent, start);
@@ -748,8 +749,8 @@ struct tracing::session {
             } else {
                 name_process(pid, "fronta client (pid " + std::to_string(pid) + ")", 0);
                 t = 0x30000000L + static_cast<long>(e.pool);
-                name_thread(pid, t, (e.pool != 0 && e.pool <= c.pools.size() ? c.pools[e.pool - 1].name : "") +
-                                        " dispatcher");
+                name_thread(pid, t,
+                            (e.pool != 0 && e.pool <= c.pools.size() ? c.pools[e.pool - 1].name : "") + " dispatcher");
             }
             event_begin();
             json_out.put("\"ph\":\"i\",\"s\":\"p\",\"cat\":\"pool\",\"name\":\"");
@@ -784,7 +785,8 @@ struct tracing::session {
                 const record& r = batch[i];
                 if (r.pool_flags == 0xffffff) continue;  // padding
                 std::uint32_t error = 0;
-                if ((r.bits & bit_has_error) != 0 && i + 1 < batch.size()) error = static_cast<std::uint32_t>(batch[++i].a);
+                if ((r.bits & bit_has_error) != 0 && i + 1 < batch.size())
+                    error = static_cast<std::uint32_t>(batch[++i].a);
                 task(c, r, error);
             }
         }
@@ -865,7 +867,8 @@ struct tracing::session {
             lines_out.num(s.count);
             lines_out.put(",\"total_run\":");
             char number[32];
-            lines_out.put(std::string_view(number, static_cast<std::size_t>(std::snprintf(number, sizeof number, "%.3f", s.total_run_us))));
+            lines_out.put(std::string_view(number, static_cast<std::size_t>(
+                                                       std::snprintf(number, sizeof number, "%.3f", s.total_run_us))));
             lines_out.put(",\"failures\":");
             lines_out.num(s.failures);
             lines_out.put(",\"retries\":");
@@ -1041,7 +1044,8 @@ void start_environment_trace(collector& c) {
     try {
         tracing_options options;
         options.path = path;
-        if (const char* max = std::getenv("FRONTA_TRACE_MAX_TASKS")) options.max_tasks = std::strtoull(max, nullptr, 10);
+        if (const char* max = std::getenv("FRONTA_TRACE_MAX_TASKS"))
+            options.max_tasks = std::strtoull(max, nullptr, 10);
         holder.session = start_session(std::move(options), true);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "fronta: FRONTA_TRACE=%s: %s; not tracing\n", path, e.what());
@@ -1255,9 +1259,7 @@ std::filesystem::path trace_records_path(const std::filesystem::path& trace) {
 
 tracing::tracing(std::filesystem::path path) : tracing(tracing_options{.path = std::move(path)}) {}
 
-tracing::tracing(tracing_options options) : path_(options.path) {
-    session_ = start_session(std::move(options), false);
-}
+tracing::tracing(tracing_options options) : path_(options.path) { session_ = start_session(std::move(options), false); }
 
 tracing::~tracing() {
     if (!session_) return;
@@ -1291,6 +1293,10 @@ void tracing::write_report(const std::filesystem::path& html) {
 
 const std::filesystem::path& tracing::path() const noexcept { return path_; }
 std::filesystem::path tracing::records_path() const { return session_->records_path; }
-std::size_t tracing::tasks() const noexcept { return session_->recorded.load(std::memory_order_relaxed); }
+std::size_t tracing::tasks() {
+    std::lock_guard w(session_->writing);
+    if (!session_->closed) session_->write_out();
+    return session_->recorded.load(std::memory_order_relaxed);
+}
 
 }  // namespace fronta

@@ -349,7 +349,8 @@ void engine::retire(worker& w) {
     link_->stop(*this, w, false);
     w.gone = true;
     fronta::detail::trace_pool_event(trace_pool_, w.trace_id, "worker_retired",
-                                     w.name + (options_.max_tasks_per_child != 0 && w.tasks_done >= options_.max_tasks_per_child
+                                     w.name + (options_.max_tasks_per_child != 0 &&
+                                                       w.tasks_done >= options_.max_tasks_per_child
                                                    ? " (max_tasks_per_child reached)"
                                                    : " (idle)"));
 }
@@ -367,9 +368,8 @@ std::string engine::settings_json() const {
     return "{\"workers\":" + std::to_string(options_.workers) + ",\"retries\":" + std::to_string(options_.retries) +
            ",\"task_timeout_ms\":" + ms(options_.task_timeout) + ",\"idle_timeout_ms\":" + ms(options_.idle_timeout) +
            ",\"max_tasks_per_child\":" + std::to_string(options_.max_tasks_per_child) + ",\"initializer\":" +
-           (options_.initializer
-                ? "\"" + fronta::detail::json_escape(options_.initializer->description()) + "\""
-                : std::string("null")) +
+           (options_.initializer ? "\"" + fronta::detail::json_escape(options_.initializer->description()) + "\""
+                                 : std::string("null")) +
            "}";
 }
 

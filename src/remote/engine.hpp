@@ -64,7 +64,7 @@ public:
     // dispatcher neither sends it tasks nor removes it until the flag drops. Written under the
     // engine's mutex.
     std::atomic<bool> claimed{false};
-    std::size_t lone_done = 0;  // tasks submitters completed themselves (under the mutex)
+    std::size_t lone_done = 0;   // tasks submitters completed themselves (under the mutex)
     std::uint32_t trace_id = 0;  // its number in traces, given when it becomes ready
 
     /// Who it is, for traces: process id, MPI rank (-1 if none), host.

@@ -360,8 +360,8 @@ std::shared_ptr<detail::task_sink> make_user_pool(thread_pool_options options) {
     const std::size_t workers =
         options.workers != 0 ? options.workers : std::max(1u, std::thread::hardware_concurrency());
     std::string settings = "{\"workers\":" + std::to_string(workers) + ",\"thread_name_prefix\":\"" +
-                           detail::json_escape(options.thread_name_prefix) + "\",\"initializer\":" +
-                           (options.initializer ? "true" : "false") + "}";
+                           detail::json_escape(options.thread_name_prefix) +
+                           "\",\"initializer\":" + (options.initializer ? "true" : "false") + "}";
     auto pool = make_pool(std::move(options));
     static_cast<thread_pool_impl&>(*pool).set_trace_id(
         detail::trace_register_pool("thread_pool", workers, std::move(settings)));

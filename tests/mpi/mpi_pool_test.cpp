@@ -35,7 +35,9 @@
 #include "fronta/mpi_pool.hpp"
 #include "fronta/promise.hpp"
 #include "fronta/shared_array.hpp"
+#include "fronta/tracing.hpp"
 #include "fronta/wait.hpp"
+#include "observe/trace_checker.hpp"
 #include "remote_functions.hpp"
 
 namespace {
@@ -356,6 +358,41 @@ TEST(mpi_fault, DISABLED_a_dying_worker_rank) {
 }
 
 // ---- started alone: spawned workers ------------------------------------------------------------
+
+// A trace of an mpi_pool: every task once, on the rank that ran it, and a valid Chrome trace.
+void check_trace_of(fronta::mpi_launch launch) {
+    const std::string path = "/tmp/fronta-mpi-trace-" + std::to_string(getpid()) + ".json";
+    std::set<int> ranks_seen;
+    {
+        fronta::tracing trace(path);
+        fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2, .launch = launch});
+        std::vector<fronta::future<int>> futures;
+        for (int i = 0; i < 60; ++i) futures.push_back(pool.submit(my_rank));
+        for (auto& f : futures) ranks_seen.insert(f.get());
+        trace.close();
+        EXPECT_EQ(trace.tasks(), 60u);
+    }
+    std::ifstream lines(fronta::trace_records_path(path));
+    std::string line;
+    std::size_t tasks = 0;
+    std::set<int> ranks_in_trace;
+    while (std::getline(lines, line)) {
+        tasks += line.find("\"type\":\"task\"") != std::string::npos ? 1 : 0;
+        const auto at = line.find("\"rank\":");
+        if (line.find("\"type\":\"worker\"") != std::string::npos && at != std::string::npos)
+            ranks_in_trace.insert(std::atoi(line.c_str() + at + 7));
+    }
+    EXPECT_EQ(tasks, 60u);
+    EXPECT_EQ(ranks_in_trace, ranks_seen);
+    const auto check = fronta::test::check_trace_file(path, {.require_names = true});
+    EXPECT_TRUE(check.ok()) << check.report();
+    EXPECT_EQ(check.summary.tasks, 60u);
+    std::remove(path.c_str());
+    std::remove(fronta::trace_records_path(path).c_str());
+}
+
+TEST(mpi_world, a_trace_records_every_task_on_the_rank_that_ran_it) { check_trace_of(fronta::mpi_launch::world); }
+TEST(mpi_spawn, a_trace_records_every_task_on_the_rank_that_ran_it) { check_trace_of(fronta::mpi_launch::spawn); }
 
 TEST(mpi_spawn, workers_started_with_comm_spawn) {
     fronta::mpi_pool pool(fronta::mpi_pool_options{.workers = 2, .launch = fronta::mpi_launch::spawn});

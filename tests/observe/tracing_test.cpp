@@ -15,12 +15,15 @@
 #include <string>
 #include <vector>
 
-#include "remote_functions.hpp"
 #include "child_client.hpp"
 #include "observe/trace_checker.hpp"
+#include "remote_functions.hpp"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
+using fronta::test::check_trace_file;
+using fronta::test::trace_check;
+using fronta::test::trace_summary;
 
 namespace {
 
@@ -143,7 +146,7 @@ TEST_F(tracing_test, every_thread_pool_task_is_recorded_once_with_its_worker_tim
         }
     }
     EXPECT_EQ(ids.size(), 200u);
-    EXPECT_EQ(failed, 28u);  // 3, 10, 17, ... below 200
+    EXPECT_EQ(failed, 29u);  // 3, 10, 17, ..., 199
     ASSERT_EQ(r.pools.size(), 1u);
     EXPECT_EQ(r.pools[0].at("executor"), "thread_pool");
     EXPECT_EQ(r.pools[0].at("settings").at("workers"), 2);
@@ -341,8 +344,19 @@ int scenario_killed_while_tracing(const std::string&) {
     std::printf("completed 30\n");
     std::fflush(stdout);
     hang_forever();
+    return 0;
 }
 const scenario_registration killed_while_tracing{"killed_while_tracing", scenario_killed_while_tracing};
+
+template <class Predicate>
+bool eventually(Predicate&& predicate, std::chrono::seconds limit) {
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (!predicate()) {
+        if (std::chrono::steady_clock::now() > give_up) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polls a file, orders nothing
+    }
+    return true;
+}
 
 std::size_t task_lines(const fs::path& path) {
     std::ifstream in(path);
@@ -360,8 +374,8 @@ TEST_F(tracing_test, fronta_trace_traces_a_whole_program_and_its_workers_do_not_
     setup.env = {"FRONTA_TRACE=" + path.string()};
     child_process c = start_child({"/proc/self/exe", "--scenario=untraced_program"}, setup);
     end_client_on_exit guard{c};
-    ASSERT_TRUE(read_until(c, [](const std::string& out) { return out.find("done 80") != std::string::npos; },
-                           std::chrono::seconds(120)))
+    ASSERT_TRUE(read_until(
+        c, [](const std::string& out) { return out.find("done 80") != std::string::npos; }, std::chrono::seconds(120)))
         << c.output;
     EXPECT_EQ(exit_code(wait_for_child(c, std::chrono::seconds(60))), 0) << c.output;
     const records r = read_records(fronta::trace_records_path(path));
@@ -381,8 +395,8 @@ TEST_F(tracing_test, fronta_trace_with_an_unwritable_path_says_so_and_the_progra
     setup.stderr_too = true;
     child_process c = start_child({"/proc/self/exe", "--scenario=untraced_program"}, setup);
     end_client_on_exit guard{c};
-    ASSERT_TRUE(read_until(c, [](const std::string& out) { return out.find("done 80") != std::string::npos; },
-                           std::chrono::seconds(120)))
+    ASSERT_TRUE(read_until(
+        c, [](const std::string& out) { return out.find("done 80") != std::string::npos; }, std::chrono::seconds(120)))
         << c.output;
     EXPECT_EQ(exit_code(wait_for_child(c, std::chrono::seconds(60))), 0) << c.output;
     EXPECT_NE(c.output.find("FRONTA_TRACE="), std::string::npos) << c.output;
@@ -395,8 +409,9 @@ TEST_F(tracing_test, a_client_killed_while_tracing_leaves_what_it_recorded_on_di
     setup.env = {"FRONTA_TEST_TRACE_PATH=" + path.string()};
     child_process c = start_child({"/proc/self/exe", "--scenario=killed_while_tracing"}, setup);
     end_client_on_exit guard{c};
-    ASSERT_TRUE(read_until(c, [](const std::string& out) { return out.find("completed 30") != std::string::npos; },
-                           std::chrono::seconds(120)))
+    ASSERT_TRUE(read_until(
+        c, [](const std::string& out) { return out.find("completed 30") != std::string::npos; },
+        std::chrono::seconds(120)))
         << c.output;
     // The writer flushes every 20 ms: the 30 tasks reach the disk with no help from the client.
     const fs::path lines = fronta::trace_records_path(path);

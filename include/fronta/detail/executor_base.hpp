@@ -89,10 +89,10 @@ struct local_chunks {
     template <class Input, class Result, class Fn>
     chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
         return [target = target, fn = std::move(fn)](std::vector<Input>&& items, std::size_t&) {
-            auto [fut, t] = make_named_task(trace_name_of(*fn, trace_name::map_chunk),
-                                            [fn, items = std::move(items)]() mutable {
-                                                return run_chunk_locally<Result>(*fn, items);
-                                            });
+            auto [fut, t] =
+                make_named_task(trace_name_of(*fn, trace_name::map_chunk), [fn, items = std::move(items)]() mutable {
+                    return run_chunk_locally<Result>(*fn, items);
+                });
             target->enqueue(t);
             return fut;
         };
@@ -105,14 +105,14 @@ struct local_chunks {
                                                                                  std::size_t&) {
             auto [fut, t] = make_named_task(trace_name_of(*fn, trace_name::map_reduce_chunk),
                                             [fn, reduce, items = std::move(items)]() mutable {
-                chunk_result<T> out;
-                try {
-                    out.values.push_back(fold_items<T>(*fn, *reduce, items));
-                } catch (...) {
-                    out.error = std::current_exception();
-                }
-                return out;
-            });
+                                                chunk_result<T> out;
+                                                try {
+                                                    out.values.push_back(fold_items<T>(*fn, *reduce, items));
+                                                } catch (...) {
+                                                    out.error = std::current_exception();
+                                                }
+                                                return out;
+                                            });
             target->enqueue(t);
             return fut;
         };

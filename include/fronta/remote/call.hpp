@@ -33,8 +33,8 @@ public:
     request call;
     std::string description;  // "do_some_math", for error messages
     int retries_left = -1;    // runs again on another worker after a crash or timeout; -1: the pool's default
-    std::chrono::nanoseconds timeout{0};  // 0: the pool's default
-    bool started = false;                 // marked running; stays so across retries
+    std::chrono::nanoseconds timeout{0};       // 0: the pool's default
+    bool started = false;                      // marked running; stays so across retries
     fronta::detail::remote_task_trace traced;  // while a trace records (detail/trace_hooks.hpp)
 
     /// Marks the future running; false if it was cancelled (then call cancel()).

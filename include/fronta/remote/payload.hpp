@@ -10,8 +10,8 @@
 /// Internal to the transports of process_pool; `request` (registry.hpp) holds one.
 
 #include <cstddef>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
 #include <string>
