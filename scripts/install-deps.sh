@@ -12,7 +12,7 @@
 set -euo pipefail
 
 declare -A groups=(
-  [build]="g++ cmake make pkg-config libgtest-dev libgmock-dev libcereal-dev"
+  [build]="g++ cmake make pkg-config libgtest-dev libgmock-dev libcereal-dev nlohmann-json3-dev libpng-dev"
   [mpi]="libopenmpi-dev openmpi-bin libmpich-dev mpich iproute2 util-linux slurm-wlm munge"
   [bench]="g++ cmake make pkg-config libbenchmark-dev libtbb-dev libboost-dev libcereal-dev python3 python3-joblib python3-numpy"
   [bench-mpi]="python3-mpi4py"

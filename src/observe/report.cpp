@@ -1,0 +1,23 @@
+// write_trace_report: finds the records file of a trace, reads it, writes the page.
+#include "fronta/report.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include "observe/report_data.hpp"
+
+namespace fronta {
+
+void write_trace_report(const std::filesystem::path& trace, const std::filesystem::path& html,
+                        const report_options& options) {
+    const std::string page = report::render_report(report::read_trace(report::records_path(trace), options));
+    std::ofstream out(html, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write the report " + html.string() + ": " + std::strerror(errno));
+    out.write(page.data(), static_cast<std::streamsize>(page.size()));
+    out.close();
+    if (!out) throw std::runtime_error("cannot write the report " + html.string() + ": " + std::strerror(errno));
+}
+
+}  // namespace fronta
