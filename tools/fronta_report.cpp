@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
             if (arg == "--max-marks") {
                 char* end = nullptr;
                 const unsigned long long n = std::strtoull(value.c_str(), &end, 10);
-                if (value.empty() || *end != '\0' || value[0] == '-') return usage_error("--max-marks takes a count: " + value);
+                if (value.empty() || *end != '\0' || value[0] == '-')
+                    return usage_error("--max-marks takes a count: " + value);
                 options.max_marks = static_cast<std::size_t>(n);
             } else {
                 output = value;

@@ -139,7 +139,8 @@ struct binner {
     void add(std::vector<double>& part, std::vector<double>& full, double a, double b) const {
         const double fa = position(a), fb = position(b);
         if (fb <= fa) return;
-        const auto ia = std::min(static_cast<std::size_t>(fa), n - 1), ib = std::min(static_cast<std::size_t>(fb), n - 1);
+        const auto ia = std::min(static_cast<std::size_t>(fa), n - 1),
+                   ib = std::min(static_cast<std::size_t>(fb), n - 1);
         if (ia == ib) {
             part[ia] += fb - fa;
             return;
@@ -164,7 +165,8 @@ public:
 
     void line(const json& j, const line_place& at) {
         if (!j.is_object() || !j.contains("type") || !j["type"].is_string())
-            at.fail("not a record (an object with a \"type\"): " + j.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 80));
+            at.fail("not a record (an object with a \"type\"): " +
+                    j.dump(-1, ' ', false, json::error_handler_t::replace).substr(0, 80));
         const std::string& type = j["type"].get_ref<const std::string&>();
         if (type == "task") return task(j, at);
         if (type == "worker") return worker(j, at);
@@ -355,9 +357,8 @@ void reader::order_rows() {
     auto& w = data_.workers;
     std::vector<std::uint32_t> order(w.size());
     for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) {
-        return std::pair(w[a].pool, w[a].id) < std::pair(w[b].pool, w[b].id);
-    });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](auto a, auto b) { return std::pair(w[a].pool, w[a].id) < std::pair(w[b].pool, w[b].id); });
     std::vector<std::uint32_t> new_index(w.size());
     std::vector<worker_row> sorted;
     sorted.reserve(w.size());
@@ -431,7 +432,10 @@ void reader::stream() {
             if (overlap <= 0) continue;
             auto& time = acc[t.row * n + i].time;
             auto it = std::find_if(time.begin(), time.end(), [&](auto& p) { return p.first == colour; });
-            if (it == time.end()) time.emplace_back(colour, overlap); else it->second += overlap;
+            if (it == time.end())
+                time.emplace_back(colour, overlap);
+            else
+                it->second += overlap;
         }
     }
     for (std::uint32_t r = 0; r < rows; ++r) {
@@ -509,8 +513,8 @@ trace_data read_trace(const std::filesystem::path& records, const report_options
         json j = json::parse(text, nullptr, false);
         if (j.is_discarded()) {
             if (!header_seen)
-                throw std::runtime_error("not a fronta trace: " + records.string() +
-                                         ": its first line is not JSON (" + parse_error(text) + ")");
+                throw std::runtime_error("not a fronta trace: " + records.string() + ": its first line is not JSON (" +
+                                         parse_error(text) + ")");
             if (last) {  // a killed program leaves its last line cut short
                 r.torn();
                 break;
@@ -555,7 +559,10 @@ std::filesystem::path records_path(const std::filesystem::path& trace) {
     std::getline(in, first);
     json j = json::parse(first, nullptr, false);
     if (!j.is_discarded() && j.is_object() && j.value("type", json()) == "header") return trace;
-    if (first.rfind('[', 0) == 0 && first.find("\"ph\"") != std::string::npos)
+    // A Chrome trace: an array of events (fronta writes "[" alone on its first line) or an object
+    // with "traceEvents".
+    const auto text = first.find_first_not_of(" \t\r");
+    if (text != std::string::npos && (first[text] == '[' || first.find("\"traceEvents\"") != std::string::npos))
         throw std::runtime_error(trace.string() + ": the records file " + records.string() +
                                  " beside this trace is missing (fronta writes both; the report reads the records)");
     throw std::runtime_error("not a fronta trace: " + trace.string() + " (no records file " + records.string() +

@@ -71,7 +71,7 @@ struct mark {
 // Past max_marks: per row, time bins coloured by the function that ran longest in each.
 struct cell {
     std::uint32_t row = 0, bin = 0, colour = 0;
-    float busy = 0;  // fraction of the bin the worker was running tasks
+    float busy = 0;                         // fraction of the bin the worker was running tasks
     std::uint32_t tasks = 0, failures = 0;  // tasks that started in the bin
 };
 
@@ -81,16 +81,16 @@ struct trace_data {
     std::int64_t pid = 0;
     double t0_unix_us = 0;
     settings_list settings;
-    bool finished = false;         // an `end` line was read
-    bool torn_last_line = false;   // a last line cut short was ignored
-    std::size_t end_tasks = 0;     // what the end line says
+    bool finished = false;        // an `end` line was read
+    bool torn_last_line = false;  // a last line cut short was ignored
+    std::size_t end_tasks = 0;    // what the end line says
     std::vector<pool_info> pools;
     std::vector<worker_row> workers;
     std::vector<std::string> function_names;  // colours: by name, in first-seen order
     std::vector<function_stats> functions;    // by pool, then name
-    std::size_t tasks = 0;        // task lines + tasks of summary lines
-    std::size_t task_lines = 0;   // task lines
-    std::size_t ran = 0;          // task lines of tasks that ran (not cancelled): marks to draw
+    std::size_t tasks = 0;                    // task lines + tasks of summary lines
+    std::size_t task_lines = 0;               // task lines
+    std::size_t ran = 0;                      // task lines of tasks that ran (not cancelled): marks to draw
     std::size_t failure_count = 0;
     std::vector<failure> failures;  // the first max_failures, in time order
     std::vector<pool_event> events;
@@ -98,10 +98,10 @@ struct trace_data {
     std::int64_t capacity = 0;            // workers of every pool (utilisation = running / this)
     // Utilisation and queue depth: time-weighted mean per bin over [t_begin, t_end).
     std::vector<double> running, queued;
-    std::vector<mark> marks;    // empty when aggregated
+    std::vector<mark> marks;  // empty when aggregated
     bool aggregated = false;
     std::uint32_t cell_bins = 0;
-    std::vector<cell> cells;    // when aggregated
+    std::vector<cell> cells;  // when aggregated
 };
 
 // Reads a records file (.jsonl). Throws std::runtime_error naming the file and what is wrong.

@@ -135,7 +135,10 @@ std::string chart_data(const trace_data& d) {
     json events = json::array();
     for (const auto& e : d.events) {
         const auto row = row_of.find(e.worker);
-        const int kind = e.event == "worker_died" ? 1 : e.event == "worker_replaced" ? 2 : e.event == "worker_retired" ? 3 : 0;
+        const int kind = e.event == "worker_died"       ? 1
+                         : e.event == "worker_replaced" ? 2
+                         : e.event == "worker_retired"  ? 3
+                                                        : 0;
         events.push_back({ns(e.time_us), row == row_of.end() ? -1 : static_cast<long>(row->second), kind});
     }
     j["events"] = std::move(events);
@@ -164,7 +167,8 @@ void settings_table(std::string& out, const settings_list& settings) {
         return;
     }
     out += "<table><tr><th>setting</th><th>value</th></tr>";
-    for (const auto& [name, value] : settings) out += "<tr><td>" + escape(name) + "</td><td>" + escape(value) + "</td></tr>";
+    for (const auto& [name, value] : settings)
+        out += "<tr><td>" + escape(name) + "</td><td>" + escape(value) + "</td></tr>";
     out += "</table>";
 }
 
@@ -173,11 +177,12 @@ std::string swatch(std::uint32_t colour) {
 }
 
 void functions_table(std::string& out, const trace_data& d) {
-    out += "<section><h2>Functions</h2><div class=\"scroll\"><table id=\"functions\"><tr><th>function</th><th>pool</th>"
-           "<th class=\"n\">tasks</th><th class=\"n\">run time, total</th><th class=\"n\">mean</th>"
-           "<th class=\"n\">p50</th><th class=\"n\">p99</th><th class=\"n\">failures</th><th class=\"n\">cancelled</th>"
-           "<th class=\"n\">retries</th><th class=\"n\" title=\"arguments sent to workers\">bytes out</th>"
-           "<th class=\"n\" title=\"results received from workers\">bytes in</th></tr>";
+    out +=
+        "<section><h2>Functions</h2><div class=\"scroll\"><table id=\"functions\"><tr><th>function</th><th>pool</th>"
+        "<th class=\"n\">tasks</th><th class=\"n\">run time, total</th><th class=\"n\">mean</th>"
+        "<th class=\"n\">p50</th><th class=\"n\">p99</th><th class=\"n\">failures</th><th class=\"n\">cancelled</th>"
+        "<th class=\"n\">retries</th><th class=\"n\" title=\"arguments sent to workers\">bytes out</th>"
+        "<th class=\"n\" title=\"results received from workers\">bytes in</th></tr>";
     bool approximate = false;
     for (const auto& f : d.functions) {
         const std::string about = f.approximate ? "≈ " : "";
@@ -192,11 +197,13 @@ void functions_table(std::string& out, const trace_data& d) {
                count(f.retries) + "</td><td class=\"n\">" + bytes(f.bytes_out) + "</td><td class=\"n\">" +
                bytes(f.bytes_in) + "</td></tr>";
     }
-    out += "</table></div><p class=\"hint\">Times are of the run phase on the worker. p50 and p99 are exact (nearest "
-           "rank over every task that ran)";
+    out +=
+        "</table></div><p class=\"hint\">Times are of the run phase on the worker. p50 and p99 are exact (nearest "
+        "rank over every task that ran)";
     if (approximate)
-        out += "; marked ≈ where the trace kept only totals of some tasks (past <code>max_tasks</code>): then they "
-               "come from power-of-two buckets, within a factor of √2";
+        out +=
+            "; marked ≈ where the trace kept only totals of some tasks (past <code>max_tasks</code>): then they "
+            "come from power-of-two buckets, within a factor of √2";
     out += ". Bytes out: arguments sent to workers; bytes in: results received.</p></section>";
 }
 
@@ -209,11 +216,12 @@ void failures_section(std::string& out, const trace_data& d) {
     out += "<p>" + count(d.failure_count) + (d.failure_count == 1 ? " task" : " tasks") +
            " failed, timed out or lost their worker";
     if (d.failures.size() < d.failure_count) out += "; the first " + count(d.failures.size()) + " are listed";
-    out += ".</p><div class=\"scroll\"><table><tr><th class=\"n\">ended at</th><th>function</th><th>pool</th>"
-           "<th class=\"n\">task</th><th>worker</th><th>outcome</th><th>message</th></tr>";
+    out +=
+        ".</p><div class=\"scroll\"><table><tr><th class=\"n\">ended at</th><th>function</th><th>pool</th>"
+        "<th class=\"n\">task</th><th>worker</th><th>outcome</th><th>message</th></tr>";
     for (const auto& f : d.failures) {
-        out += "<tr><td class=\"n\">" + duration(f.time_us) + "</td><td>" + escape(f.fn) + "</td><td>" + escape(f.pool) +
-               "</td><td class=\"n\">" + std::to_string(f.task) + "</td><td>" + escape(f.worker) +
+        out += "<tr><td class=\"n\">" + duration(f.time_us) + "</td><td>" + escape(f.fn) + "</td><td>" +
+               escape(f.pool) + "</td><td class=\"n\">" + std::to_string(f.task) + "</td><td>" + escape(f.worker) +
                "</td><td class=\"bad\">" + outcome_name(f.what) + "</td><td class=\"msg\">" + escape(f.error) +
                "</td></tr>";
     }
@@ -230,9 +238,10 @@ void events_section(std::string& out, const trace_data& d) {
     for (const auto& e : d.events) ++kinds[e.event];
     out += "<p>";
     for (const auto& [kind, n] : kinds) out += escape(kind) + ": " + count(n) + ". ";
-    out += "In the task stream: ▼ green a worker started or was replaced, red it died, grey it retired.</p>"
-           "<details><summary>every event</summary><div class=\"scroll\"><table><tr><th class=\"n\">time</th>"
-           "<th>pool</th><th class=\"n\">worker</th><th>event</th><th>detail</th></tr>";
+    out +=
+        "In the task stream: ▼ green a worker started or was replaced, red it died, grey it retired.</p>"
+        "<details><summary>every event</summary><div class=\"scroll\"><table><tr><th class=\"n\">time</th>"
+        "<th>pool</th><th class=\"n\">worker</th><th>event</th><th>detail</th></tr>";
     std::unordered_map<std::uint64_t, std::string> pools;
     for (const auto& p : d.pools) pools[p.id] = p.name;
     std::size_t shown = 0;
@@ -270,18 +279,20 @@ std::string render_report(const trace_data& d) {
     if (const auto slash = name.find_last_of('/'); slash != std::string::npos) name = name.substr(slash + 1);
     std::string out;
     out.reserve(1 << 20);
-    out += "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
-           "content=\"width=device-width, initial-scale=1\"><title>fronta report: " +
-           escape(name) + "</title><style>" + page_style + "</style></head><body>\n";
+    out +=
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+        "content=\"width=device-width, initial-scale=1\"><title>fronta report: " +
+        escape(name) + "</title><style>" + page_style + "</style></head><body>\n";
     out += "<header><h1>fronta report: " + escape(name) + "</h1><div class=\"sub\">" + escape(d.program) +
            (d.host.empty() ? "" : " · on " + escape(d.host)) + (d.pid ? " · pid " + std::to_string(d.pid) : "") +
            (d.t0_unix_us > 0 ? " · started " + wall_clock(d.t0_unix_us) : "") + " · " + escape(d.records.string()) +
            "</div></header><main>\n";
     if (!d.finished) {
-        out += "<div class=\"banner\" id=\"unfinished\"><b>This run did not finish.</b> The records end without their "
-               "closing <code>end</code> line: the program was killed, or is still running. Shown is what was "
-               "recorded up to " +
-               duration(d.t_end_us) + " after the trace started.";
+        out +=
+            "<div class=\"banner\" id=\"unfinished\"><b>This run did not finish.</b> The records end without their "
+            "closing <code>end</code> line: the program was killed, or is still running. Shown is what was "
+            "recorded up to " +
+            duration(d.t_end_us) + " after the trace started.";
         if (d.torn_last_line) out += " Its last line was cut short and is left out.";
         out += "</div>";
     } else if (d.end_tasks != d.tasks) {
@@ -296,7 +307,8 @@ std::string render_report(const trace_data& d) {
     for (const auto& f : d.functions) retries += f.retries, cancelled += f.cancelled;
     out += "<div class=\"cards\">";
     card(out, count(d.tasks), "tasks");
-    card(out, count(d.workers.size()), "workers in " + std::to_string(d.pools.size()) + " pool" + (d.pools.size() == 1 ? "" : "s"));
+    card(out, count(d.workers.size()),
+         "workers in " + std::to_string(d.pools.size()) + " pool" + (d.pools.size() == 1 ? "" : "s"));
     card(out, duration(d.t_end_us - d.t_begin_us), "from first submit to last reply");
     card(out, printed("%.0f%%", utilisation * 100), "mean utilisation");
     card(out, count(d.failure_count), "failures", d.failure_count > 0);
@@ -304,19 +316,22 @@ std::string render_report(const trace_data& d) {
     card(out, count(cancelled), "cancelled");
     out += "</div>\n";
 
-    out += "<section><h2>Task stream <button id=\"zoom-reset\" style=\"visibility:hidden\">reset zoom</button></h2>"
-           "<div class=\"legend\">";
+    out +=
+        "<section><h2>Task stream <button id=\"zoom-reset\" style=\"visibility:hidden\">reset zoom</button></h2>"
+        "<div class=\"legend\">";
     for (std::uint32_t i = 0; i < d.function_names.size(); ++i)
         out += "<span class=\"item\">" + swatch(i) + escape(d.function_names[i]) + "</span>";
-    out += "</div><div class=\"legend\"><span>One row per worker; each mark is a task's run.</span>"
-           "<span>Lighter ends: transfer before and reply after the run (remote pools).</span>"
-           "<span><span class=\"sw\" style=\"background:#d62728\"></span> red top: failed, timed out or worker died"
-           "</span><span>Drag across to zoom, double-click to reset; hover for details.</span></div>"
-           "<div class=\"chart\" id=\"stream\"><canvas id=\"stream-canvas\"></canvas></div>"
-           "<div class=\"caption\" id=\"stream-caption\"></div></section>\n";
-    out += "<section><h2>Utilisation and queue depth</h2><div class=\"chart\" id=\"load\"><canvas id=\"load-canvas\">"
-           "</canvas></div><div class=\"caption\">Computed from the task records: running = tasks between start and "
-           "end, queued = tasks between submit and start; each step is the mean over its time bin.</div></section>\n";
+    out +=
+        "</div><div class=\"legend\"><span>One row per worker; each mark is a task's run.</span>"
+        "<span>Lighter ends: transfer before and reply after the run (remote pools).</span>"
+        "<span><span class=\"sw\" style=\"background:#d62728\"></span> red top: failed, timed out or worker died"
+        "</span><span>Drag across to zoom, double-click to reset; hover for details.</span></div>"
+        "<div class=\"chart\" id=\"stream\"><canvas id=\"stream-canvas\"></canvas></div>"
+        "<div class=\"caption\" id=\"stream-caption\"></div></section>\n";
+    out +=
+        "<section><h2>Utilisation and queue depth</h2><div class=\"chart\" id=\"load\"><canvas id=\"load-canvas\">"
+        "</canvas></div><div class=\"caption\">Computed from the task records: running = tasks between start and "
+        "end, queued = tasks between submit and start; each step is the mean over its time bin.</div></section>\n";
     functions_table(out, d);
     failures_section(out, d);
     events_section(out, d);
