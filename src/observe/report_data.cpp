@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -157,6 +158,98 @@ struct binner {
     }
 };
 
+// The fields of a task line. Task lines are nearly all of a big trace, so they are read by a SAX
+// handler straight into this (twice as fast as a DOM); a line it does not take as it is (a field
+// of an unexpected type, unknown nesting, malformed JSON) goes the DOM way, which says what is wrong.
+struct task_fields {
+    std::optional<double> task, pool, worker, retries, bytes_out, bytes_in, submit, start, end;
+    std::optional<double> transfer, reply, deserialize;
+    std::optional<std::string> fn, outcome, error;
+};
+
+class task_line_reader : public nlohmann::json_sax<json> {
+public:
+    // True when `line` is a well-typed task record; then `fields` holds it.
+    bool read(const std::string& line, task_fields& fields) {
+        fields = {};
+        fields_ = &fields;
+        depth_ = 0;
+        is_task_ = false;
+        ok_ = true;
+        return json::sax_parse(line, this) && ok_ && is_task_;
+    }
+
+    bool null() override { return ok_ = depth_ >= 1; }  // null is "absent", as on the DOM path
+    bool boolean(bool) override { return ok_ = false; }
+    bool number_integer(number_integer_t v) override { return number(static_cast<double>(v)); }
+    bool number_unsigned(number_unsigned_t v) override { return number(static_cast<double>(v)); }
+    bool number_float(number_float_t v, const string_t&) override { return number(v); }
+    bool string(string_t& v) override {
+        if (depth_ != 1) return ok_ = false;
+        if (key_ == "type")
+            is_task_ = v == "task";
+        else if (key_ == "fn")
+            fields_->fn = std::move(v);
+        else if (key_ == "outcome")
+            fields_->outcome = std::move(v);
+        else if (key_ == "error")
+            fields_->error = std::move(v);
+        else if (number_slot())
+            return ok_ = false;
+        return true;
+    }
+    bool binary(binary_t&) override { return ok_ = false; }
+    bool start_object(std::size_t) override {
+        ++depth_;
+        if (depth_ == 2 && key_ != "phases") return ok_ = false;
+        return depth_ <= 2 || (ok_ = false);
+    }
+    bool key(string_t& k) override {
+        key_ = std::move(k);
+        return true;
+    }
+    bool end_object() override {
+        --depth_;
+        return true;
+    }
+    bool start_array(std::size_t) override { return ok_ = false; }
+    bool end_array() override { return ok_ = false; }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        return ok_ = false;
+    }
+
+private:
+    std::optional<double>* number_slot() {
+        task_fields& f = *fields_;
+        if (depth_ == 2) {
+            if (key_ == "transfer") return &f.transfer;
+            if (key_ == "reply") return &f.reply;
+            if (key_ == "deserialize") return &f.deserialize;
+            return nullptr;
+        }
+        if (key_ == "task") return &f.task;
+        if (key_ == "pool") return &f.pool;
+        if (key_ == "worker") return &f.worker;
+        if (key_ == "retries") return &f.retries;
+        if (key_ == "bytes_out") return &f.bytes_out;
+        if (key_ == "bytes_in") return &f.bytes_in;
+        if (key_ == "submit") return &f.submit;
+        if (key_ == "start") return &f.start;
+        if (key_ == "end") return &f.end;
+        return nullptr;
+    }
+    bool number(double v) {
+        if (depth_ == 1 && (key_ == "type" || key_ == "fn" || key_ == "outcome" || key_ == "error")) return ok_ = false;
+        if (std::optional<double>* slot = number_slot()) *slot = v;
+        return true;
+    }
+
+    task_fields* fields_ = nullptr;
+    std::string key_;
+    int depth_ = 0;
+    bool is_task_ = false, ok_ = true;
+};
+
 class reader {
 public:
     reader(const std::filesystem::path& file, const report_options& options) : options_(options) {
@@ -246,31 +339,54 @@ private:
     }
 
     void task(const json& j, const line_place& at) {
-        const auto pool = static_cast<std::uint64_t>(number_or(j, "pool", 0, at));
-        const json* fn = find(j, "fn");
-        if (!fn || !fn->is_string()) at.fail("a task record without \"fn\" (the function's name)");
-        task_record t{};
-        t.group = group_of(fn->get_ref<const std::string&>(), pool);
-        t.submit = number(j, "submit", at);
-        t.start = number(j, "start", at);
-        t.end = number(j, "end", at);
-        if (t.end < t.start) at.fail("a task that ends before it starts");
-        t.task = static_cast<std::uint64_t>(number_or(j, "task", 0, at));
-        const json* o = find(j, "outcome");
-        t.what = o && o->is_string() ? outcome_of(o->get<std::string>(), at) : outcome::ok;
-        double done = t.end;
+        task_fields f;
+        const auto optional_number = [&](const json& o, const char* key) -> std::optional<double> {
+            if (!find(o, key)) return std::nullopt;
+            return number(o, key, at);
+        };
+        f.task = optional_number(j, "task");
+        f.pool = optional_number(j, "pool");
+        f.worker = optional_number(j, "worker");
+        f.retries = optional_number(j, "retries");
+        f.bytes_out = optional_number(j, "bytes_out");
+        f.bytes_in = optional_number(j, "bytes_in");
+        if (const json* fn = find(j, "fn"); fn && fn->is_string()) f.fn = fn->get<std::string>();
+        if (!f.fn) at.fail("a task record without \"fn\" (the function's name)");
+        f.submit = number(j, "submit", at);
+        f.start = number(j, "start", at);
+        f.end = number(j, "end", at);
+        if (const json* o = find(j, "outcome"); o && o->is_string()) f.outcome = o->get<std::string>();
+        if (find(j, "error")) f.error = text_or(j, "error");
         if (const json* p = find(j, "phases"); p && p->is_object()) {
-            t.transfer = static_cast<float>(number_or(*p, "transfer", 0, at));
-            t.reply = static_cast<float>(number_or(*p, "reply", 0, at));
-            done = t.end + t.reply + number_or(*p, "deserialize", 0, at);
+            f.transfer = optional_number(*p, "transfer");
+            f.reply = optional_number(*p, "reply");
+            f.deserialize = optional_number(*p, "deserialize");
         }
-        const auto worker = static_cast<std::uint64_t>(number_or(j, "worker", 0, at));
+        task(f, at);
+    }
+
+public:
+    void task(const task_fields& in, const line_place& at) {
+        task_record t{};
+        t.group = group_of(*in.fn, static_cast<std::uint64_t>(in.pool.value_or(0)));
+        for (const auto& [name, time] : {std::pair("submit", &in.submit), {"start", &in.start}, {"end", &in.end}})
+            if (!*time) at.fail(std::string("a \"task\" record without \"") + name + "\"");
+        t.submit = *in.submit;
+        t.start = *in.start;
+        t.end = *in.end;
+        if (t.end < t.start) at.fail("a task that ends before it starts");
+        t.task = static_cast<std::uint64_t>(in.task.value_or(0));
+        t.what = in.outcome ? outcome_of(*in.outcome, at) : outcome::ok;
+        t.transfer = static_cast<float>(in.transfer.value_or(0));
+        t.reply = static_cast<float>(in.reply.value_or(0));
+        const double done = t.end + in.reply.value_or(0) + in.deserialize.value_or(0);
+        const auto worker = static_cast<std::uint64_t>(in.worker.value_or(0));
         t.row = worker != 0 && t.what != outcome::cancelled ? row_of(worker) : no_row;
         function_stats& f = data_.functions[t.group];
         ++f.count;
-        f.retries += static_cast<std::size_t>(number_or(j, "retries", 0, at));
-        f.bytes_out += static_cast<std::uint64_t>(number_or(j, "bytes_out", 0, at));
-        f.bytes_in += static_cast<std::uint64_t>(number_or(j, "bytes_in", 0, at));
+        f.retries += static_cast<std::size_t>(in.retries.value_or(0));
+        f.bytes_out += static_cast<std::uint64_t>(in.bytes_out.value_or(0));
+        f.bytes_in += static_cast<std::uint64_t>(in.bytes_in.value_or(0));
         if (t.what == outcome::cancelled) {
             ++f.cancelled;
         } else {
@@ -288,7 +404,7 @@ private:
                 e.worker = t.row != no_row ? data_.workers[t.row].label : "";
                 e.what = t.what;
                 e.time_us = t.end;
-                e.error = text_or(j, "error");
+                e.error = in.error.value_or("");
                 data_.failures.push_back(std::move(e));
             }
         }
@@ -297,6 +413,7 @@ private:
         tasks_.push_back(t);
     }
 
+private:
     void summary(const json& j, const line_place& at) {
         const json* fn = find(j, "fn");
         if (!fn || !fn->is_string()) at.fail("a summary record without \"fn\"");
@@ -505,11 +622,17 @@ trace_data read_trace(const std::filesystem::path& records, const report_options
     std::string text;
     std::size_t number = 0;
     bool header_seen = false;
+    task_line_reader fast;
+    task_fields fields;
     while (std::getline(in, text)) {
         ++number;
         if (blank(text)) continue;
         const bool last = in.peek() == std::char_traits<char>::eof();
         const line_place at{records, number};
+        if (header_seen && text.compare(0, 15, R"({"type":"task",)") == 0 && fast.read(text, fields)) {
+            r.task(fields, at);
+            continue;
+        }
         json j = json::parse(text, nullptr, false);
         if (j.is_discarded()) {
             if (!header_seen)
