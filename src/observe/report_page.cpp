@@ -53,6 +53,7 @@ const BAD = '#d62728';
 function colour(i) { return i < PALETTE.length ? PALETTE[i] : 'hsl(' + ((i * 137.508) % 360).toFixed(0) + ',55%,50%)'; }
 function fmtTime(us) {
   const a = Math.abs(us);
+  if (a === 0) return '0';
   if (a >= 3600e6) return (us / 3600e6).toFixed(2) + ' h';
   if (a >= 60e6) return (us / 60e6).toFixed(2) + ' min';
   if (a >= 1e6) return +(us / 1e6).toPrecision(4) + ' s';
@@ -178,7 +179,7 @@ function drawStream() {
   streamBox.dataset.marks = marks;
   streamBox.dataset.tasks = tasks;
   streamBox.dataset.mode = D.marks ? 'tasks' : 'bins';
-  document.getElementById('stream-caption').textContent = D.marks
+  document.getElementById('stream-caption').textContent = rowsN === 0 ? 'No worker ran a task.' : D.marks
     ? rowsN + ' worker rows, ' + marks.toLocaleString('en') + ' task marks drawn'
     : rowsN + ' worker rows, ' + marks.toLocaleString('en') + ' time bins drawn for ' + tasks.toLocaleString('en') +
       ' tasks (too many to draw one by one: each bin is coloured by the function that ran longest in it, ' +
@@ -191,7 +192,7 @@ function streamTip(ev) {
   if (r < 0 || r >= rowsN || !streamX) return showTip(ev, null);
   const row = D.rows[r];
   const who = row.label + (row.pool ? ' — ' + row.pool : '') + (row.where ? '\n' + row.where : '');
-  if (x < LABEL_W) return showTip(ev, who + '\n' + row.tasks.toLocaleString('en') + ' tasks');
+  if (x < LABEL_W) return showTip(ev, who);
   const plotW = streamCanvas.clientWidth - LABEL_W - RIGHT;
   const t = view.t0 + (x - LABEL_W) / plotW * (view.t1 - view.t0), tol = 3 / plotW * (view.t1 - view.t0);
   if (D.marks) {

@@ -349,7 +349,9 @@ TEST(report_page, a_million_tasks_make_a_page_of_a_few_megabytes_in_reasonable_t
     std::printf("%ld tasks (%.0f MB of records): report of %.0f kB in %.1f s\n", n,
                 static_cast<double>(fs::file_size(dir / "big.jsonl")) / 1e6, static_cast<double>(size) / 1e3, seconds);
     EXPECT_LT(size, 3u << 20);
+#ifdef NDEBUG  // optimised builds only: unoptimised nlohmann-json under a sanitizer is ~20x slower
     EXPECT_LT(seconds, 120) << "reading a million task lines should take seconds, not minutes";
+#endif
     const std::string page = read_file(dir / "big.html");
     std::size_t counted = 0;
     const std::regex count_attribute("<tr data-fn=\"[^\"]*\" data-pool=\"[^\"]*\" data-count=\"([0-9]+)\"");
