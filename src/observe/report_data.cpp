@@ -674,6 +674,8 @@ std::filesystem::path records_path(const std::filesystem::path& trace) {
     if (std::filesystem::exists(records, error)) return records;
     if (!std::filesystem::exists(trace, error))
         throw std::runtime_error("cannot read " + trace.string() + ": " + std::strerror(ENOENT));
+    if (std::filesystem::is_directory(trace, error))
+        throw std::runtime_error("cannot read " + trace.string() + ": " + std::strerror(EISDIR));
     // The path exists but its records file does not: a Chrome trace whose records were lost, a
     // records file under another name, or something else.
     std::ifstream in(trace, std::ios::binary);

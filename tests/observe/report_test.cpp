@@ -261,6 +261,7 @@ TEST(report_input, a_missing_file_is_named) {
                  {(dir / "nothing.json").string(), "No such file"});
     expect_error([&] { fronta::write_trace_report(dir / "nothing.jsonl", dir / "r.html"); },
                  {(dir / "nothing.jsonl").string(), "cannot read"});
+    expect_error([&] { fronta::write_trace_report(dir.path, dir / "r.html"); }, {dir.path.string(), "Is a directory"});
 }
 
 TEST(report_input, a_foreign_json_file_is_not_a_fronta_trace) {
@@ -312,7 +313,11 @@ TEST(report_input, an_unwritable_report_path_is_named) {
     write_file(dir / "run.jsonl", small_run());
     const auto target = dir / "no such dir" / "run.html";
     expect_error([&] { fronta::write_trace_report(dir / "run.jsonl", target); },
-                 {"cannot write the report", target.string()});
+                 {"cannot write the report", target.string(), "No such file"});
+    expect_error([&] { fronta::write_trace_report(dir / "run.jsonl", dir.path); },
+                 {"cannot write the report", dir.path.string(), "Is a directory"});
+    // Checked before the records are read: a bad trace and a bad output report the output.
+    expect_error([&] { fronta::write_trace_report(dir / "missing.jsonl", target); }, {"cannot write the report"});
 }
 
 TEST(report_page, is_self_contained) {
