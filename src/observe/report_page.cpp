@@ -36,6 +36,8 @@ td.n, th.n { text-align:right; font-variant-numeric:tabular-nums; white-space:no
 td.bad { color:var(--bad); font-weight:600; }
 td.msg { font-family:ui-monospace,"DejaVu Sans Mono",monospace; font-size:12px; white-space:pre-wrap; word-break:break-word; }
 .scroll { max-height:420px; overflow:auto; }
+.scroll td, .scroll th { white-space:nowrap; }
+.scroll td.msg { white-space:pre-wrap; min-width:280px; }
 #tip { position:fixed; pointer-events:none; background:rgba(29,35,48,.95); color:#fff; font-size:12px;
        padding:6px 9px; border-radius:4px; display:none; z-index:10; max-width:420px; white-space:pre-wrap; }
 button { font:inherit; font-size:12px; padding:2px 10px; border:1px solid var(--line); border-radius:4px; background:#fff; cursor:pointer; }
