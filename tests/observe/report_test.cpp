@@ -167,8 +167,8 @@ TEST(report_data, summary_lines_merge_into_their_function_and_make_percentiles_a
     for (int i = 0; i < 10; ++i)
         l.push_back(
             task_line({.id = i, .fn = "a", .worker = 1, .submit = 0, .start = i * 100.0, .end = i * 100.0 + 100}));
-    // 990 more tasks of `a` kept as totals: all in bucket 6 ([64, 128) µs).
-    std::string hist = "[0,0,0,0,0,0,990]";
+    // 990 more tasks of `a` kept as totals: all in bucket 7 ([2^6, 2^7) = [64, 128) µs).
+    std::string hist = "[0,0,0,0,0,0,0,990]";
     l.push_back(R"({"type":"summary","fn":"a","pool":1,"count":990,"total_run":99000,"failures":3,"retries":4,)"
                 R"("bytes_out":10,"bytes_in":20,"run_hist":)" +
                 hist + "}");
