@@ -138,19 +138,19 @@ struct binner {
     double t0, w;
     std::size_t n;
     double position(double t) const { return std::clamp((t - t0) / w, 0.0, static_cast<double>(n)); }
-    void add(std::vector<double>& part, std::vector<double>& full, double a, double b) const {
+    void add(std::vector<double>& part, std::vector<double>& full, double a, double b, double weight = 1) const {
         const double fa = position(a), fb = position(b);
         if (fb <= fa) return;
         const auto ia = std::min(static_cast<std::size_t>(fa), n - 1),
                    ib = std::min(static_cast<std::size_t>(fb), n - 1);
         if (ia == ib) {
-            part[ia] += fb - fa;
+            part[ia] += (fb - fa) * weight;
             return;
         }
-        part[ia] += static_cast<double>(ia + 1) - fa;
-        part[ib] += fb - static_cast<double>(ib);
-        full[ia + 1] += 1;
-        full[ib] -= 1;
+        part[ia] += (static_cast<double>(ia + 1) - fa) * weight;
+        part[ib] += (fb - static_cast<double>(ib)) * weight;
+        full[ia + 1] += weight;
+        full[ib] -= weight;
     }
     static std::vector<double> total(std::vector<double> part, const std::vector<double>& full) {
         double level = 0;
@@ -243,6 +243,7 @@ private:
             f.colour = colour->second;
             data_.functions.push_back(std::move(f));
             runs_.emplace_back();
+            group_pool_.push_back(pool);
         }
         return it->second;
     }
@@ -370,6 +371,7 @@ private:
     trace_data data_;
     std::vector<task_record> tasks_;
     std::vector<run_times> runs_;
+    std::vector<std::uint64_t> group_pool_;  // the pool of each function_stats
     std::unordered_map<std::uint64_t, std::uint32_t> rows_;
     std::map<std::pair<std::uint64_t, std::string>, std::uint32_t> groups_;
     std::unordered_map<std::string, std::uint32_t> colours_;
@@ -413,8 +415,23 @@ void reader::timeline() {
     }
     data_.running = binner::total(std::move(run_part), run_full);
     data_.queued = binner::total(std::move(queue_part), queue_full);
-    for (const auto& p : data_.pools) data_.capacity += p.workers;
-    if (data_.capacity <= 0) data_.capacity = static_cast<std::int64_t>(data_.workers.size());
+    // Workers available: each pool's, from its first submit to its last task's end (pools used
+    // one after the other do not add up).
+    std::map<std::uint64_t, std::int64_t> workers;  // per pool: its line's count, else its rows
+    for (const auto& w : data_.workers) ++workers[w.pool];
+    for (const auto& p : data_.pools)
+        if (p.workers > 0) workers[p.id] = p.workers;
+    std::map<std::uint64_t, std::pair<double, double>> span;
+    for (const auto& t : tasks_) {
+        const auto [it, added] = span.try_emplace(group_pool_[t.group], t.submit, t.end + t.reply);
+        it->second.first = std::min(it->second.first, t.submit);
+        it->second.second = std::max(it->second.second, static_cast<double>(t.end + t.reply));
+    }
+    std::vector<double> cap_part(n), cap_full(n + 1);
+    for (const auto& [pool, s] : span)
+        bins.add(cap_part, cap_full, s.first, s.second, static_cast<double>(workers[pool]));
+    data_.capacity = binner::total(std::move(cap_part), cap_full);
+    for (const auto& [pool, count] : workers) data_.workers_total += count;
 }
 
 void reader::stream() {

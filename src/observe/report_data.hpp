@@ -95,9 +95,11 @@ struct trace_data {
     std::vector<failure> failures;  // the first max_failures, in time order
     std::vector<pool_event> events;
     double t_begin_us = 0, t_end_us = 0;  // the span the charts show
-    std::int64_t capacity = 0;            // workers of every pool (utilisation = running / this)
-    // Utilisation and queue depth: time-weighted mean per bin over [t_begin, t_end).
-    std::vector<double> running, queued;
+    std::int64_t workers_total = 0;       // workers of every pool
+    // Per bin over [t_begin, t_end), time-weighted means: tasks running, tasks queued, and workers
+    // available (of the pools in use then: from a pool's first submit to its last task's end).
+    // Utilisation = running / capacity.
+    std::vector<double> running, queued, capacity;
     std::vector<mark> marks;  // empty when aggregated
     bool aggregated = false;
     std::uint32_t cell_bins = 0;

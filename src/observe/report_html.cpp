@@ -93,7 +93,7 @@ std::string chart_data(const trace_data& d) {
     json j;
     j["t0"] = ns(d.t_begin_us);
     j["t1"] = ns(d.t_end_us);
-    j["capacity"] = d.capacity;
+    j["workers"] = d.workers_total;
     j["fns"] = d.function_names;
     j["outcomes"] = {"ok", "failed", "cancelled", "timeout", "worker died"};
     json rows = json::array();
@@ -148,8 +148,11 @@ std::string chart_data(const trace_data& d) {
     json running = json::array(), queued = json::array();
     for (double v : d.running) running.push_back(std::round(v * 1000) / 1000);
     for (double v : d.queued) queued.push_back(std::round(v * 1000) / 1000);
+    json capacity = json::array();
+    for (double v : d.capacity) capacity.push_back(std::round(v * 1000) / 1000);
     j["running"] = std::move(running);
     j["queued"] = std::move(queued);
+    j["capacity"] = std::move(capacity);
     std::string text = j.dump(-1, ' ', false, json::error_handler_t::replace);
     // Inside <script>, "</" could end the element early.
     for (std::size_t at = 0; (at = text.find("</", at)) != std::string::npos; at += 3) text.replace(at, 2, "<\\/");
@@ -299,10 +302,10 @@ std::string render_report(const trace_data& d) {
         out += "<div class=\"banner\">The end line counts " + count(d.end_tasks) + " tasks; the records hold " +
                count(d.tasks) + ".</div>";
     }
-    double running = 0;
+    double running = 0, capacity = 0;
     for (double r : d.running) running += r;
-    const double utilisation =
-        d.running.empty() || d.capacity <= 0 ? 0 : running / static_cast<double>(d.running.size()) / d.capacity;
+    for (double c : d.capacity) capacity += c;
+    const double utilisation = capacity > 0 ? running / capacity : 0;
     std::size_t retries = 0, cancelled = 0;
     for (const auto& f : d.functions) retries += f.retries, cancelled += f.cancelled;
     out += "<div class=\"cards\">";
@@ -310,7 +313,7 @@ std::string render_report(const trace_data& d) {
     card(out, count(d.workers.size()),
          "workers in " + std::to_string(d.pools.size()) + " pool" + (d.pools.size() == 1 ? "" : "s"));
     card(out, duration(d.t_end_us - d.t_begin_us), "from first submit to last reply");
-    card(out, printed("%.0f%%", utilisation * 100), "mean utilisation");
+    card(out, printed("%.0f%%", utilisation * 100), "utilisation (busy / available worker time)");
     card(out, count(d.failure_count), "failures", d.failure_count > 0);
     card(out, count(retries), "retries");
     card(out, count(cancelled), "cancelled");
@@ -331,7 +334,9 @@ std::string render_report(const trace_data& d) {
     out +=
         "<section><h2>Utilisation and queue depth</h2><div class=\"chart\" id=\"load\"><canvas id=\"load-canvas\">"
         "</canvas></div><div class=\"caption\">Computed from the task records: running = tasks between start and "
-        "end, queued = tasks between submit and start; each step is the mean over its time bin.</div></section>\n";
+        "end, queued = tasks between submit and start; utilisation = running / the workers of the pools in use "
+        "(from a pool's first submit to its last task's end). Each step is the mean over its time bin.</div>"
+        "</section>\n";
     functions_table(out, d);
     failures_section(out, d);
     events_section(out, d);

@@ -228,6 +228,8 @@ const loadBox = document.getElementById('load');
 const loadCanvas = document.getElementById('load-canvas');
 const LOAD_H = 190;
 let loadX = null;
+// Busy share of the workers available in bin i (0 where no pool was in use).
+function util(i) { return D.capacity[i] > 1e-9 ? D.running[i] / D.capacity[i] : 0; }
 function drawLoad() {
   const w = Math.max(500, loadBox.clientWidth), h = LOAD_H;
   const ctx = canvasFor(loadCanvas, w, h);
@@ -236,18 +238,18 @@ function drawLoad() {
   loadX = X;
   ctx.fillStyle = '#fff'; ctx.fillRect(0, 0, w, h);
   axis(ctx, X, top, LABEL_W, LABEL_W + plotW, ph, true);
-  const n = D.running.length, bw = (D.t1 - D.t0) / n, cap = Math.max(1, D.capacity);
+  const n = D.running.length, bw = (D.t1 - D.t0) / n;
   let maxU = 1, maxQ = 1;
-  for (let i = 0; i < n; ++i) { maxU = Math.max(maxU, D.running[i] / cap); maxQ = Math.max(maxQ, D.queued[i]); }
+  for (let i = 0; i < n; ++i) { maxU = Math.max(maxU, util(i)); maxQ = Math.max(maxQ, D.queued[i]); }
   const qTop = niceStep(maxQ, 1) * Math.ceil(maxQ / niceStep(maxQ, 1));
   const yU = u => top + ph - u / maxU * ph, yQ = q => top + ph - q / qTop * ph;
   ctx.save(); ctx.beginPath(); ctx.rect(LABEL_W, top, plotW, ph); ctx.clip();
   ctx.fillStyle = 'rgba(78,121,167,.35)'; ctx.strokeStyle = '#4e79a7'; ctx.lineWidth = 1.5;
   ctx.beginPath(); ctx.moveTo(X(D.t0), yU(0));
-  for (let i = 0; i < n; ++i) { const u = D.running[i] / cap; ctx.lineTo(X(D.t0 + i * bw), yU(u)); ctx.lineTo(X(D.t0 + (i + 1) * bw), yU(u)); }
+  for (let i = 0; i < n; ++i) { const u = util(i); ctx.lineTo(X(D.t0 + i * bw), yU(u)); ctx.lineTo(X(D.t0 + (i + 1) * bw), yU(u)); }
   ctx.lineTo(X(D.t1), yU(0)); ctx.closePath(); ctx.fill();
   ctx.beginPath();
-  for (let i = 0; i < n; ++i) { const u = D.running[i] / cap; ctx.lineTo(X(D.t0 + i * bw), yU(u)); ctx.lineTo(X(D.t0 + (i + 1) * bw), yU(u)); }
+  for (let i = 0; i < n; ++i) { const u = util(i); ctx.lineTo(X(D.t0 + i * bw), yU(u)); ctx.lineTo(X(D.t0 + (i + 1) * bw), yU(u)); }
   ctx.stroke();
   ctx.strokeStyle = '#f28e2b'; ctx.lineWidth = 1.5; ctx.beginPath();
   for (let i = 0; i < n; ++i) { ctx.lineTo(X(D.t0 + i * bw), yQ(D.queued[i])); ctx.lineTo(X(D.t0 + (i + 1) * bw), yQ(D.queued[i])); }
@@ -259,7 +261,7 @@ function drawLoad() {
   ctx.textAlign = 'left'; ctx.fillStyle = '#c46a12';
   for (let k = 0; k <= 4; ++k) { const q = qTop * k / 4; ctx.fillText(+q.toPrecision(3), LABEL_W + plotW + 6, yQ(q)); }
   ctx.fillStyle = '#4e79a7'; ctx.textAlign = 'left';
-  ctx.fillText('utilisation (running / ' + D.capacity + ' workers)', 6, top + 8);
+  ctx.fillText('utilisation (running / workers)', 6, top + 8);
   ctx.fillStyle = '#c46a12'; ctx.fillText('queue depth (right axis)', 6, top + 24);
   ctx.strokeStyle = '#c9ced8'; ctx.lineWidth = 1; ctx.strokeRect(LABEL_W + 0.5, top + 0.5, plotW, ph);
   loadBox.dataset.bins = n;
@@ -270,8 +272,8 @@ function loadTip(ev) {
   if (x < LABEL_W || x > LABEL_W + plotW) return showTip(ev, null);
   const t = view.t0 + (x - LABEL_W) / plotW * (view.t1 - view.t0);
   const n = D.running.length, i = Math.min(n - 1, Math.max(0, Math.floor((t - D.t0) / (D.t1 - D.t0) * n)));
-  showTip(ev, 'at ' + fmtTime(t) + '\nrunning ' + D.running[i].toFixed(2) + ' of ' + D.capacity + ' workers (' +
-    Math.round(D.running[i] / Math.max(1, D.capacity) * 100) + '%)\nqueued ' + D.queued[i].toFixed(2) +
+  showTip(ev, 'at ' + fmtTime(t) + '\nrunning ' + D.running[i].toFixed(2) + ' of ' + D.capacity[i].toFixed(2) +
+    ' workers (' + Math.round(util(i) * 100) + '%)\nqueued ' + D.queued[i].toFixed(2) +
     '\n(means over ' + fmtTime((D.t1 - D.t0) / n) + ')');
 }
 

@@ -153,11 +153,34 @@ TEST(report_data, utilisation_and_queue_depth_come_from_the_task_times) {
     fronta::report_options options;
     options.time_bins = 10;
     const auto d = read_trace(dir / "run.jsonl", options);
-    EXPECT_EQ(d.capacity, 2);
+    EXPECT_EQ(d.workers_total, 2);
     ASSERT_EQ(d.running.size(), 10u);
     for (int i = 0; i < 10; ++i) {
         EXPECT_NEAR(d.running[i], i < 5 ? 1 : 2, 1e-9) << "bin " << i;
         EXPECT_NEAR(d.queued[i], i < 5 ? 1 : 0, 1e-9) << "bin " << i;
+        EXPECT_NEAR(d.capacity[i], 2, 1e-9) << "bin " << i;
+    }
+}
+
+TEST(report_data, pools_used_one_after_the_other_do_not_add_up_their_workers) {
+    scratch_dir dir;
+    // A pool of 2 threads busy from 0 to 100, then a pool of 4 processes from 100 to 200.
+    std::vector<std::string> l = {header_line(), pool_line(1, "thread_pool", 2), pool_line(2, "process_pool", 4)};
+    for (int w = 1; w <= 2; ++w) l.push_back(worker_line(w, 1, "t" + std::to_string(w)));
+    for (int w = 3; w <= 6; ++w) l.push_back(worker_line(w, 2, "p" + std::to_string(w)));
+    for (int w = 1; w <= 2; ++w) l.push_back(task_line({.id = w, .fn = "a", .worker = w, .end = 100}));
+    for (int w = 3; w <= 6; ++w)
+        l.push_back(task_line({.id = w, .fn = "b", .pool = 2, .worker = w, .submit = 100, .start = 100, .end = 200}));
+    l.push_back(end_line(200, 6));
+    write_file(dir / "run.jsonl", lines(l));
+    fronta::report_options options;
+    options.time_bins = 4;
+    const auto d = read_trace(dir / "run.jsonl", options);
+    EXPECT_EQ(d.workers_total, 6);
+    ASSERT_EQ(d.capacity.size(), 4u);
+    for (int i = 0; i < 4; ++i) {
+        EXPECT_NEAR(d.capacity[i], i < 2 ? 2 : 4, 1e-9) << "bin " << i;
+        EXPECT_NEAR(d.running[i] / d.capacity[i], 1, 1e-9) << "every worker in use is busy, bin " << i;
     }
 }
 
