@@ -1,7 +1,8 @@
 # The two commands of the README: `make demo` and `make test`. Each installs the missing Debian
 # packages it needs (scripts/install-deps.sh, by group), configures, builds and runs:
 #   demo, all:          build         (g++, cmake, GoogleTest, cereal)
-#   test, test-*san:    build + mpi   (+ Open MPI, and MPICH, Slurm, munge for the MPI tests)
+#   test, test-*san:    build + mpi + browser   (+ Open MPI, and MPICH, Slurm, munge for the MPI
+#                       tests; headless Chromium for the report's browser test)
 #   bench:              build + bench;  bench-mpi: build + mpi + bench + bench-mpi;  fuzz: fuzz
 #   bench-data:         build + bench + bench-data (pandas, Dask)
 JOBS ?= $(shell nproc)
@@ -18,7 +19,7 @@ all:
 	@cmake --build build -j $(JOBS)
 
 deps:
-	@scripts/install-deps.sh build mpi
+	@scripts/install-deps.sh build mpi browser
 
 # The walk-through runs on threads; then the flagship, billion_rows (examples/13_billion_rows.cpp),
 # on threads, on processes and, when this build has MPI (`make deps` installs Open MPI), on MPI
@@ -100,7 +101,7 @@ fuzz:
 	  build-fuzz/corpus 2>&1 | tail -15
 
 # The code's style (.clang-format): `make format` applies it, `make check-format` fails on a diff.
-FORMATTED = $(shell git ls-files 'src/*.[ch]pp' 'include/*.hpp' 'tests/*.[ch]pp' 'examples/*.cpp' 'bench/*.[ch]pp' | grep -v compile_fail/)
+FORMATTED = $(shell git ls-files 'src/*.[ch]pp' 'include/*.hpp' 'tools/*.cpp' 'tests/*.[ch]pp' 'examples/*.cpp' 'bench/*.[ch]pp' | grep -v compile_fail/)
 format:
 	@scripts/install-deps.sh format
 	@clang-format-16 -i $(FORMATTED)

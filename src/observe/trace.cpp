@@ -37,10 +37,7 @@
 #include "fronta/detail/trace_hooks.hpp"
 #include "fronta/errors.hpp"
 #include "fronta/remote/registry.hpp"
-#if __has_include("fronta/report.hpp")
 #include "fronta/report.hpp"
-#define FRONTA_HAVE_REPORT 1
-#endif
 
 namespace fronta::detail {
 std::atomic<bool> tracing_active{false};
@@ -1283,12 +1280,7 @@ void tracing::flush() {
 
 void tracing::write_report(const std::filesystem::path& html) {
     close();
-#ifdef FRONTA_HAVE_REPORT
     write_trace_report(path_, html);
-#else
-    (void)html;
-    throw std::logic_error("fronta::tracing::write_report: the report is not built yet");
-#endif
 }
 
 const std::filesystem::path& tracing::path() const noexcept { return path_; }
