@@ -266,6 +266,23 @@ TEST_F(tracing_test, a_worker_that_dies_is_an_event_and_the_retried_task_counts_
     expect_valid_trace(path);
 }
 
+// A task was recorded after its future completed: a client that got the value and closed the
+// trace at once could close it before the record was there (seen on mpi_pool: 59 of 60).
+TEST_F(tracing_test, a_task_whose_future_is_done_is_in_a_trace_closed_right_after) {
+    fronta::thread_pool threads(1);
+    fronta::process_pool processes(1);
+    for (int round = 0; round < 40; ++round) {
+        fronta::tracing trace(dir_ / ("round" + std::to_string(round) + ".json"));
+        EXPECT_EQ(threads.submit(traced_pid, round).get(), getpid());
+        EXPECT_THROW(threads.submit(traced_square, 3).get(), std::runtime_error);
+        EXPECT_GT(processes.submit(traced_pid, round).get(), 0);
+        EXPECT_THROW(processes.submit(traced_square, 3).get(), std::runtime_error);
+        EXPECT_EQ(trace.tasks(), 4u) << "round " << round;
+        trace.close();
+        EXPECT_EQ(trace.tasks(), 4u) << "round " << round;
+    }
+}
+
 TEST_F(tracing_test, a_path_that_cannot_be_written_fails_at_construction_naming_it) {
     const fs::path path = dir_ / "no" / "such" / "dir" / "run.json";
     try {

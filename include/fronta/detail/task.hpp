@@ -48,17 +48,12 @@ public:
             trace_local_task(traced, 0, 0, trace_outcome::cancelled, nullptr);
             return;
         }
-        const std::uint64_t began = trace_clock();
-        fulfil(*this, std::move(fn_));
-        const std::uint64_t ended = trace_clock();
-        const bool failed = this->has_exception();
-        trace_local_task(traced, began, ended, failed ? trace_outcome::failed : trace_outcome::ok,
-                         failed ? this->exception_after_done() : nullptr);
+        run_traced();
     }
     void cancel() noexcept override {
         state_ref<state<R>> queue_reference(this);
-        state_base::cancel();
         if (traced.submitted != 0) trace_local_task(traced, 0, 0, trace_outcome::cancelled, nullptr);
+        state_base::cancel();
     }
     void fail(std::exception_ptr error) noexcept override {
         state_ref<state<R>> queue_reference(this);
@@ -70,6 +65,30 @@ public:
     }
 
 private:
+    // As fulfil, recording the task before its future completes: whoever sees it done and then
+    // closes the trace finds it there.
+    void run_traced() noexcept {
+        const std::uint64_t began = trace_clock();
+        bool recorded = false;
+        try {
+            if constexpr (std::is_void_v<R>) {
+                std::move(fn_)();
+                recorded = true;
+                trace_local_task(traced, began, trace_clock(), trace_outcome::ok, nullptr);
+                this->set_value();
+            } else {
+                R value = std::move(fn_)();
+                recorded = true;
+                trace_local_task(traced, began, trace_clock(), trace_outcome::ok, nullptr);
+                this->set_value(std::move(value));
+            }
+        } catch (...) {
+            const auto error = std::current_exception();
+            if (!recorded) trace_local_task(traced, began, trace_clock(), trace_outcome::failed, error);
+            this->set_exception(error);
+        }
+    }
+
     Fn fn_;
 };
 

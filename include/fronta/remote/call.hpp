@@ -83,6 +83,10 @@ public:
         if (traced.submitted != 0) note_reply(reply);
         call = request();  // the arguments and their descriptors are not needed any more
         attachment_scope scope(&attached);
+        if (traced.submitted != 0) {
+            complete_traced(reply);
+            return;
+        }
         try {
             const std::string_view bytes = result_or_throw(reply);
             if constexpr (std::is_void_v<R>) {
@@ -93,13 +97,6 @@ public:
             }
         } catch (...) {
             set_exception_quietly(std::current_exception());
-        }
-        if (traced.submitted != 0) {
-            const bool failed = this->has_exception();
-            fronta::detail::trace_remote_task(traced, fronta::detail::trace_clock(),
-                                              failed ? fronta::detail::trace_outcome::failed
-                                                     : fronta::detail::trace_outcome::ok,
-                                              failed ? this->exception_after_done() : nullptr);
         }
     }
     void fail(std::exception_ptr error) noexcept override {
@@ -120,6 +117,30 @@ public:
     }
 
 private:
+    // As complete, recording the task before its future completes (see task_state::run_traced).
+    void complete_traced(std::string_view reply) noexcept {
+        bool recorded = false;
+        const auto record = [&](fronta::detail::trace_outcome outcome, const std::exception_ptr& error) {
+            recorded = true;
+            fronta::detail::trace_remote_task(traced, fronta::detail::trace_clock(), outcome, error);
+        };
+        try {
+            const std::string_view bytes = result_or_throw(reply);
+            if constexpr (std::is_void_v<R>) {
+                if (!bytes.empty()) throw deserialization_error("a void task replied with a value");
+                record(fronta::detail::trace_outcome::ok, nullptr);
+                this->set_value();
+            } else {
+                R value = reply_decoder<R>::decode(bytes);
+                record(fronta::detail::trace_outcome::ok, nullptr);
+                this->set_value(std::move(value));
+            }
+        } catch (...) {
+            const auto error = std::current_exception();
+            if (!recorded) record(fronta::detail::trace_outcome::failed, error);
+            set_exception_quietly(error);
+        }
+    }
     // The reply arrived: its size and the worker's run times (from its header).
     void note_reply(std::string_view reply) noexcept {
         traced.received = fronta::detail::trace_clock();
