@@ -10,6 +10,9 @@ One script for every executor; bench/run.sh and bench/run_mpi.sh call it:
   report.py data DIR                           billion_rows beside pandas, Dask, ProcessPoolExecutor
                                                and the read limit (bench/data/run.sh); checks every
                                                answer against fronta's and exits 1 if one differs
+  report.py progress PROGRESS.json             map of 1,000,000 items with and without a progress
+                                               bar (bench/threads/progress_bench.cpp, repetitions:
+                                               medians)
 THREADS.json and PROCESS.json are Google Benchmark's --benchmark_out (JSON); PYTHON.json is what
 the Python peer beside the benchmark printed; LINES.txt holds one JSON object per line per run
 (other lines are ignored), CORES the machine's (default: this machine's).
@@ -324,7 +327,55 @@ def data(directory):
         sys.exit(1)
 
 
-REPORTS = {"threads": threads, "process": process, "large": large, "mpi": mpi, "data": data}
+def progress(path):
+    """The cost of map_options::progress: the median of the repetitions of each case."""
+    data = json.load(open(path))
+    medians = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = b.get("run_name", b["name"]).split("/min_time")[0]
+        if b.get("run_type") == "aggregate" or name not in medians:
+            medians[name] = b
+    ctx = data.get("context", {})
+    reps = max((b.get("repetitions", 1) for b in data["benchmarks"]), default=1)
+    print(f"Machine: {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
+          f"{platform.platform()}; load average {os.getloadavg()[0]:.1f} at the end; thread_pool of 2 "
+          f"workers; median of {reps} repetitions, interleaved at random.")
+    print()
+    targets = ["1", "2", "3"]  # stderr at /dev/null, a pipe, a pseudo-terminal (0: no bar)
+    worst = {}
+    for measure, key in (("wall time", "real_time"), ("CPU time of all threads", "cpu_time")):
+        rows = []
+        for chunk in ("1", "1024"):
+            def per_item(target):
+                run = medians.get(f"map_1m/chunk:{chunk}/stderr:{target}")
+                # ms per iteration of 1,000,000 items: the same number as ns per item
+                return run[key] if run else NAN
+            base_ns = per_item("0")
+            row = [chunk, f"{base_ns:.2f}"]
+            for target in targets:
+                ns = per_item(target)
+                cost = (ns / base_ns - 1) * 100
+                worst[measure] = max(worst.get(measure, -100.0), cost)
+                row.append(f"{ns:.2f} ({cost:+.1f}%)")
+            rows.append(row)
+        print(f"ns per item, {measure}:")
+        print()
+        table(["chunk_size", "no bar", "bar, stderr /dev/null", "bar, stderr a pipe", "bar, stderr a pty"],
+              ["---:", "---:", "---:", "---:", "---:"], rows)
+        print()
+    advance = medians.get("bar_advance")
+    if advance:
+        print()
+        print(f"One `progress_bar::advance()` alone: {advance['real_time']:.1f} {advance.get('time_unit', 'ns')} "
+              "(stderr /dev/null).")
+    print()
+    for measure, cost in worst.items():
+        print(f"Largest cost of the bar, {measure}: {cost:+.1f}% (target ≤ 5%: {'met' if cost <= 5 else '**not met**'}).")
+
+
+REPORTS = {"progress": progress, "threads": threads, "process": process, "large": large, "mpi": mpi, "data": data}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in REPORTS:
