@@ -160,10 +160,17 @@ void write_stderr(const std::string& text) {
     std::fflush(stderr);
 }
 
-std::size_t terminal_width() {
+struct terminal_size {
+    std::size_t columns = 80, rows = 24;
+};
+terminal_size size_of_terminal() {
     winsize size{};
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
-    return 80;
+    terminal_size out;
+    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &size) == 0) {
+        if (size.ws_col > 0) out.columns = size.ws_col;
+        if (size.ws_row > 0) out.rows = size.ws_row;
+    }
+    return out;
 }
 
 }  // namespace
@@ -209,16 +216,20 @@ private:
     static constexpr std::size_t pipe_width = 100;
 
     // Rewrites the block in place, `finishing` (no longer in it) first, as a line of its own.
+    // A block taller than the terminal could not be reached by going up: the oldest bars that fit
+    // (one line less than the terminal's height) are shown, the others wait for room.
     void redraw(const bar_impl* finishing) {
-        const std::size_t width = terminal_width() - 1;  // the last column would make some terminals wrap
+        const terminal_size size = size_of_terminal();
+        const std::size_t width = size.columns - 1;  // the last column would make some terminals wrap
+        const std::size_t shown = std::min(block_.size(), std::max<std::size_t>(1, size.rows - 1));
         std::string out = "\r";
         if (rows_ > 1) out += "\x1b[" + std::to_string(rows_ - 1) + "A";
         if (finishing != nullptr) out += format_progress(finishing->state(), width) + "\x1b[K\n";
-        for (std::size_t i = 0; i < block_.size(); ++i) {
+        for (std::size_t i = 0; i < shown; ++i) {
             out += format_progress(block_[i]->state(), width) + "\x1b[K";
-            if (i + 1 < block_.size()) out += "\n";
+            if (i + 1 < shown) out += "\n";
         }
-        rows_ = block_.size();
+        rows_ = shown;
         write_stderr(out);
     }
 

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <ranges>
 #include <regex>
 #include <sstream>
@@ -91,9 +92,11 @@ TEST(format_progress, the_line_fits_every_width_giving_up_the_bar_and_times_befo
 
 // A small terminal: applies what a bar writes (text, \r, \n, \x1b[K, \x1b[<n>A) to rows of
 // `width` columns that wrap as a terminal does, and fails the test on any other control sequence.
+// The cursor cannot go up past the top of the `height` rows on screen (the rows above have
+// scrolled away); `clamped()` counts the times something tried.
 class screen {
 public:
-    explicit screen(std::size_t width) : width_(width) {}
+    explicit screen(std::size_t width, std::size_t height = 1000) : width_(width), height_(height) {}
     void apply(const std::string& out) {
         for (std::size_t i = 0; i < out.size(); ++i) {
             const char c = out[i];
@@ -115,7 +118,10 @@ public:
                     ASSERT_FALSE(digits);
                     line().resize(std::min(line().size(), col_));
                 } else if (out[j] == 'A') {
-                    row_ -= std::min(row_, digits ? n : 1);
+                    const std::size_t top = bottom_ + 1 > height_ ? bottom_ + 1 - height_ : 0;
+                    const std::size_t up = digits ? n : 1;
+                    if (row_ < top + up) ++clamped_;
+                    row_ = row_ < top + up ? top : row_ - up;
                 } else {
                     FAIL() << "unexpected escape sequence ending in '" << out[j] << "'";
                 }
@@ -140,23 +146,25 @@ public:
         return out;
     }
     int wraps() const { return wraps_; }
+    int clamped() const { return clamped_; }
 
 private:
     std::string& line() {
         if (rows_.size() <= row_) rows_.resize(row_ + 1);
+        bottom_ = std::max(bottom_, row_);
         return rows_[row_];
     }
-    std::size_t width_, row_ = 0, col_ = 0;
+    std::size_t width_, height_, row_ = 0, col_ = 0, bottom_ = 0;
     std::vector<std::string> rows_;
-    int wraps_ = 0;
+    int wraps_ = 0, clamped_ = 0;
 };
 
 // Runs `body` with stderr on a pseudo-terminal of `columns`, read meanwhile by a thread (a pty
 // holds only a few kilobytes); returns everything the terminal received.
-std::string on_a_terminal(unsigned short columns, const std::function<void()>& body) {
+std::string on_a_terminal(unsigned short columns, const std::function<void()>& body, unsigned short rows = 50) {
     winsize size{};
     size.ws_col = columns;
-    size.ws_row = 50;
+    size.ws_row = rows;
     int master = -1, slave = -1;
     if (openpty(&master, &slave, nullptr, nullptr, &size) != 0) throw std::runtime_error("openpty failed");
     static const std::string end_mark = "<end of output>";
@@ -219,6 +227,29 @@ TEST(progress, two_bars_on_two_threads_share_a_terminal_each_on_its_own_line) {
     ASSERT_TRUE(std::regex_match(rows[0], first, line)) << rows[0];
     ASSERT_TRUE(std::regex_match(rows[1], second, line)) << rows[1];
     EXPECT_NE(first[1], second[1]) << "one line for each bar";
+}
+
+TEST(progress, more_bars_than_the_terminal_has_rows_show_the_oldest_that_fit_and_all_end_whole) {
+    const std::string out = on_a_terminal(
+        80,
+        [] {
+            std::vector<std::unique_ptr<fronta::progress_bar>> bars;
+            for (int i = 0; i < 5; ++i)
+                bars.push_back(std::make_unique<fronta::progress_bar>(
+                    fronta::progress_options{.label = "bar" + std::to_string(i), .total = 30}));
+            for (int item = 0; item < 30; ++item)
+                for (auto& bar : bars) bar->advance();
+            for (auto& bar : bars) bar->finish();
+        },
+        /*rows=*/4);
+    screen terminal(80, 4);
+    terminal.apply(out);
+    EXPECT_EQ(terminal.clamped(), 0) << "the cursor never went above the screen";
+    const auto rows = terminal.rows();
+    ASSERT_EQ(rows.size(), 5u) << out;
+    for (std::size_t i = 0; i < 5; ++i)
+        EXPECT_TRUE(rows[i].starts_with("bar" + std::to_string(i) + " [########################################] 30/30 100%"))
+            << rows[i];
 }
 
 TEST(progress, a_narrow_terminal_gets_lines_that_fit_so_the_bar_redraws_in_place) {
