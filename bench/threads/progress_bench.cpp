@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "fronta/inline_executor.hpp"
 #include "fronta/map.hpp"
 #include "fronta/progress.hpp"
 #include "fronta/thread_pool.hpp"
@@ -75,10 +76,10 @@ private:
 };
 
 // args: chunk size, stderr target (no_bar: no progress option)
-void map_1m(benchmark::State& state) {
+template <class Executor>
+void map_1m(benchmark::State& state, Executor& pool) {
     const auto chunk = static_cast<std::size_t>(state.range(0));
     const auto where = static_cast<target>(state.range(1));
-    fronta::thread_pool pool(workers);
     stderr_redirect redirect(where);
     const std::string label = where == no_bar ? "" : "items";
     for (auto _ : state) {
@@ -93,6 +94,17 @@ void map_1m(benchmark::State& state) {
     state.counters["items"] = static_cast<double>(items) * static_cast<double>(state.iterations());
 }
 
+void map_1m(benchmark::State& state) {
+    fronta::thread_pool pool(workers);
+    map_1m(state, pool);
+}
+// The same on the inline executor (one thread, no scheduling): the bar's own cost without the
+// noise of threads waiting for cores on a busy machine.
+void map_1m_inline(benchmark::State& state) {
+    fronta::inline_executor pool;
+    map_1m(state, pool);
+}
+
 // One progress_bar::advance() alone (stderr at /dev/null): what wrapping a loop in progress() adds
 // per item.
 void bar_advance(benchmark::State& state) {
@@ -104,11 +116,17 @@ void bar_advance(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(bar_advance);
+BENCHMARK(map_1m_inline)
+    ->ArgNames({"chunk", "stderr"})
+    ->ArgsProduct({{1, 1024}, {no_bar, dev_null, to_pipe, to_pty}})
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(0.2)
+    ->UseRealTime();
 BENCHMARK(map_1m)
     ->ArgNames({"chunk", "stderr"})
     ->ArgsProduct({{1, 1024}, {no_bar, dev_null, to_pipe, to_pty}})
     ->Unit(benchmark::kMillisecond)
-    ->MinTime(1.0)
+    ->MinTime(0.2)  // short runs, many repetitions (bench/run.sh): medians that a busy host moves less
     ->MeasureProcessCPUTime()  // the workers' too: steadier than wall time on a busy machine
     ->UseRealTime();
 
