@@ -11,8 +11,8 @@ One script for every executor; bench/run.sh and bench/run_mpi.sh call it:
                                                and the read limit (bench/data/run.sh); checks every
                                                answer against fronta's and exits 1 if one differs
   report.py progress PROGRESS.json             map of 1,000,000 items with and without a progress
-                                               bar (bench/threads/progress_bench.cpp, repetitions:
-                                               medians)
+                                               bar (bench/threads/progress_bench.cpp: medians over
+                                               pairs of runs)
 THREADS.json and PROCESS.json are Google Benchmark's --benchmark_out (JSON); PYTHON.json is what
 the Python peer beside the benchmark printed; LINES.txt holds one JSON object per line per run
 (other lines are ignored), CORES the machine's (default: this machine's).
@@ -328,53 +328,42 @@ def data(directory):
 
 
 def progress(path):
-    """The cost of map_options::progress: the median of the repetitions of each case."""
+    """The cost of map_options::progress: medians over pairs of runs without and with a bar."""
     data = json.load(open(path))
-    medians = {}
-    for b in data["benchmarks"]:
-        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
-            continue
-        name = b.get("run_name", b["name"]).split("/min_time")[0]
-        if b.get("run_type") == "aggregate" or name not in medians:
-            medians[name] = b
+    runs = {b["name"].split("/iterations")[0]: b for b in data["benchmarks"]}
     ctx = data.get("context", {})
-    reps = max((b.get("repetitions", 1) for b in data["benchmarks"]), default=1)
     print(f"Machine: {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
-          f"{platform.platform()}; load average {os.getloadavg()[0]:.1f} at the end; thread_pool of 2 "
-          f"workers; median of {reps} repetitions, interleaved at random.")
-    print()
-    targets = ["1", "2", "3"]  # stderr at /dev/null, a pipe, a pseudo-terminal (0: no bar)
+          f"{platform.platform()}; load average {os.getloadavg()[0]:.1f} at the end. Each cell: the median "
+          "over pairs of runs back to back (without, with), ns per item, and the median of the pairs' "
+          "ratios as the cost.")
+    stderr_names = {"1": "/dev/null", "2": "a pipe", "3": "a pseudo-terminal"}
     worst = {}
-    for bench, measure, key in (("map_1m", "thread_pool, wall time", "real_time"),
-                                ("map_1m", "thread_pool, CPU time of all threads", "cpu_time"),
-                                ("map_1m_inline", "inline_executor (no threads), wall time", "real_time")):
-        rows = []
-        for chunk in ("1", "1024"):
-            def per_item(target):
-                run = medians.get(f"{bench}/chunk:{chunk}/stderr:{target}")
-                # ms per iteration of 1,000,000 items: the same number as ns per item
-                return run[key] if run else NAN
-            base_ns = per_item("0")
-            row = [chunk, f"{base_ns:.2f}"]
-            for target in targets:
-                ns = per_item(target)
-                cost = (ns / base_ns - 1) * 100
-                worst[measure] = max(worst.get(measure, -100.0), cost)
-                row.append(f"{ns:.2f} ({cost:+.1f}%)")
-            rows.append(row)
-        print(f"ns per item, {measure}:")
-        print()
-        table(["chunk_size", "no bar", "bar, stderr /dev/null", "bar, stderr a pipe", "bar, stderr a pty"],
-              ["---:", "---:", "---:", "---:", "---:"], rows)
-        print()
-    advance = medians.get("bar_advance")
+    for bench, executor in (("map_1m_pairs", "thread_pool (2 workers)"), ("map_1m_pairs_inline", "inline_executor")):
+        for clock, prefix in (("wall time", "wall"), ("CPU time of the process", "cpu")):
+            rows = []
+            for chunk in ("1", "1024"):
+                for target, name in stderr_names.items():
+                    run = runs.get(f"{bench}/chunk:{chunk}/stderr:{target}")
+                    if not run:
+                        continue
+                    cost = (run[f"{prefix}_ratio"] - 1) * 100
+                    key = f"{executor}, {clock}"
+                    worst[key] = max(worst.get(key, -100.0), cost)
+                    rows.append([chunk, name, f"{int(run['pairs'])}", f"{run[f'{prefix}_ns_without']:.2f}",
+                                 f"{run[f'{prefix}_ns_with']:.2f}", f"{cost:+.1f}%"])
+            print()
+            print(f"**{executor}, {clock}**")
+            print()
+            table(["chunk_size", "stderr", "pairs", "ns/item without a bar", "with a bar", "cost"],
+                  ["---:", "---", "---:", "---:", "---:", "---:"], rows)
+    advance = runs.get("bar_advance")
     if advance:
         print()
         print(f"One `progress_bar::advance()` alone: {advance['real_time']:.1f} {advance.get('time_unit', 'ns')} "
               f"wall time, {advance['cpu_time']:.1f} {advance.get('time_unit', 'ns')} CPU time (stderr /dev/null).")
     print()
-    for measure, cost in worst.items():
-        print(f"Largest cost of the bar, {measure}: {cost:+.1f}% (target ≤ 5%: {'met' if cost <= 5 else '**not met**'}).")
+    for key, cost in worst.items():
+        print(f"- largest cost, {key}: {cost:+.1f}% (target ≤ 5%: {'met' if cost <= 5 else '**not met**'})")
 
 
 REPORTS = {"progress": progress, "threads": threads, "process": process, "large": large, "mpi": mpi, "data": data}

@@ -34,9 +34,8 @@ if [[ $which == all || $which == processes ]]; then
 fi
 if [[ $which == all || $which == progress ]]; then
   echo "bench: map of 1,000,000 items with and without a progress bar ..." >&2
-  "$build/bench/progress_bench" --benchmark_repetitions=${PROGRESS_REPETITIONS:-9} \
-    --benchmark_enable_random_interleaving=true --benchmark_format=json \
-    --benchmark_out="$out/progress.json" --benchmark_out_format=json >/dev/null
+  "$build/bench/progress_bench" --benchmark_format=json --benchmark_out="$out/progress.json" \
+    --benchmark_out_format=json >/dev/null
   echo
   echo "## Progress bars"
   report progress "$out/progress.json"

@@ -1,16 +1,21 @@
-// What a progress bar costs: `map` of 1,000,000 trivial items on a thread_pool of 2 workers,
-// without a bar and with `map_options::progress`, side by side in one run. The bar draws on
-// stderr, which the benchmark points (outside the timed region) at /dev/null, at a pipe and at a
-// pseudo-terminal, each drained by a thread as a terminal or `| tee` would. Two chunk sizes:
-// 1 (a task per item, the pool's cost dominates) and 1,024 (cheap items, where a bar's cost per
-// item shows most). bench/run.sh progress prints the table (bench/report.py progress). And the
-// cost of one progress_bar::advance() alone. Wall time and the CPU time of the whole process (all
-// threads) are both reported: on a busy machine the second moves less.
+// What a progress bar costs: `map` of 1,000,000 trivial items (`x + 1`) on a thread_pool of 2
+// workers, without a bar and with `map_options::progress`, side by side: in pairs of runs back to
+// back, so a busy machine slows both of a pair alike, and the medians over pairs are reported.
+// The bar draws on stderr, which the benchmark points (outside the timed region) at /dev/null, at
+// a pipe and at a pseudo-terminal, each drained by a thread as a terminal or `| tee` would. Two
+// chunk sizes: 1 (a task per item: the pool's cost dominates) and 1,024 (cheap items: a bar's
+// cost per item would show most). The same on the inline executor (no threads), and the cost of
+// one progress_bar::advance() alone. `bench/run.sh BUILD progress` prints the table
+// (bench/report.py progress).
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <pty.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <ranges>
 #include <stdexcept>
@@ -26,14 +31,13 @@ namespace {
 constexpr int workers = 2;
 constexpr int items = 1'000'000;
 
-enum target : int { no_bar = 0, dev_null = 1, to_pipe = 2, to_pty = 3 };
+enum target : int { dev_null = 1, to_pipe = 2, to_pty = 3 };
 
 // stderr pointed at `where` while it lives; what a pipe or pseudo-terminal receives is read and
 // dropped by a thread, as a terminal would.
 class stderr_redirect {
 public:
     explicit stderr_redirect(target where) {
-        if (where == no_bar) return;
         std::fflush(stderr);
         saved_ = dup(STDERR_FILENO);
         int write_end = -1;
@@ -75,34 +79,76 @@ private:
     std::thread drain_;
 };
 
-// args: chunk size, stderr target (no_bar: no progress option)
-template <class Executor>
-void map_1m(benchmark::State& state, Executor& pool) {
-    const auto chunk = static_cast<std::size_t>(state.range(0));
-    const auto where = static_cast<target>(state.range(1));
-    stderr_redirect redirect(where);
-    const std::string label = where == no_bar ? "" : "items";
-    for (auto _ : state) {
-        long sum = 0;
-        for (int y : pool.map([](int x) { return x + 1; }, std::views::iota(0, items),
-                              {.chunk_size = chunk, .progress = label}))
-            sum += y;
-        benchmark::DoNotOptimize(sum);
-    }
-    state.counters["ns_per_item"] = benchmark::Counter(static_cast<double>(items) * state.iterations(),
-                                                       benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-    state.counters["items"] = static_cast<double>(items) * static_cast<double>(state.iterations());
+double process_cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
 }
 
-void map_1m(benchmark::State& state) {
+// Maps 1,000,000 items; returns {wall, CPU of the process} seconds.
+template <class Executor>
+std::pair<double, double> timed_map(Executor& pool, std::size_t chunk, const std::string& progress) {
+    const double cpu = process_cpu_seconds();
+    const auto start = std::chrono::steady_clock::now();
+    long sum = 0;
+    for (int y : pool.map([](int x) { return x + 1; }, std::views::iota(0, items),
+                          {.chunk_size = chunk, .progress = progress}))
+        sum += y;
+    benchmark::DoNotOptimize(sum);
+    return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+            process_cpu_seconds() - cpu};
+}
+
+double median(std::vector<double> v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+}
+
+// args: chunk size, stderr target. Pairs of maps of 1,000,000 items back to back, one without a
+// bar and one with (which goes first alternates), so that both of a pair see the same machine:
+// a busy host moves a pair's two runs together. Counters: the median over pairs of ns per item
+// without and with, and of the ratio with/without, for wall time and the process's CPU time
+// (all threads, from getrusage).
+template <class Executor>
+void map_1m_pairs(benchmark::State& state, Executor& pool) {
+    const auto chunk = static_cast<std::size_t>(state.range(0));
+    stderr_redirect redirect(static_cast<target>(state.range(1)));
+    std::vector<double> wall_without, wall_with, wall_ratio, cpu_without, cpu_with, cpu_ratio;
+    for (auto _ : state) {
+        std::pair<double, double> without, with;
+        if (wall_ratio.size() % 2 == 0) {
+            without = timed_map(pool, chunk, "");
+            with = timed_map(pool, chunk, "items");
+        } else {
+            with = timed_map(pool, chunk, "items");
+            without = timed_map(pool, chunk, "");
+        }
+        wall_without.push_back(without.first * 1e9 / items);
+        wall_with.push_back(with.first * 1e9 / items);
+        wall_ratio.push_back(with.first / without.first);
+        cpu_without.push_back(without.second * 1e9 / items);
+        cpu_with.push_back(with.second * 1e9 / items);
+        cpu_ratio.push_back(without.second > 0 ? with.second / without.second : 1.0);
+    }
+    state.counters["pairs"] = static_cast<double>(wall_ratio.size());
+    state.counters["wall_ns_without"] = median(wall_without);
+    state.counters["wall_ns_with"] = median(wall_with);
+    state.counters["wall_ratio"] = median(wall_ratio);
+    state.counters["cpu_ns_without"] = median(cpu_without);
+    state.counters["cpu_ns_with"] = median(cpu_with);
+    state.counters["cpu_ratio"] = median(cpu_ratio);
+}
+
+void map_1m_pairs(benchmark::State& state) {
     fronta::thread_pool pool(workers);
-    map_1m(state, pool);
+    map_1m_pairs(state, pool);
 }
 // The same on the inline executor (one thread, no scheduling): the bar's own cost without the
 // noise of threads waiting for cores on a busy machine.
-void map_1m_inline(benchmark::State& state) {
+void map_1m_pairs_inline(benchmark::State& state) {
     fronta::inline_executor pool;
-    map_1m(state, pool);
+    map_1m_pairs(state, pool);
 }
 
 // One progress_bar::advance() alone (stderr at /dev/null): what wrapping a loop in progress() adds
@@ -116,18 +162,23 @@ void bar_advance(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(bar_advance);
-BENCHMARK(map_1m_inline)
+// Pairs per case: chunk_size 1 maps take 0.5 s or more each on 2 busy cores, chunk_size 1024 ones
+// a few milliseconds.
+BENCHMARK(map_1m_pairs)
     ->ArgNames({"chunk", "stderr"})
-    ->ArgsProduct({{1, 1024}, {no_bar, dev_null, to_pipe, to_pty}})
-    ->Unit(benchmark::kMillisecond)
-    ->MinTime(0.2)
-    ->UseRealTime();
-BENCHMARK(map_1m)
+    ->Args({1, dev_null})->Args({1, to_pipe})->Args({1, to_pty})->Iterations(5)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(map_1m_pairs)
     ->ArgNames({"chunk", "stderr"})
-    ->ArgsProduct({{1, 1024}, {no_bar, dev_null, to_pipe, to_pty}})
-    ->Unit(benchmark::kMillisecond)
-    ->MinTime(0.2)  // short runs, many repetitions (bench/run.sh): medians that a busy host moves less
-    ->MeasureProcessCPUTime()  // the workers' too: steadier than wall time on a busy machine
-    ->UseRealTime();
+    ->Args({1024, dev_null})->Args({1024, to_pipe})->Args({1024, to_pty})->Iterations(100)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(map_1m_pairs_inline)
+    ->ArgNames({"chunk", "stderr"})
+    ->Args({1, dev_null})->Args({1, to_pipe})->Args({1, to_pty})->Iterations(15)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(map_1m_pairs_inline)
+    ->ArgNames({"chunk", "stderr"})
+    ->Args({1024, dev_null})->Args({1024, to_pipe})->Args({1024, to_pty})->Iterations(100)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 BENCHMARK_MAIN();
