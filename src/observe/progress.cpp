@@ -190,7 +190,10 @@ public:
     /// A bar on a terminal joins the block and shows at once. Under `mutex`.
     void open(bar_impl& bar) {
         block_.push_back(&bar);
-        redraw(nullptr);
+        try {
+            redraw(nullptr);
+        } catch (...) {  // drawn next time; a bar never fails the work it watches
+        }
     }
     /// Draws `bar`'s line now. Under `mutex`.
     void draw(bar_impl& bar) {
