@@ -120,11 +120,24 @@ public:
         }
     }
 
+    ~map_source() { report(); }
+    map_source(const map_source&) = delete;
+    map_source& operator=(const map_source&) = delete;
+
     /// The first `position` results of the current chunk were consumed (for the progress bar, if
-    /// any; the iteration reports every 256 results, so the bar costs nothing per result).
+    /// any). The iteration says so every 256 results and at each chunk's end, and the bar hears
+    /// of them when the coarse clock has ticked since it last did (every few milliseconds): a bar
+    /// costs a clock read per chunk, nothing per result.
     void consumed_up_to(std::size_t position) noexcept {
-        if (bar_ && !counts_inputs_) bar_->advance(position - reported_);
+        unreported_ += position - reported_;
         reported_ = position;
+        if (bar_ && !counts_inputs_) {
+            const std::int64_t tick = coarse_now_ns();
+            if (tick != reported_tick_) {
+                reported_tick_ = tick;
+                report();
+            }
+        }
     }
     /// The current chunk's `position` results were all consumed.
     void consumed_chunk(std::size_t position) noexcept {
@@ -132,8 +145,14 @@ public:
         reported_ = 0;
     }
     static constexpr std::size_t report_every = 256;  // a power of two: a mask tests it
+    /// The results consumed and not yet counted on the bar are counted now (the iteration ended).
+    void report() noexcept {
+        if (bar_ && !counts_inputs_ && unreported_ != 0) bar_->advance(unreported_);
+        unreported_ = 0;
+    }
     /// The iteration ends with a failure.
     void failed() noexcept {
+        report();
         if (bar_) bar_->fail();
     }
 
@@ -221,7 +240,9 @@ private:
     chunk_submitter<input_type, result_type> submit_;
     std::shared_ptr<journal_type> journal_;  // null: none
     bool counts_inputs_;
-    std::size_t reported_ = 0;  // results of the current chunk counted on the bar
+    std::size_t reported_ = 0;        // results of the current chunk told to consumed_up_to
+    std::size_t unreported_ = 0;      // results consumed and not yet counted on the bar
+    std::int64_t reported_tick_ = 0;  // the coarse clock when the bar last heard
     std::uint64_t chunks_read_ = 0;
     View view_;
     std::ranges::iterator_t<View> next_;
@@ -305,6 +326,7 @@ public:
         for (;;) {
             if (in_flight_.empty()) {
                 finished_ = true;
+                source_.report();
                 return;
             }
             auto next = std::move(in_flight_.front());
@@ -399,6 +421,7 @@ public:
             if (ready_.empty()) {
                 if (live_ == 0) {
                     finished_ = true;
+                    source_.report();
                     return;
                 }
                 const auto seen = watcher_.generation();

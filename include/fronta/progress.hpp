@@ -13,8 +13,11 @@
 /// `FRONTA_PROGRESS=0` turns every bar off; `FRONTA_PROGRESS_INTERVAL_MS` sets how often a bar
 /// may redraw (100 on a terminal, 5000 elsewhere).
 
+#include <time.h>
+
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -49,7 +52,15 @@ std::string format_progress(const progress_state& state, std::size_t width);
 
 namespace detail {
 class progress_drawer;
+
+/// A clock that costs a few nanoseconds to read: its resolution (a few milliseconds) is plenty to
+/// decide whether a bar's 100 ms have passed, so a bar may read it for every item.
+inline std::int64_t coarse_now_ns() noexcept {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
+}  // namespace detail
 
 /// A bar: counts, and draws on stderr as described above. Thread-safe: `advance` may be called
 /// from any thread; several bars take turns on stderr without tearing each other's lines.

@@ -59,14 +59,6 @@ std::string cut(const std::string& text, std::size_t bytes) {
     return text.substr(0, bytes);
 }
 
-// A clock that costs a few nanoseconds to read (its resolution, a few milliseconds, is plenty to
-// decide whether 100 ms have passed): advance() reads it on every call.
-std::int64_t coarse_now_ns() noexcept {
-    timespec now{};
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
-}
-
 }  // namespace
 
 std::string format_progress(const progress_state& state, std::size_t width) {
@@ -121,7 +113,7 @@ struct progress_bar::impl {
     progress_options options;
     std::atomic<std::size_t> done{0}, failures{0};
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
-    std::atomic<std::int64_t> next_draw_ns{0};  // on coarse_now_ns()'s clock
+    std::atomic<std::int64_t> next_draw_ns{0};  // on detail::coarse_now_ns()'s clock
     std::int64_t interval_ns = 0;
     bool enabled = true, terminal = false;
     bool finished = false;  // under the drawer's mutex
@@ -138,7 +130,7 @@ struct progress_bar::impl {
             if (end != ms && *end == '\0' && value >= 0) interval = std::chrono::milliseconds(value);
         }
         interval_ns = interval.count();
-        next_draw_ns.store(coarse_now_ns() + interval_ns, std::memory_order_relaxed);
+        next_draw_ns.store(detail::coarse_now_ns() + interval_ns, std::memory_order_relaxed);
     }
     progress_state state() const {
         progress_state s;
@@ -241,7 +233,7 @@ private:
 };
 
 void progress_bar::impl::maybe_draw() noexcept {
-    const std::int64_t now = coarse_now_ns();
+    const std::int64_t now = detail::coarse_now_ns();
     std::int64_t next = next_draw_ns.load(std::memory_order_relaxed);
     if (now < next) return;
     if (!next_draw_ns.compare_exchange_strong(next, now + interval_ns, std::memory_order_relaxed))
