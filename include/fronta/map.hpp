@@ -58,9 +58,9 @@ struct map_options {
     /// Empty: none. See docs/design.md, "Resumable maps".
     std::filesystem::path journal;
     /// A progress bar with this label (see progress.hpp), out of the inputs' size when the input
-    /// range knows it. `map` and `map_unordered` count the results consumed (reported every 256
-    /// results and at the end of each chunk); `map_reduce` counts the inputs folded, a chunk at a
-    /// time as its value comes back. Empty: none.
+    /// range knows it. `map` and `map_unordered` count the results consumed (told to the bar every
+    /// few milliseconds, and at the end); `map_reduce` counts the inputs folded, a chunk at a time
+    /// as its value comes back. Empty: none.
     std::string progress;
 };
 
