@@ -10,6 +10,9 @@ One script for every executor; bench/run.sh and bench/run_mpi.sh call it:
   report.py data DIR                           billion_rows beside pandas, Dask, ProcessPoolExecutor
                                                and the read limit (bench/data/run.sh); checks every
                                                answer against fronta's and exits 1 if one differs
+  report.py progress PROGRESS.json             map of 1,000,000 items with and without a progress
+                                               bar (bench/threads/progress_bench.cpp: medians over
+                                               pairs of runs)
 THREADS.json and PROCESS.json are Google Benchmark's --benchmark_out (JSON); PYTHON.json is what
 the Python peer beside the benchmark printed; LINES.txt holds one JSON object per line per run
 (other lines are ignored), CORES the machine's (default: this machine's).
@@ -324,7 +327,46 @@ def data(directory):
         sys.exit(1)
 
 
-REPORTS = {"threads": threads, "process": process, "large": large, "mpi": mpi, "data": data}
+def progress(path):
+    """The cost of map_options::progress: medians over pairs of runs without and with a bar."""
+    data = json.load(open(path))
+    runs = {b["name"].split("/iterations")[0]: b for b in data["benchmarks"]}
+    ctx = data.get("context", {})
+    print(f"Machine: {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
+          f"{platform.platform()}; load average {os.getloadavg()[0]:.1f} at the end. Each cell: the median "
+          "over pairs of runs back to back (without, with), ns per item, and the median of the pairs' "
+          "ratios as the cost.")
+    stderr_names = {"1": "/dev/null", "2": "a pipe", "3": "a pseudo-terminal"}
+    worst = {}
+    for bench, executor in (("map_1m_pairs", "thread_pool (2 workers)"), ("map_1m_pairs_inline", "inline_executor")):
+        for clock, prefix in (("wall time", "wall"), ("CPU time of the process", "cpu")):
+            rows = []
+            for chunk in ("1", "1024"):
+                for target, name in stderr_names.items():
+                    run = runs.get(f"{bench}/chunk:{chunk}/stderr:{target}")
+                    if not run:
+                        continue
+                    cost = (run[f"{prefix}_ratio"] - 1) * 100
+                    key = f"{executor}, {clock}"
+                    worst[key] = max(worst.get(key, -100.0), cost)
+                    rows.append([chunk, name, f"{int(run['pairs'])}", f"{run[f'{prefix}_ns_without']:.2f}",
+                                 f"{run[f'{prefix}_ns_with']:.2f}", f"{cost:+.1f}%"])
+            print()
+            print(f"**{executor}, {clock}**")
+            print()
+            table(["chunk_size", "stderr", "pairs", "ns/item without a bar", "with a bar", "cost"],
+                  ["---:", "---", "---:", "---:", "---:", "---:"], rows)
+    advance = runs.get("bar_advance")
+    if advance:
+        print()
+        print(f"One `progress_bar::advance()` alone: {advance['real_time']:.1f} {advance.get('time_unit', 'ns')} "
+              f"wall time, {advance['cpu_time']:.1f} {advance.get('time_unit', 'ns')} CPU time (stderr /dev/null).")
+    print()
+    for key, cost in worst.items():
+        print(f"- largest cost, {key}: {cost:+.1f}% (target ≤ 5%: {'met' if cost <= 5 else '**not met**'})")
+
+
+REPORTS = {"progress": progress, "threads": threads, "process": process, "large": large, "mpi": mpi, "data": data}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in REPORTS:

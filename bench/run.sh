@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every peer in one go and prints the side-by-side tables (markdown) for docs/benchmarks.md.
-# Usage: bench/run.sh BUILD_DIR [threads|processes|all|large]     (make bench does all)
+# Usage: bench/run.sh BUILD_DIR [threads|processes|all|large|progress]     (make bench does all)
 #   threads:   bench/threads/: fronta, oneTBB, Boost.Asio, std::async, then Python's ThreadPoolExecutor
 #   processes: bench/process/: fronta's process pool, then ProcessPoolExecutor and loky
 #   large:     only the large values by value of the process pools, fronta then Python, back to back
+#   progress:  map of 1,000,000 items with and without map_options::progress (bench/threads/)
 set -euo pipefail
 build=${1:-build-bench}
 which=${2:-all}
@@ -30,6 +31,14 @@ if [[ $which == all || $which == processes ]]; then
   echo
   echo "## Process pools"
   report process "$out/process.json" "$out/python_process.json"
+fi
+if [[ $which == all || $which == progress ]]; then
+  echo "bench: map of 1,000,000 items with and without a progress bar ..." >&2
+  "$build/bench/progress_bench" --benchmark_format=json --benchmark_out="$out/progress.json" \
+    --benchmark_out_format=json >/dev/null
+  echo
+  echo "## Progress bars"
+  report progress "$out/progress.json"
 fi
 if [[ $which == large ]]; then
   echo "bench: large values: fronta ..." >&2

@@ -463,7 +463,9 @@ timed_answer compute(const settings& s, std::size_t workers) {
     const auto chunks =
         fronta::file_chunks(s.file, {.chunk_bytes =
                                          std::max<std::size_t>(1, static_cast<std::size_t>(s.chunk_mb * (1 << 20)))});
-    station_table table = fronta::map_reduce(pool, parse_chunk, chunks, merge_tables, station_table{});
+    std::fflush(stdout);  // what was printed comes before the bar (stderr) when both go to one file
+    station_table table = fronta::map_reduce(pool, parse_chunk, chunks, merge_tables, station_table{},
+                                             {.progress = "chunks"});  // a bar on stderr, counting chunks
     return {std::move(table), seconds_since(start)};
 }
 

@@ -26,7 +26,10 @@ int slow_request(int id) {
 
 class step {
 public:
-    explicit step(const char* title) : start_(steady::now()) { std::printf("\n== %s\n", title); }
+    explicit step(const char* title) : start_(steady::now()) {
+        std::printf("\n== %s\n", title);
+        std::fflush(stdout);  // before a progress bar on stderr, when both go to one file
+    }
     ~step() {
         const double ms = std::chrono::duration<double, std::milli>(steady::now() - start_).count();
         std::printf("   (%.3f ms)\n", ms);
@@ -77,9 +80,11 @@ int main(int argc, char** argv) {
         std::printf("\n");
     }
     {
-        step s("2c. map 1,000,000 inputs in chunks of 1024: pool.map(f, inputs, {.chunk_size = 1024})");
+        step s("2c. map 1,000,000 inputs in chunks of 1024, with a progress bar on stderr: "
+               "pool.map(f, inputs, {.chunk_size = 1024, .progress = \"inputs\"})");
         double total = 0;
-        for (double y : pool->map(do_some_math, std::views::iota(0, 1'000'000), {.chunk_size = 1024})) total += y;
+        for (double y : pool->map(do_some_math, std::views::iota(0, 1'000'000), {.chunk_size = 1024, .progress = "inputs"}))
+            total += y;
         std::printf("   sum = %.6g\n", total);
     }
     {

@@ -57,9 +57,10 @@ struct map_options {
     /// run with the same function, inputs and journal yields those without computing them again.
     /// Empty: none. See docs/design.md, "Resumable maps".
     std::filesystem::path journal;
-    /// A progress bar with this label while the results are consumed (see progress.hpp): the
-    /// count of results, out of the inputs' size when the input range knows it. Empty: none.
-    /// (`map` and `map_unordered`; map_reduce does not show one yet.)
+    /// A progress bar with this label (see progress.hpp), out of the inputs' size when the input
+    /// range knows it. `map` and `map_unordered` count the results consumed (told to the bar every
+    /// few milliseconds, and at the end); `map_reduce` counts the inputs folded, a chunk at a time
+    /// as its value comes back. Empty: none.
     std::string progress;
 };
 
@@ -81,6 +82,7 @@ using chunk_submitter = std::function<future<chunk_result<Result>>(std::vector<I
 template <class Result>
 struct chunk_in_flight {
     future<chunk_result<Result>> result;
+    std::size_t inputs = 0;  // how many inputs it holds
     std::size_t bytes = 0;
     bool measured = false;  // done, and `bytes` counts the results
     bool valid() const noexcept { return result.valid(); }
@@ -98,9 +100,11 @@ public:
     using chunk = chunk_in_flight<Result>;
     using journal_type = chunk_journal<input_type, std::vector<Result>>;
 
+    /// `counts_inputs`: the progress bar counts the inputs of each chunk taken (map_reduce, whose
+    /// results are one value per chunk), not the results consumed.
     map_source(chunk_submitter<input_type, result_type> submit, std::size_t concurrency, View view,
-               const map_options& options, std::shared_ptr<journal_type> journal)
-        : submit_(std::move(submit)), journal_(std::move(journal)), view_(std::move(view)),
+               const map_options& options, std::shared_ptr<journal_type> journal, bool counts_inputs = false)
+        : submit_(std::move(submit)), journal_(std::move(journal)), counts_inputs_(counts_inputs), view_(std::move(view)),
           next_(std::ranges::begin(view_)), chunk_size_(options.chunk_size),
           window_(options.max_in_flight != 0 ? options.max_in_flight : 4 * std::max<std::size_t>(1, concurrency)),
           until_(options.timeout ? deadline_after(*options.timeout) : no_deadline),
@@ -116,12 +120,39 @@ public:
         }
     }
 
-    /// One result was consumed (for the progress bar, if any).
-    void consumed_one() noexcept {
-        if (bar_) bar_->advance();
+    ~map_source() { report(); }
+    map_source(const map_source&) = delete;
+    map_source& operator=(const map_source&) = delete;
+
+    /// The first `position` results of the current chunk were consumed (for the progress bar, if
+    /// any). The iteration says so every 256 results and at each chunk's end, and the bar hears
+    /// of them when the coarse clock has ticked since it last did (every few milliseconds): a bar
+    /// costs a clock read per chunk, nothing per result.
+    void consumed_up_to(std::size_t position) noexcept {
+        unreported_ += position - reported_;
+        reported_ = position;
+        if (bar_ && !counts_inputs_) {
+            const std::int64_t tick = coarse_now_ns();
+            if (tick != reported_tick_) {
+                reported_tick_ = tick;
+                report();
+            }
+        }
+    }
+    /// The current chunk's `position` results were all consumed.
+    void consumed_chunk(std::size_t position) noexcept {
+        consumed_up_to(position);
+        reported_ = 0;
+    }
+    static constexpr std::size_t report_every = 256;  // a power of two: a mask tests it
+    /// The results consumed and not yet counted on the bar are counted now (the iteration ended).
+    void report() noexcept {
+        if (bar_ && !counts_inputs_ && unreported_ != 0) bar_->advance(unreported_);
+        unreported_ = 0;
     }
     /// The iteration ends with a failure.
     void failed() noexcept {
+        report();
         if (bar_) bar_->fail();
     }
 
@@ -145,6 +176,7 @@ public:
         for (; items.size() < chunk_size_ && next_ != std::ranges::end(view_); ++next_) items.push_back(*next_);
         if (items.empty()) return {};
         chunk c;
+        c.inputs = items.size();
         const std::size_t estimate = byte_bound_ ? size_estimate(items) : 0;
         std::size_t wire_bytes = 0;
         if (journal_) {  // replayed from the journal, or submitted and journaled once done
@@ -163,6 +195,7 @@ public:
     /// `c` is being consumed and its results were moved into `taken`: they stay counted until the
     /// next chunk is taken (the caller iterates over them meanwhile).
     void taken(chunk& c, const chunk_result<Result>& taken) {
+        if (bar_ && counts_inputs_ && !taken.error) bar_->advance(c.inputs);
         if (!byte_bound_) return;
         held_ -= c.bytes + current_bytes_;
         current_bytes_ = result_bytes(taken);
@@ -206,6 +239,10 @@ private:
 
     chunk_submitter<input_type, result_type> submit_;
     std::shared_ptr<journal_type> journal_;  // null: none
+    bool counts_inputs_;
+    std::size_t reported_ = 0;        // results of the current chunk told to consumed_up_to
+    std::size_t unreported_ = 0;      // results consumed and not yet counted on the bar
+    std::int64_t reported_tick_ = 0;  // the coarse clock when the bar last heard
     std::uint64_t chunks_read_ = 0;
     View view_;
     std::ranges::iterator_t<View> next_;
@@ -279,13 +316,17 @@ public:
 
     void advance() {
         if (finished_) return;
-        if (started_) source_.consumed_one();
-        if (started_ && ++position_ < chunk_.values.size()) return;
+        if (started_ && ++position_ < chunk_.values.size()) {
+            if ((position_ & (source_type::report_every - 1)) == 0) source_.consumed_up_to(position_);
+            return;
+        }
+        if (started_) source_.consumed_chunk(position_);
         started_ = true;
         if (chunk_.error) fail(std::exchange(chunk_.error, nullptr));
         for (;;) {
             if (in_flight_.empty()) {
                 finished_ = true;
+                source_.report();
                 return;
             }
             auto next = std::move(in_flight_.front());
@@ -351,12 +392,13 @@ public:
     using source_type = map_source<View, Result>;
     using result_type = typename source_type::result_type;
 
-    /// `name`: the function errors name (map_reduce runs on this policy too).
+    /// `name`: the function errors name (map_reduce runs on this policy too, its bar counting
+    /// inputs: `counts_inputs`).
     unordered_map_impl(chunk_submitter<typename source_type::input_type, result_type> submit, std::size_t concurrency,
                        View view, const map_options& options,
                        std::shared_ptr<typename source_type::journal_type> journal = nullptr,
-                       const char* name = "map_unordered")
-        : source_(std::move(submit), concurrency, std::move(view), options, std::move(journal)),
+                       const char* name = "map_unordered", bool counts_inputs = false)
+        : source_(std::move(submit), concurrency, std::move(view), options, std::move(journal), counts_inputs),
           slots_(source_.window()), watcher_(source_.window()), name_(name) {
         for (std::size_t slot = slots_.size(); slot-- > 0;) free_.push_back(slot);
         fill();
@@ -368,14 +410,18 @@ public:
 
     void advance() {
         if (finished_) return;
-        if (started_) source_.consumed_one();
-        if (started_ && ++position_ < chunk_.values.size()) return;
+        if (started_ && ++position_ < chunk_.values.size()) {
+            if ((position_ & (source_type::report_every - 1)) == 0) source_.consumed_up_to(position_);
+            return;
+        }
+        if (started_) source_.consumed_chunk(position_);
         started_ = true;
         if (chunk_.error) fail(std::exchange(chunk_.error, nullptr));
         for (;;) {
             if (ready_.empty()) {
                 if (live_ == 0) {
                     finished_ = true;
+                    source_.report();
                     return;
                 }
                 const auto seen = watcher_.generation();

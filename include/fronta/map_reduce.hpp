@@ -19,7 +19,8 @@
 ///
 /// If `f` or `reduce` throws in a chunk, map_reduce cancels the chunks not yet started and
 /// rethrows it. `options` work as for `map`: chunk_size, max_in_flight, timeout,
-/// max_in_flight_bytes and journal.
+/// max_in_flight_bytes, journal, and progress, whose bar counts the inputs folded (a chunk's
+/// worth as each chunk's value comes back; a failed chunk counts as one failure).
 
 #include <concepts>
 #include <functional>
@@ -68,14 +69,11 @@ T map_reduce(Executor&& ex, F&& f, Inputs&& inputs, Reduce&& reduce, T init, con
             journal = detail::open_map_journal<input, std::vector<T>>(options.journal, detail::journal_kind::map_reduce,
                                                                       options.chunk_size, *fn, *shared_reduce);
         auto submitter = chunks.template make_fold<input, T>(std::move(fn), shared_reduce);
-        // The chunks' values are not the inputs: a bar over them would count the wrong things,
-        // so map_reduce shows none yet.
-        map_options chunk_options = options;
-        chunk_options.progress.clear();
-        map_range<detail::unordered_map_impl<view_type, T>> chunk_values(std::move(submitter), ex.concurrency(),
-                                                                         std::views::all(std::forward<Inputs>(inputs)),
-                                                                         chunk_options, std::move(journal),
-                                                                         "map_reduce");
+        // One value per chunk comes back: the bar (options.progress) counts each chunk's inputs
+        // as its value arrives, known here where the chunk is cut, so nothing extra travels.
+        map_range<detail::unordered_map_impl<view_type, T>> chunk_values(
+            std::move(submitter), ex.concurrency(), std::views::all(std::forward<Inputs>(inputs)), options,
+            std::move(journal), "map_reduce", /*counts_inputs=*/true);
         for (T& value : chunk_values) init = std::invoke(*shared_reduce, std::move(init), std::move(value));
         return init;
     }

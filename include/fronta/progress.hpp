@@ -7,11 +7,17 @@
 /// @endcode
 /// On a terminal the bar is one line on stderr, redrawn in place at most 10 times a second:
 /// label, bar, done/total and percent, rate, elapsed, time left, failures. With no known total
-/// (an endless input) it shows the count. When stderr is not a terminal it prints a plain line
-/// every few seconds and a last one at the end. `FRONTA_PROGRESS=0` turns every bar off.
+/// (an endless input) it shows the count. Several bars (from any threads) are drawn as a block,
+/// one line each, and a finished bar leaves its last line above the block. When stderr is not a
+/// terminal each bar prints a whole line every few seconds and a last one at the end.
+/// `FRONTA_PROGRESS=0` turns every bar off; `FRONTA_PROGRESS_INTERVAL_MS` sets how often a bar
+/// may redraw (100 on a terminal, 5000 elsewhere).
+
+#include <time.h>
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -38,12 +44,32 @@ struct progress_state {
     bool finished = false;
 };
 
-/// The line a bar draws for `state` in `width` columns (at least the label and the count, even
-/// when the terminal is narrower: the terminal wraps, nothing is lost).
+/// The line a bar draws for `state`, at most `width` bytes long (a wrapped line would break the
+/// redraw in place). When the width is short the bar goes first, then the time left, the rate,
+/// the elapsed time, the percentage and the failures; then the label is shortened; the count
+/// stays to the last.
 std::string format_progress(const progress_state& state, std::size_t width);
+
+namespace detail {
+class progress_drawer;
+
+/// A clock that costs a few nanoseconds to read: its resolution (a few milliseconds) is plenty to
+/// decide whether a bar's 100 ms have passed, so a bar may read it for every item.
+inline std::int64_t coarse_now_ns() noexcept {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+}  // namespace detail
 
 /// A bar: counts, and draws on stderr as described above. Thread-safe: `advance` may be called
 /// from any thread; several bars take turns on stderr without tearing each other's lines.
+/// `advance` costs a relaxed atomic add and a read of a coarse clock, and never waits for stderr
+/// (if another thread is drawing, it skips this redraw).
+/// @code
+/// fronta::progress_bar bar({.label = "files", .total = paths.size()});
+/// for (auto& f : pool.map(load, paths)) bar.advance();
+/// @endcode
 class progress_bar {
 public:
     explicit progress_bar(progress_options options);
@@ -57,6 +83,7 @@ public:
     void finish() noexcept;
 
 private:
+    friend class detail::progress_drawer;  // writes every bar of the process on stderr
     struct impl;
     std::unique_ptr<impl> impl_;
 };
