@@ -770,37 +770,44 @@ struct tracing::session {
     // Everything published so far, out to the files. `writing` held.
     void write_out() {
         collector& c = the_collector();
-        std::vector<record> batch;
-        std::vector<pool_event> events;
         {
+            // Formats straight from the threads' blocks (no copy of the records) and writes the
+            // text out about every MiB, so writing costs a bounded amount of memory however much
+            // was recorded since the last flush. A failed task's error record is in the same
+            // block as its task's record (push() keeps them together).
             std::lock_guard lock(c.mutex);
-            drain(c, [&](const record* r, std::uint32_t n) { batch.insert(batch.end(), r, r + n); });
+            std::vector<pool_event> events;
             events.swap(c.events);
-        }
-        {
-            // Names and registries only grow; reading them needs the lock, briefly per record.
-            std::lock_guard lock(c.mutex);
             pool_events(c, events);
-            for (std::size_t i = 0; i < batch.size(); ++i) {
-                const record& r = batch[i];
-                if (r.pool_flags == 0xffffff) continue;  // padding
-                std::uint32_t error = 0;
-                if ((r.bits & bit_has_error) != 0 && i + 1 < batch.size())
-                    error = static_cast<std::uint32_t>(batch[++i].a);
-                task(c, r, error);
-            }
+            drain(c, [&](const record* batch, std::uint32_t n) {
+                for (std::uint32_t i = 0; i < n; ++i) {
+                    const record& r = batch[i];
+                    if (r.pool_flags == 0xffffff) continue;  // padding
+                    std::uint32_t error = 0;
+                    if ((r.bits & bit_has_error) != 0 && i + 1 < n) error = static_cast<std::uint32_t>(batch[++i].a);
+                    task(c, r, error);
+                    if (json_out.s.size() + lines_out.s.size() >= chunk_bytes) put_text();
+                }
+            });
         }
         put_files();
     }
 
-    void put_files() {
+    static constexpr std::size_t chunk_bytes = std::size_t{1} << 20;
+
+    /// Appends the text formatted so far to both files (stdio-buffered; put_files() flushes).
+    void put_text() {
         if (!json_out.s.empty() && std::fwrite(json_out.s.data(), 1, json_out.s.size(), chrome) != json_out.s.size())
             write_error = errno;
         if (!lines_out.s.empty() && std::fwrite(lines_out.s.data(), 1, lines_out.s.size(), lines) != lines_out.s.size())
             write_error = errno;
-        if (std::fflush(chrome) != 0 || std::fflush(lines) != 0) write_error = errno;
         json_out.s.clear();
         lines_out.s.clear();
+    }
+
+    void put_files() {
+        put_text();
+        if (std::fflush(chrome) != 0 || std::fflush(lines) != 0) write_error = errno;
     }
 
     // The counters (exact, from the spans), the summaries, the end line, the closing bracket.
