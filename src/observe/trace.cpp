@@ -198,16 +198,17 @@ thread_buffer* own_buffer() noexcept {
     return b;
 }
 
-/// Appends `n` (1 or 2) records; both land in one block, published together.
-void push(const record* r, std::uint32_t n) noexcept {
+/// Room for `n` (1 or 2) records at `w->records[at]`, in one block: this thread's, or a fresh one
+/// if they do not fit. Nothing is visible to the writer until `w->filled` is stored past them.
+bool reserve(std::uint32_t n, block*& w, std::uint32_t& at) noexcept {
     thread_buffer* b = own_buffer();
-    if (b == nullptr) return;
-    block* w = b->writing;
-    std::uint32_t at = w->filled.load(std::memory_order_relaxed);
+    if (b == nullptr) return false;
+    w = b->writing;
+    at = w->filled.load(std::memory_order_relaxed);
     if (at + n > block::capacity) {
         auto* fresh = new (std::nothrow) block;
-        if (fresh == nullptr) return;  // out of memory: the task goes unrecorded
-        if (at < block::capacity) {    // pad the rest: the reader skips records of pool 0xffffff
+        if (fresh == nullptr) return false;  // out of memory: the task goes unrecorded
+        if (at < block::capacity) {          // pad the rest: the reader skips records of pool 0xffffff
             for (std::uint32_t i = at; i < block::capacity; ++i) w->records[i].pool_flags = 0xffffff;
             w->filled.store(block::capacity, std::memory_order_release);
         }
@@ -215,6 +216,14 @@ void push(const record* r, std::uint32_t n) noexcept {
         b->writing = w = fresh;
         at = 0;
     }
+    return true;
+}
+
+/// Appends `n` (1 or 2) records; both land in one block, published together.
+void push(const record* r, std::uint32_t n) noexcept {
+    block* w;
+    std::uint32_t at;
+    if (!reserve(n, w, at)) return;
     for (std::uint32_t i = 0; i < n; ++i) w->records[at + i] = r[i];
     w->filled.store(at + n, std::memory_order_release);
 }
@@ -1169,11 +1178,33 @@ void trace_local_task(const local_task_trace& t, std::uint64_t start, std::uint6
                       const std::exception_ptr& error) noexcept {
     if (!tracing_on()) return;
     if (start == 0) start = end = trace_clock();
+    const std::uint32_t worker = outcome == trace_outcome::cancelled ? 0 : trace_thread_id();
+    if (!error || outcome == trace_outcome::cancelled) {
+        // The common case, written in place: every field once, no copy (the hot path).
+        block* w;
+        std::uint32_t at;
+        if (!reserve(1, w, at)) return;
+        record& r = w->records[at];
+        r.submit = t.submitted;
+        r.start = start;
+        r.serialize = r.transfer = r.reply = r.deserialize = 0;
+        r.run = pack_duration(gap(start, end));
+        r.worker = worker;
+        r.submitter = t.submitter;
+        r.pool_flags = pool_flags(t.pool, outcome, t.name.kind, t.name.suffix, false);
+        r.bytes_in = 0;
+        r.retries = 0;
+        r.bits = 0;
+        r.spare = 0;
+        r.a = reinterpret_cast<std::uintptr_t>(t.name.key);
+        w->filled.store(at + 1, std::memory_order_release);
+        return;
+    }
     record r[2]{};
     r[0].submit = t.submitted;
     r[0].start = start;
     r[0].run = pack_duration(gap(start, end));
-    r[0].worker = outcome == trace_outcome::cancelled ? 0 : trace_thread_id();
+    r[0].worker = worker;
     r[0].submitter = t.submitter;
     r[0].pool_flags = pool_flags(t.pool, outcome, t.name.kind, t.name.suffix, false);
     r[0].a = reinterpret_cast<std::uintptr_t>(t.name.key);
