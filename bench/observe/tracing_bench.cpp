@@ -9,6 +9,7 @@
 //       on, default      default options (the writer wakes every 1 s, on the same 2 cores as the
 //                        workers), batches back to back for >= 2 s, then close(): the total per
 //                        task is everything tracing cost, writing included
+//     inline_executor (tasks run in submit, one thread): the hooks' CPU time per task, off and on
 //     process_pool round trip (median of single submit + get, 2 workers), off and on.
 //   Each round runs off and on back to back (alternating which goes first), so both see the same
 //   noise of a shared machine; the tables give the medians over rounds and the spread.
@@ -93,6 +94,17 @@ double median_batch(fronta::thread_pool& pool) {
     return median(v);
 }
 
+// The hooks' CPU cost on one thread, with no scheduling in the way: inline_executor runs each
+// task in submit (stamped at submit, clock read at start and end, record pushed), ns per task.
+double inline_batch(fronta::inline_executor& ex, long tasks) {
+    const auto start = clock_type::now();
+    long sum = 0;
+    for (long i = 0; i < tasks; ++i) sum += ex.submit(trivial, static_cast<int>(i)).get();
+    const double ns = ns_since(start);
+    if (sum == 0) std::printf("?");
+    return ns / static_cast<double>(tasks);
+}
+
 double median_round_trip(fronta::process_pool& pool) {
     std::vector<double> v;
     v.reserve(round_trips_per_side);
@@ -126,7 +138,41 @@ int compare(int rounds) {
         std::filesystem::remove(fronta::trace_records_path(trace_path(name, round)));
     };
     std::vector<double> off, hooks, writing, sustained_median, sustained_total, added_hooks, added_total;
-    std::vector<double> rt_off, rt_on, rt_ratio;
+    std::vector<double> rt_off, rt_on, rt_ratio, in_off, in_on, in_added;
+    {
+        fronta::inline_executor ex;
+        inline_batch(ex, batch);  // warm
+        for (int r = 0; r < rounds; ++r) {
+            double o = 0, t = 0;
+            const auto measure_off = [&] {
+                std::vector<double> v;
+                for (int i = 0; i < batches_per_side; ++i) v.push_back(inline_batch(ex, batch));
+                o = median(v);
+            };
+            const auto measure_on = [&] {
+                fronta::tracing trace(fronta::tracing_options{.path = trace_path("inline", r),
+                                                              .flush_interval = std::chrono::hours(1)});
+                std::vector<double> v;
+                for (int i = 0; i < batches_per_side; ++i) {
+                    v.push_back(inline_batch(ex, batch));
+                    trace.flush();
+                }
+                trace.close();
+                t = median(v);
+            };
+            if (r % 2 == 0) {
+                measure_off();
+                measure_on();
+            } else {
+                measure_on();
+                measure_off();
+            }
+            remove_trace("inline", r);
+            in_off.push_back(o);
+            in_on.push_back(t);
+            in_added.push_back(t - o);
+        }
+    }
     {
         fronta::thread_pool pool(workers);
         run_batch(pool, batch);  // warm: threads, allocator
@@ -224,6 +270,12 @@ int compare(int rounds) {
     print_spread("**added in total** (default options total - off, per round)", added_total, 1, "ns");
     std::printf("\nratio on/off: hooks only %.2f; default options, total with writing %.2f\n\n",
                 median(hooks) / median(off), median(sustained_total) / median(off));
+    std::printf("### inline_executor: 200,000 trivial tasks run in submit, one thread, ns per task\n\n");
+    std::printf("| | median | min | max |\n|---|---:|---:|---:|\n");
+    print_spread("off", in_off, 1, "ns");
+    print_spread("on, hooks only (writing done between batches)", in_on, 1, "ns");
+    print_spread("**added by the hooks: their CPU time per task**", in_added, 1, "ns");
+    std::printf("\n");
     std::printf("### process_pool round trip: median of single submit + get, 2 workers\n\n");
     std::printf("| | median | min | max |\n|---|---:|---:|---:|\n");
     print_spread("off", rt_off, 1e-3, "us");
