@@ -150,8 +150,8 @@ int compare(int rounds) {
                 o = median(v);
             };
             const auto measure_on = [&] {
-                fronta::tracing trace(fronta::tracing_options{.path = trace_path("inline", r),
-                                                              .flush_interval = std::chrono::hours(1)});
+                fronta::tracing trace(
+                    fronta::tracing_options{.path = trace_path("inline", r), .flush_interval = std::chrono::hours(1)});
                 std::vector<double> v;
                 for (int i = 0; i < batches_per_side; ++i) {
                     v.push_back(inline_batch(ex, batch));
