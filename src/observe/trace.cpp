@@ -1099,13 +1099,27 @@ std::string json_escape(std::string_view text) {
 }
 
 std::uint32_t trace_intern(const std::string& name) {
+    // Remote pools intern each task's description at submit: the same few names over and over.
+    // The last one this thread interned is answered without the collector's mutex, which the
+    // writer holds while it formats a flush (numbers are never reused, so the answer stays right).
+    thread_local std::string last_name;
+    thread_local std::uint32_t last_id = 0;
+    if (last_id != 0 && name == last_name) return last_id;
     collector& c = the_collector();
-    std::lock_guard lock(c.mutex);
-    auto found = c.interned_ids.find(name);
-    if (found != c.interned_ids.end()) return found->second;
-    c.interned.push_back(name);
-    const auto id = static_cast<std::uint32_t>(c.interned.size());
-    c.interned_ids.emplace(name, id);
+    std::uint32_t id;
+    {
+        std::lock_guard lock(c.mutex);
+        auto found = c.interned_ids.find(name);
+        if (found != c.interned_ids.end()) {
+            id = found->second;
+        } else {
+            c.interned.push_back(name);
+            id = static_cast<std::uint32_t>(c.interned.size());
+            c.interned_ids.emplace(name, id);
+        }
+    }
+    last_name = name;
+    last_id = id;
     return id;
 }
 
