@@ -10,7 +10,8 @@
 //                        workers), batches back to back for >= 2 s, then close(): the total per
 //                        task is everything tracing cost, writing included
 //     inline_executor (tasks run in submit, one thread): the hooks' CPU time per task, off and on
-//     process_pool round trip (median of single submit + get, 2 workers), off and on.
+//     process_pool round trip (median of single submit + get, 2 workers), off and on
+//     process_pool batched (20,000 per batch, >= 2 s per side): ns per task, longest submit()
 //   Each round runs off and on back to back (alternating which goes first), so both see the same
 //   noise of a shared machine; the tables give the medians over rounds and the spread.
 //   tracing_bench writer N off|on|on-unflushed   one process, N trivial thread-pool tasks (all
@@ -117,6 +118,34 @@ double median_round_trip(fronta::process_pool& pool) {
     return median(v);
 }
 
+// process_pool batched: batches of 20,000 (as bench/process/) back to back for at least 2 s;
+// the median ns per task and the longest single submit() seen (it would show a submit held up
+// by the trace's writer).
+struct batched_figures {
+    double ns_per_task = 0, longest_submit_us = 0;
+};
+batched_figures process_batches(fronta::process_pool& pool) {
+    constexpr long tasks = 20'000;
+    std::vector<double> per_task;
+    double longest = 0;
+    const auto begin = clock_type::now();
+    while (per_task.size() < 3 || ns_since(begin) < 2e9) {
+        std::vector<fronta::future<double>> futures;
+        futures.reserve(tasks);
+        const auto start = clock_type::now();
+        for (long i = 0; i < tasks; ++i) {
+            const auto before = clock_type::now();
+            futures.push_back(pool.submit(remote_trivial, double(i)));
+            longest = std::max(longest, ns_since(before));
+        }
+        double sum = 0;
+        for (auto& f : futures) sum += f.get();
+        per_task.push_back(ns_since(start) / tasks);
+        if (sum < 0) std::printf("?");
+    }
+    return {median(per_task), longest / 1e3};
+}
+
 struct samples {
     std::vector<double> off, on;
 };
@@ -139,6 +168,7 @@ int compare(int rounds) {
     };
     std::vector<double> off, hooks, writing, sustained_median, sustained_total, added_hooks, added_total;
     std::vector<double> rt_off, rt_on, rt_ratio, in_off, in_on, in_added;
+    std::vector<double> pb_off, pb_on, pb_ratio, pb_longest_off, pb_longest_on;
     {
         fronta::inline_executor ex;
         inline_batch(ex, batch);  // warm
@@ -257,6 +287,26 @@ int compare(int rounds) {
             rt_off.push_back(o);
             rt_on.push_back(t);
             rt_ratio.push_back(t / o);
+            batched_figures bo, bt;
+            const auto batched_off = [&] { bo = process_batches(pool); };
+            const auto batched_on = [&] {
+                fronta::tracing trace(trace_path("process-batched", r));
+                bt = process_batches(pool);
+                trace.close();
+                remove_trace("process-batched", r);
+            };
+            if (r % 2 == 0) {
+                batched_off();
+                batched_on();
+            } else {
+                batched_on();
+                batched_off();
+            }
+            pb_off.push_back(bo.ns_per_task);
+            pb_on.push_back(bt.ns_per_task);
+            pb_ratio.push_back(bt.ns_per_task / bo.ns_per_task);
+            pb_longest_off.push_back(bo.longest_submit_us);
+            pb_longest_on.push_back(bt.longest_submit_us);
         }
     }
     std::printf("### thread_pool batched: 200,000 trivial tasks, 2 workers, ns per task\n\n");
@@ -281,6 +331,13 @@ int compare(int rounds) {
     print_spread("off", rt_off, 1e-3, "us");
     print_spread("on (flush every 1 s)", rt_on, 1e-3, "us");
     print_spread("ratio on/off, per round", rt_ratio, 1, "");
+    std::printf("\n### process_pool batched: 20,000 tasks per batch, batches back to back for >= 2 s, 2 workers\n\n");
+    std::printf("| | median | min | max |\n|---|---:|---:|---:|\n");
+    print_spread("off, per task", pb_off, 1e-3, "us");
+    print_spread("on (flush every 1 s), per task", pb_on, 1e-3, "us");
+    print_spread("ratio on/off, per round", pb_ratio, 1, "");
+    print_spread("longest single submit(), off", pb_longest_off, 1, "us");
+    print_spread("longest single submit(), on", pb_longest_on, 1, "us");
     std::printf(
         "\n(medians of %d rounds; each round runs off and on back to back, alternating which goes first; "
         "thread pool: median of %d batches per side and round; process pool: median of %d round trips)\n",
