@@ -60,7 +60,8 @@ test-asan: deps
 	  LSAN_OPTIONS="suppressions=$(CURDIR)/tests/lsan.supp" \
 	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) FRONTA_FAULT_TASKS=10000 ctest -j $(JOBS) --output-on-failure -E install_consumer
 
-# bench/threads/ and bench/process/ beside their peers; bench/report.py prints the tables.
+# bench/threads/ and bench/process/ beside their peers; bench/report.py prints the tables; then
+# bench/observe/tracing_bench: what a trace costs (bench/run.sh build-bench tracing alone).
 bench:
 	@scripts/install-deps.sh build bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFRONTA_BUILD_BENCH=ON -DFRONTA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null

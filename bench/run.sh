@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every peer in one go and prints the side-by-side tables (markdown) for docs/benchmarks.md.
-# Usage: bench/run.sh BUILD_DIR [threads|processes|all|large|progress]     (make bench does all)
+# Usage: bench/run.sh BUILD_DIR [threads|processes|tracing|progress|all|large]     (make bench does all)
 #   threads:   bench/threads/: fronta, oneTBB, Boost.Asio, std::async, then Python's ThreadPoolExecutor
 #   processes: bench/process/: fronta's process pool, then ProcessPoolExecutor and loky
+#   tracing:   bench/observe/: what a trace costs (thread_pool batched, process_pool round trip, off
+#              and on in one run), then the writer for 1,000,000 tasks (close time, sizes, peak RSS)
 #   large:     only the large values by value of the process pools, fronta then Python, back to back
 #   progress:  map of 1,000,000 items with and without map_options::progress (bench/threads/)
 set -euo pipefail
@@ -39,6 +41,35 @@ if [[ $which == all || $which == progress ]]; then
   echo
   echo "## Progress bars"
   report progress "$out/progress.json"
+fi
+if [[ $which == all || $which == tracing ]]; then
+  echo "bench: tracing off and on (bench/observe/tracing_bench, ${TRACING_ROUNDS:-5} rounds) ..." >&2
+  echo
+  echo "## Tracing"
+  echo
+  "$build/bench/tracing_bench" "${TRACING_ROUNDS:-5}"
+  echo "bench: the trace writer, ${TRACING_TASKS:-1000000} tasks: off, on, on-unflushed ..." >&2
+  for mode in off on on-unflushed; do
+    "$build/bench/tracing_bench" writer "${TRACING_TASKS:-1000000}" "$mode" >>"$out/writer.jsonl"
+  done
+  echo
+  /usr/bin/python3 - "$out/writer.jsonl" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+off = next(r for r in rows if r["mode"] == "off")
+n = off["tasks"]
+print(f"### The writer: {n:,} trivial thread_pool tasks in one process\n")
+print("| trace | tasks run | close | run.json | run.jsonl | peak RSS | RSS over off |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+for r in rows:
+    t = r["tasks"]
+    size = lambda b: f"{b / t:.0f} B/task" if r["mode"] != "off" else "-"
+    close = f'{r["close_ms"]:.0f} ms ({r["close_ms"] * 1e6 / t:.0f} ns/task)' if r["mode"] != "off" else "-"
+    extra = (r["peak_rss_kb"] - off["peak_rss_kb"]) * 1024 / t
+    print(f'| {r["mode"]} | {r["run_ms"]:.0f} ms | {close} | {size(r["json_bytes"])} | {size(r["jsonl_bytes"])} | '
+          f'{r["peak_rss_kb"] / 1024:.0f} MiB | {extra:+.0f} B/task |')
+print("\n(on: flush every 1 s; on-unflushed: flush_interval 1 h, every record held until close)")
+PY
 fi
 if [[ $which == large ]]; then
   echo "bench: large values: fronta ..." >&2

@@ -195,16 +195,17 @@ thread_buffer* own_buffer() noexcept {
     return b;
 }
 
-/// Appends `n` (1 or 2) records; both land in one block, published together.
-void push(const record* r, std::uint32_t n) noexcept {
+/// Room for `n` (1 or 2) records at `w->records[at]`, in one block: this thread's, or a fresh one
+/// if they do not fit. Nothing is visible to the writer until `w->filled` is stored past them.
+bool reserve(std::uint32_t n, block*& w, std::uint32_t& at) noexcept {
     thread_buffer* b = own_buffer();
-    if (b == nullptr) return;
-    block* w = b->writing;
-    std::uint32_t at = w->filled.load(std::memory_order_relaxed);
+    if (b == nullptr) return false;
+    w = b->writing;
+    at = w->filled.load(std::memory_order_relaxed);
     if (at + n > block::capacity) {
         auto* fresh = new (std::nothrow) block;
-        if (fresh == nullptr) return;  // out of memory: the task goes unrecorded
-        if (at < block::capacity) {    // pad the rest: the reader skips records of pool 0xffffff
+        if (fresh == nullptr) return false;  // out of memory: the task goes unrecorded
+        if (at < block::capacity) {          // pad the rest: the reader skips records of pool 0xffffff
             for (std::uint32_t i = at; i < block::capacity; ++i) w->records[i].pool_flags = 0xffffff;
             w->filled.store(block::capacity, std::memory_order_release);
         }
@@ -212,6 +213,14 @@ void push(const record* r, std::uint32_t n) noexcept {
         b->writing = w = fresh;
         at = 0;
     }
+    return true;
+}
+
+/// Appends `n` (1 or 2) records; both land in one block, published together.
+void push(const record* r, std::uint32_t n) noexcept {
+    block* w;
+    std::uint32_t at;
+    if (!reserve(n, w, at)) return;
     for (std::uint32_t i = 0; i < n; ++i) w->records[at + i] = r[i];
     w->filled.store(at + n, std::memory_order_release);
 }
@@ -767,37 +776,44 @@ struct tracing::session {
     // Everything published so far, out to the files. `writing` held.
     void write_out() {
         collector& c = the_collector();
-        std::vector<record> batch;
-        std::vector<pool_event> events;
         {
+            // Formats straight from the threads' blocks (no copy of the records) and writes the
+            // text out about every MiB, so writing costs a bounded amount of memory however much
+            // was recorded since the last flush. A failed task's error record is in the same
+            // block as its task's record (push() keeps them together).
             std::lock_guard lock(c.mutex);
-            drain(c, [&](const record* r, std::uint32_t n) { batch.insert(batch.end(), r, r + n); });
+            std::vector<pool_event> events;
             events.swap(c.events);
-        }
-        {
-            // Names and registries only grow; reading them needs the lock, briefly per record.
-            std::lock_guard lock(c.mutex);
             pool_events(c, events);
-            for (std::size_t i = 0; i < batch.size(); ++i) {
-                const record& r = batch[i];
-                if (r.pool_flags == 0xffffff) continue;  // padding
-                std::uint32_t error = 0;
-                if ((r.bits & bit_has_error) != 0 && i + 1 < batch.size())
-                    error = static_cast<std::uint32_t>(batch[++i].a);
-                task(c, r, error);
-            }
+            drain(c, [&](const record* batch, std::uint32_t n) {
+                for (std::uint32_t i = 0; i < n; ++i) {
+                    const record& r = batch[i];
+                    if (r.pool_flags == 0xffffff) continue;  // padding
+                    std::uint32_t error = 0;
+                    if ((r.bits & bit_has_error) != 0 && i + 1 < n) error = static_cast<std::uint32_t>(batch[++i].a);
+                    task(c, r, error);
+                    if (json_out.s.size() + lines_out.s.size() >= chunk_bytes) put_text();
+                }
+            });
         }
         put_files();
     }
 
-    void put_files() {
+    static constexpr std::size_t chunk_bytes = std::size_t{1} << 20;
+
+    /// Appends the text formatted so far to both files (stdio-buffered; put_files() flushes).
+    void put_text() {
         if (!json_out.s.empty() && std::fwrite(json_out.s.data(), 1, json_out.s.size(), chrome) != json_out.s.size())
             write_error = errno;
         if (!lines_out.s.empty() && std::fwrite(lines_out.s.data(), 1, lines_out.s.size(), lines) != lines_out.s.size())
             write_error = errno;
-        if (std::fflush(chrome) != 0 || std::fflush(lines) != 0) write_error = errno;
         json_out.s.clear();
         lines_out.s.clear();
+    }
+
+    void put_files() {
+        put_text();
+        if (std::fflush(chrome) != 0 || std::fflush(lines) != 0) write_error = errno;
     }
 
     // The counters (exact, from the spans), the summaries, the end line, the closing bracket.
@@ -1080,13 +1096,27 @@ std::string json_escape(std::string_view text) {
 }
 
 std::uint32_t trace_intern(const std::string& name) {
+    // Remote pools intern each task's description at submit: the same few names over and over.
+    // The last one this thread interned is answered without the collector's mutex, which the
+    // writer holds while it formats a flush (numbers are never reused, so the answer stays right).
+    thread_local std::string last_name;
+    thread_local std::uint32_t last_id = 0;
+    if (last_id != 0 && name == last_name) return last_id;
     collector& c = the_collector();
-    std::lock_guard lock(c.mutex);
-    auto found = c.interned_ids.find(name);
-    if (found != c.interned_ids.end()) return found->second;
-    c.interned.push_back(name);
-    const auto id = static_cast<std::uint32_t>(c.interned.size());
-    c.interned_ids.emplace(name, id);
+    std::uint32_t id;
+    {
+        std::lock_guard lock(c.mutex);
+        auto found = c.interned_ids.find(name);
+        if (found != c.interned_ids.end()) {
+            id = found->second;
+        } else {
+            c.interned.push_back(name);
+            id = static_cast<std::uint32_t>(c.interned.size());
+            c.interned_ids.emplace(name, id);
+        }
+    }
+    last_name = name;
+    last_id = id;
     return id;
 }
 
@@ -1159,11 +1189,33 @@ void trace_local_task(const local_task_trace& t, std::uint64_t start, std::uint6
                       const std::exception_ptr& error) noexcept {
     if (!tracing_on()) return;
     if (start == 0) start = end = trace_clock();
+    const std::uint32_t worker = outcome == trace_outcome::cancelled ? 0 : trace_thread_id();
+    if (!error || outcome == trace_outcome::cancelled) {
+        // The common case, written in place: every field once, no copy (the hot path).
+        block* w;
+        std::uint32_t at;
+        if (!reserve(1, w, at)) return;
+        record& r = w->records[at];
+        r.submit = t.submitted;
+        r.start = start;
+        r.serialize = r.transfer = r.reply = r.deserialize = 0;
+        r.run = pack_duration(gap(start, end));
+        r.worker = worker;
+        r.submitter = t.submitter;
+        r.pool_flags = pool_flags(t.pool, outcome, t.name.kind, t.name.suffix, false);
+        r.bytes_in = 0;
+        r.retries = 0;
+        r.bits = 0;
+        r.spare = 0;
+        r.a = reinterpret_cast<std::uintptr_t>(t.name.key);
+        w->filled.store(at + 1, std::memory_order_release);
+        return;
+    }
     record r[2]{};
     r[0].submit = t.submitted;
     r[0].start = start;
     r[0].run = pack_duration(gap(start, end));
-    r[0].worker = outcome == trace_outcome::cancelled ? 0 : trace_thread_id();
+    r[0].worker = worker;
     r[0].submitter = t.submitter;
     r[0].pool_flags = pool_flags(t.pool, outcome, t.name.kind, t.name.suffix, false);
     r[0].a = reinterpret_cast<std::uintptr_t>(t.name.key);

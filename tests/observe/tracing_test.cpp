@@ -239,9 +239,14 @@ TEST_F(tracing_test, process_pool_tasks_have_their_phases_bytes_worker_pids_and_
         }
     }
     EXPECT_EQ(pids_in_trace, pids_seen_by_tasks);  // the trace's worker is the process that ran it
-    std::size_t started = 0;
-    for (const json& e : r.events) started += e.at("event") == "worker_started" ? 1 : 0;
-    EXPECT_EQ(started, 2u);
+    // Every worker that ran a task was seen starting (under load the second worker may still be
+    // starting when the pool is done, and be stopped before it said hello).
+    std::set<std::uint64_t> started, ran;
+    for (const json& e : r.events)
+        if (e.at("event") == "worker_started") started.insert(e.at("worker").get<std::uint64_t>());
+    for (const json& t : r.tasks) ran.insert(t.at("worker").get<std::uint64_t>());
+    for (std::uint64_t w : ran) EXPECT_TRUE(started.count(w)) << "worker " << w;
+    EXPECT_LE(started.size(), 2u);
     const trace_summary s = expect_valid_trace(path);
     EXPECT_EQ(s.tasks, 102u);
 }
