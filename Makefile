@@ -24,20 +24,22 @@ deps:
 # The walk-through runs on threads; then the flagship, billion_rows (examples/13_billion_rows.cpp),
 # on threads, on processes and, when this build has MPI (`make deps` installs Open MPI), on MPI
 # ranks under mpirun. Only the library, the demo and billion_rows are built; billion_rows keeps
-# its generated input in build/billion_rows/ for the next run.
+# its generated input in build/billion_rows/ for the next run. Each run writes a trace (Chrome
+# Trace Event JSON, and JSON lines beside it) and its HTML report into build/traces/, and says where.
 MPIRUN = $(firstword $(wildcard /usr/bin/mpirun.openmpi) mpirun)
 MPI_RUN_ENV = OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 demo:
 	@scripts/install-deps.sh build
 	@$(CONFIGURE)
 	@cmake --build build -j $(JOBS) --target demo billion_rows
-	@./build/examples/demo
+	@mkdir -p build/traces
+	@./build/examples/demo --trace build/traces/demo.json
 	@echo
 	@echo "== billion_rows: min/mean/max per station over a generated file, on threads, processes, MPI =="
-	@./build/examples/billion_rows --executor threads
-	@./build/examples/billion_rows --executor processes
+	@./build/examples/billion_rows --executor threads --trace build/traces/billion_rows_threads.json
+	@./build/examples/billion_rows --executor processes --trace build/traces/billion_rows_processes.json
 	@if cmake --build build --target help | grep fronta_mpi >/dev/null; then \
-	  $(MPI_RUN_ENV) $(MPIRUN) -n 3 ./build/examples/billion_rows --executor mpi; \
+	  $(MPI_RUN_ENV) $(MPIRUN) -n 3 ./build/examples/billion_rows --executor mpi --trace build/traces/billion_rows_mpi.json; \
 	else \
 	  echo "billion_rows on MPI: skipped, this build has no MPI (make deps installs Open MPI, then make demo again)"; \
 	fi

@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <fronta/fronta.hpp>
 #include <memory>
+#include <optional>
 #include <ranges>
 #include <stdexcept>
 #include <string>
@@ -368,11 +369,12 @@ struct settings {
     bool generate_only = false;
     std::string output;
     bool json = false;
+    std::filesystem::path trace;  // --trace: the Chrome trace; the HTML report goes beside it
 };
 
 constexpr const char* usage =
     "usage: billion_rows [--rows N] [--file PATH] [--executor threads|processes|mpi] [--workers N]\n"
-    "                    [--chunk-mb M] [--generate-only] [--output PATH] [--json]\n"
+    "                    [--chunk-mb M] [--generate-only] [--output PATH] [--json] [--trace PATH]\n"
     "  --rows N         rows to generate (default 50000000); the same N gives the same file\n"
     "  --file PATH      the input (default: " BILLION_ROWS_DATA_DIR
     "/measurements-N.txt), generated\n"
@@ -383,7 +385,9 @@ constexpr const char* usage =
     "  --chunk-mb M     about M MiB per chunk (default 16)\n"
     "  --generate-only  write the file and exit\n"
     "  --output PATH    write the whole answer there, one line per station: name=min/mean/max\n"
-    "  --json           also print one line of JSON with the measurements\n";
+    "  --json           also print one line of JSON with the measurements\n"
+    "  --trace PATH     trace every task (fronta::tracing) into PATH (Chrome trace; PATH.jsonl beside\n"
+    "                   it) and write the HTML report next to it (PATH with .html)\n";
 
 settings parse_arguments(int argc, char** argv) {
     settings s;
@@ -408,8 +412,9 @@ settings parse_arguments(int argc, char** argv) {
         } else if (flag == "--help" || flag == "-h") {
             std::fputs(usage, stdout);
             std::exit(0);
-        } else if (i + 1 < argc && (flag == "--rows" || flag == "--file" || flag == "--executor" ||
-                                    flag == "--workers" || flag == "--chunk-mb" || flag == "--output")) {
+        } else if (i + 1 < argc &&
+                   (flag == "--rows" || flag == "--file" || flag == "--executor" || flag == "--workers" ||
+                    flag == "--chunk-mb" || flag == "--output" || flag == "--trace")) {
             const std::string value = argv[++i];
             if (flag == "--rows") {
                 s.rows = static_cast<std::uint64_t>(number(flag, value));
@@ -425,6 +430,8 @@ settings parse_arguments(int argc, char** argv) {
             } else if (flag == "--chunk-mb") {
                 s.chunk_mb = number(flag, value);
                 if (s.chunk_mb <= 0) throw std::invalid_argument("--chunk-mb must be above 0");
+            } else if (flag == "--trace") {
+                s.trace = value;
             } else {
                 s.output = value;
             }
@@ -499,6 +506,9 @@ int main(int argc, char** argv) {
             for (std::size_t i = 0; i < all.size(); i += 4096) sum += static_cast<unsigned char>(all[i]);
             asm volatile("" : : "r"(sum));
         }
+        // Every task of both runs, in a trace that Perfetto opens, and a report page of it.
+        std::optional<fronta::tracing> trace;
+        if (!s.trace.empty()) trace.emplace(s.trace);
         timed_answer baseline = compute(s, 1);
         const std::int64_t rows = baseline.table.rows();
         print_run(s, 1, baseline.seconds, rows, bytes);
@@ -533,6 +543,12 @@ int main(int argc, char** argv) {
             std::FILE* out = std::fopen(s.output.c_str(), "wb");
             if (out == nullptr || std::fwrite(text.data(), 1, text.size(), out) != text.size() || std::fclose(out) != 0)
                 throw std::system_error(errno, std::generic_category(), "billion_rows: cannot write " + s.output);
+        }
+        if (trace) {
+            const std::filesystem::path report = std::filesystem::path(s.trace).replace_extension(".html");
+            trace->write_report(report);
+            std::printf("trace: %s (open it in https://ui.perfetto.dev), records %s, report %s\n", s.trace.c_str(),
+                        fronta::trace_records_path(s.trace).c_str(), report.c_str());
         }
         if (s.json)
             std::printf(

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <ranges>
 #include <string>
@@ -43,14 +44,25 @@ private:
 
 int main(int argc, char** argv) {
     std::string kind = "threads";
+    std::string trace_path;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         if (arg == "--executor" && i + 1 < argc) {
             kind = argv[++i];
+        } else if (arg == "--trace" && i + 1 < argc) {
+            trace_path = argv[++i];
         } else {
-            std::fprintf(stderr, "usage: %s [--executor inline|threads]\n", argv[0]);
+            std::fprintf(stderr, "usage: %s [--executor inline|threads] [--trace run.json]\n", argv[0]);
             return 2;
         }
+    }
+    // --trace: every task of the walk-through in a Chrome trace, and an HTML report of it at the end.
+    std::optional<fronta::tracing> trace;
+    try {
+        if (!trace_path.empty()) trace.emplace(trace_path);
+    } catch (const std::exception& e) {  // a path that cannot be written: said now, not at the end
+        std::fprintf(stderr, "demo: %s\n", e.what());
+        return 1;
     }
     if (kind != "inline" && kind != "threads") {
         std::fprintf(stderr, "demo: unknown executor '%s': use inline or threads\n", kind.c_str());
@@ -80,10 +92,12 @@ int main(int argc, char** argv) {
         std::printf("\n");
     }
     {
-        step s("2c. map 1,000,000 inputs in chunks of 1024, with a progress bar on stderr: "
-               "pool.map(f, inputs, {.chunk_size = 1024, .progress = \"inputs\"})");
+        step s(
+            "2c. map 1,000,000 inputs in chunks of 1024, with a progress bar on stderr: "
+            "pool.map(f, inputs, {.chunk_size = 1024, .progress = \"inputs\"})");
         double total = 0;
-        for (double y : pool->map(do_some_math, std::views::iota(0, 1'000'000), {.chunk_size = 1024, .progress = "inputs"}))
+        for (double y :
+             pool->map(do_some_math, std::views::iota(0, 1'000'000), {.chunk_size = 1024, .progress = "inputs"}))
             total += y;
         std::printf("   sum = %.6g\n", total);
     }
@@ -117,6 +131,14 @@ int main(int argc, char** argv) {
         } catch (const fronta::shutdown_error& e) {
             std::printf("   submit after shutdown throws fronta::shutdown_error: %s\n", e.what());
         }
+    }
+    if (trace) {
+        const std::string report = std::filesystem::path(trace_path).replace_extension(".html");
+        trace->write_report(report);
+        std::printf(
+            "\n== 6. what ran where: fronta::tracing\n   trace %s (open it in https://ui.perfetto.dev or "
+            "chrome://tracing)\n   one JSON line per task: %s\n   report: %s (any browser, offline)\n",
+            trace_path.c_str(), fronta::trace_records_path(trace_path).c_str(), report.c_str());
     }
     std::printf("\nDone. The examples/ folder has one small program per step.\n");
 }

@@ -5,7 +5,8 @@
 #          traces for the report, libpng decodes the report test's screenshots
 #   mpi:   mpi_pool and its tests (make test): Open MPI; MPICH to check it builds there too;
 #          iproute2 and util-linux for the three-host test; Slurm and munge for a one-node cluster
-#   browser: headless Chromium, which loads the HTML report in its test (make test)
+#   browser: headless Chromium, which loads the HTML report in its test, and libpng, which reads
+#            its screenshots (make test)
 #   bench: the peers of the benchmarks (make bench); bench-mpi: mpi4py.futures beside mpi_pool
 #          (make bench-mpi); bench-data: pandas and Dask beside billion_rows (make bench-data; a
 #          group of its own: ~90 MB that make bench does not need); fuzz: clang's libFuzzer (make
@@ -14,9 +15,9 @@
 set -euo pipefail
 
 declare -A groups=(
-  [build]="g++ cmake make pkg-config libgtest-dev libgmock-dev libcereal-dev nlohmann-json3-dev libpng-dev"
+  [build]="g++ cmake make pkg-config libgtest-dev libgmock-dev libcereal-dev nlohmann-json3-dev"
   [mpi]="libopenmpi-dev openmpi-bin libmpich-dev mpich iproute2 util-linux slurm-wlm munge"
-  [browser]="chromium"
+  [browser]="chromium libpng-dev"
   [bench]="g++ cmake make pkg-config libbenchmark-dev libtbb-dev libboost-dev libcereal-dev python3 python3-joblib python3-numpy"
   [bench-mpi]="python3-mpi4py"
   [bench-data]="python3-pandas python3-dask"

@@ -92,8 +92,8 @@ std::pair<double, double> timed_map(Executor& pool, std::size_t chunk, const std
     const double cpu = process_cpu_seconds();
     const auto start = std::chrono::steady_clock::now();
     long sum = 0;
-    for (int y : pool.map([](int x) { return x + 1; }, std::views::iota(0, items),
-                          {.chunk_size = chunk, .progress = progress}))
+    for (int y :
+         pool.map([](int x) { return x + 1; }, std::views::iota(0, items), {.chunk_size = chunk, .progress = progress}))
         sum += y;
     benchmark::DoNotOptimize(sum);
     return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
@@ -166,19 +166,35 @@ BENCHMARK(bar_advance);
 // a few milliseconds.
 BENCHMARK(map_1m_pairs)
     ->ArgNames({"chunk", "stderr"})
-    ->Args({1, dev_null})->Args({1, to_pipe})->Args({1, to_pty})->Iterations(5)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({1, dev_null})
+    ->Args({1, to_pipe})
+    ->Args({1, to_pty})
+    ->Iterations(5)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(map_1m_pairs)
     ->ArgNames({"chunk", "stderr"})
-    ->Args({1024, dev_null})->Args({1024, to_pipe})->Args({1024, to_pty})->Iterations(100)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({1024, dev_null})
+    ->Args({1024, to_pipe})
+    ->Args({1024, to_pty})
+    ->Iterations(100)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(map_1m_pairs_inline)
     ->ArgNames({"chunk", "stderr"})
-    ->Args({1, dev_null})->Args({1, to_pipe})->Args({1, to_pty})->Iterations(15)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({1, dev_null})
+    ->Args({1, to_pipe})
+    ->Args({1, to_pty})
+    ->Iterations(15)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(map_1m_pairs_inline)
     ->ArgNames({"chunk", "stderr"})
-    ->Args({1024, dev_null})->Args({1024, to_pipe})->Args({1024, to_pty})->Iterations(100)
-    ->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Args({1024, dev_null})
+    ->Args({1024, to_pipe})
+    ->Args({1024, to_pty})
+    ->Iterations(100)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

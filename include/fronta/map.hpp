@@ -104,8 +104,8 @@ public:
     /// results are one value per chunk), not the results consumed.
     map_source(chunk_submitter<input_type, result_type> submit, std::size_t concurrency, View view,
                const map_options& options, std::shared_ptr<journal_type> journal, bool counts_inputs = false)
-        : submit_(std::move(submit)), journal_(std::move(journal)), counts_inputs_(counts_inputs), view_(std::move(view)),
-          next_(std::ranges::begin(view_)), chunk_size_(options.chunk_size),
+        : submit_(std::move(submit)), journal_(std::move(journal)), counts_inputs_(counts_inputs),
+          view_(std::move(view)), next_(std::ranges::begin(view_)), chunk_size_(options.chunk_size),
           window_(options.max_in_flight != 0 ? options.max_in_flight : 4 * std::max<std::size_t>(1, concurrency)),
           until_(options.timeout ? deadline_after(*options.timeout) : no_deadline),
           timeout_text_(options.timeout ? describe(*options.timeout) : ""), byte_bound_(options.max_in_flight_bytes) {

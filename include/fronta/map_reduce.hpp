@@ -71,9 +71,10 @@ T map_reduce(Executor&& ex, F&& f, Inputs&& inputs, Reduce&& reduce, T init, con
         auto submitter = chunks.template make_fold<input, T>(std::move(fn), shared_reduce);
         // One value per chunk comes back: the bar (options.progress) counts each chunk's inputs
         // as its value arrives, known here where the chunk is cut, so nothing extra travels.
-        map_range<detail::unordered_map_impl<view_type, T>> chunk_values(
-            std::move(submitter), ex.concurrency(), std::views::all(std::forward<Inputs>(inputs)), options,
-            std::move(journal), "map_reduce", /*counts_inputs=*/true);
+        map_range<detail::unordered_map_impl<view_type, T>> chunk_values(std::move(submitter), ex.concurrency(),
+                                                                         std::views::all(std::forward<Inputs>(inputs)),
+                                                                         options, std::move(journal), "map_reduce",
+                                                                         /*counts_inputs=*/true);
         for (T& value : chunk_values) init = std::invoke(*shared_reduce, std::move(init), std::move(value));
         return init;
     }

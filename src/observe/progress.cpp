@@ -64,16 +64,14 @@ std::string cut(const std::string& text, std::size_t bytes) {
 std::string format_progress(const progress_state& state, std::size_t width) {
     const double seconds = state.elapsed.count();
     const double rate = seconds > 0 ? static_cast<double>(state.done) / seconds : 0;
-    const double fraction =
-        !state.total || *state.total == 0
-            ? 1.0
-            : std::min(1.0, static_cast<double>(state.done) / static_cast<double>(*state.total));
+    const double fraction = !state.total || *state.total == 0
+                                ? 1.0
+                                : std::min(1.0, static_cast<double>(state.done) / static_cast<double>(*state.total));
     // The parts of the line, in the order they are given up when the width is short: the bar,
     // the time left, the rate, the elapsed time, the percentage, the failures; then the label is
     // shortened, and the count is the last thing left.
     std::string label = state.label;
-    std::string count, percent, rate_part = " " + rate_text(rate), elapsed = " " + clock_text(seconds), left,
-                                failed;
+    std::string count, percent, rate_part = " " + rate_text(rate), elapsed = " " + clock_text(seconds), left, failed;
     char buffer[64];
     if (state.total) {
         std::snprintf(buffer, sizeof buffer, "%zu/%zu", state.done, *state.total);

@@ -248,7 +248,8 @@ TEST(progress, more_bars_than_the_terminal_has_rows_show_the_oldest_that_fit_and
     const auto rows = terminal.rows();
     ASSERT_EQ(rows.size(), 5u) << out;
     for (std::size_t i = 0; i < 5; ++i)
-        EXPECT_TRUE(rows[i].starts_with("bar" + std::to_string(i) + " [########################################] 30/30 100%"))
+        EXPECT_TRUE(
+            rows[i].starts_with("bar" + std::to_string(i) + " [########################################] 30/30 100%"))
             << rows[i];
 }
 
@@ -291,7 +292,8 @@ TEST(progress, two_bars_on_two_threads_write_whole_lines_to_a_pipe) {
     close(fds[0]);
     ASSERT_FALSE(out.empty());
     EXPECT_EQ(out.back(), '\n');
-    const std::regex whole(R"((alpha \[[#.]{40}\] \d+/200|beta \[[#.]{40}\] \d+/200) +\d+% [0-9.kM]+/s \d\d:\d\d(<(\d\d:\d\d|\?))?)");
+    const std::regex whole(
+        R"((alpha \[[#.]{40}\] \d+/200|beta \[[#.]{40}\] \d+/200) +\d+% [0-9.kM]+/s \d\d:\d\d(<(\d\d:\d\d|\?))?)");
     std::istringstream lines(out);
     std::size_t count = 0;
     std::string alpha_last, beta_last;
@@ -424,14 +426,13 @@ TEST(progress, map_reduce_counts_inputs_not_chunks) {
     std::vector<int> inputs(1000);
     for (int i = 0; i < 1000; ++i) inputs[static_cast<std::size_t>(i)] = i;
     out = captured_stderr([&] {
-        EXPECT_THROW(fronta::map_reduce(
-                         pool,
-                         [](int x) {
-                             if (x == 500) throw std::runtime_error("five hundred");
-                             return long{x};
-                         },
-                         inputs, std::plus<long>(), 0L,
-                         {.chunk_size = 100, .max_in_flight = 1, .progress = "failing"}),
+        EXPECT_THROW(fronta::map_reduce(pool,
+                                        [](int x) {
+                                            if (x == 500) throw std::runtime_error("five hundred");
+                                            return long{x};
+                                        },
+                                        inputs, std::plus<long>(), 0L,
+                                        {.chunk_size = 100, .max_in_flight = 1, .progress = "failing"}),
                      std::runtime_error);
     });
     EXPECT_NE(out.find("500/1000  50%"), std::string::npos) << "the five chunks before the failure: " << out;
