@@ -271,6 +271,35 @@ TEST_F(tracing_test, a_worker_that_dies_is_an_event_and_the_retried_task_counts_
     expect_valid_trace(path);
 }
 
+TEST_F(tracing_test, a_task_past_its_timeout_is_marked_timeout_and_its_worker_killed) {
+    const fs::path path = dir_ / "timeout.json";
+    {
+        fronta::tracing trace(path);
+        fronta::process_pool pool(
+            fronta::process_pool_options{.workers = 1, .task_timeout = std::chrono::milliseconds(300)});
+        EXPECT_THROW(pool.submit(stuck).get(), fronta::timeout_error);
+        EXPECT_EQ(pool.submit(quick, 1).get(), 2);  // a new worker took over
+    }
+    const records r = read_records(fronta::trace_records_path(path));
+    ASSERT_EQ(r.tasks.size(), 2u);
+    std::map<std::string, std::string> outcome;
+    for (const json& t : r.tasks) outcome[t.at("fn")] = t.at("outcome");
+    EXPECT_EQ(outcome["stuck"], "timeout");
+    EXPECT_EQ(outcome["quick"], "ok");
+    std::size_t died = 0, replaced = 0;
+    for (const json& e : r.events) {
+        if (e.at("event") == "worker_died") {
+            ++died;
+            EXPECT_NE(e.at("detail").get<std::string>().find("timeout"), std::string::npos) << e;
+        }
+        replaced += e.at("event") == "worker_replaced" ? 1 : 0;
+    }
+    EXPECT_EQ(died, 1u);
+    EXPECT_EQ(replaced, 1u);
+    const trace_summary s = expect_valid_trace(path);
+    EXPECT_EQ(s.tasks, 2u);  // the killed run is a slice too: it ran until the kill
+}
+
 // A task was recorded after its future completed: a client that got the value and closed the
 // trace at once could close it before the record was there (seen on mpi_pool: 59 of 60).
 TEST_F(tracing_test, a_task_whose_future_is_done_is_in_a_trace_closed_right_after) {
