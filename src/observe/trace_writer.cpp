@@ -811,6 +811,21 @@ struct environment_trace {
     }
 };
 
+// FRONTA_TRACE_MAX_TASKS: a whole number of tasks (0 or empty: no bound). Anything else (`-5`, `10k`, `all`)
+// is said on stderr and ignored: the trace runs with no bound rather than with a guessed one.
+std::size_t max_tasks_from(const char* text) {
+    if (*text == '\0') return 0;  // set but empty: as if unset
+    std::size_t n = 0;
+    const char* end = text + std::strlen(text);
+    const auto [at, error] = std::from_chars(text, end, n);
+    if (error == std::errc() && at == end && at != text) return n;
+    std::fprintf(stderr,
+                 "fronta: FRONTA_TRACE_MAX_TASKS=%s is not a number of tasks (a whole number, 0 for no bound); "
+                 "tracing with no bound\n",
+                 text);
+    return 0;
+}
+
 }  // namespace
 
 namespace trace_impl {
@@ -823,8 +838,7 @@ void start_environment_trace(collector& c) {
     try {
         tracing_options options;
         options.path = path;
-        if (const char* max = std::getenv("FRONTA_TRACE_MAX_TASKS"))
-            options.max_tasks = std::strtoull(max, nullptr, 10);
+        if (const char* max = std::getenv("FRONTA_TRACE_MAX_TASKS")) options.max_tasks = max_tasks_from(max);
         holder.session = start_session(std::move(options), true);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "fronta: FRONTA_TRACE=%s: %s; not tracing\n", path, e.what());
