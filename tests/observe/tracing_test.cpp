@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <latch>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -478,12 +479,18 @@ FRONTA_REMOTE(traced_late);
 TEST_F(tracing_test, a_trace_started_with_tasks_queued_has_only_the_tasks_submitted_while_it_records) {
     const fs::path path = dir_ / "late.json";
     fronta::thread_pool pool(1);
-    // Before the trace: the worker held, tasks queued behind it.
-    fronta::promise<void> release;
-    auto gate = release.get_future();
-    auto blocker = pool.submit([gate]() mutable { gate.get(); });
+    // Before the trace: the worker held, tasks queued behind it, some of them stamped by an earlier
+    // trace that ended while they waited. (A std::future: the pool would start a thread in place of
+    // a worker blocked in fronta's get, and the queue would drain.)
+    std::promise<void> release;
+    std::shared_future<void> gate = release.get_future().share();
+    auto blocker = pool.submit([gate] { gate.get(); });
     std::vector<fronta::future<int>> before, during;
-    for (int i = 0; i < 20; ++i) before.push_back(pool.submit(traced_square, 2));
+    for (int i = 0; i < 10; ++i) before.push_back(pool.submit(traced_square, 2));
+    {
+        fronta::tracing earlier(dir_ / "earlier.json");
+        for (int i = 0; i < 10; ++i) before.push_back(pool.submit(traced_square, 2));
+    }
     {
         fronta::tracing trace(path);
         for (int i = 0; i < 10; ++i) during.push_back(pool.submit(traced_late, i));
