@@ -1,6 +1,8 @@
 // fronta::tracing and FRONTA_TRACE: every task once, with its worker, times, phases and outcome;
-// pool events; the bad inputs (an unwritable path, two traces at once); a client killed while
-// tracing leaves what it recorded; the Chrome trace validates (tests/observe/trace_checker).
+// pool events; the bad inputs (an unwritable path or a directory, a full disk, two traces at once,
+// FRONTA_TRACE and FRONTA_TRACE_MAX_TASKS with odd values); 500 short-lived threads; a trace
+// started with tasks queued; a client killed while tracing leaves what it recorded, and its report
+// says so; the Chrome trace validates (tests/observe/trace_checker).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
