@@ -1,22 +1,29 @@
 // fronta::tracing and FRONTA_TRACE: every task once, with its worker, times, phases and outcome;
-// pool events; the bad inputs (an unwritable path, two traces at once); a client killed while
-// tracing leaves what it recorded; the Chrome trace validates (tests/observe/trace_checker).
+// pool events; the bad inputs (an unwritable path or a directory, a full disk, two traces at once,
+// FRONTA_TRACE and FRONTA_TRACE_MAX_TASKS with odd values); 500 short-lived threads; a trace
+// started with tasks queued; a client killed while tracing leaves what it recorded, and its report
+// says so; the Chrome trace validates (tests/observe/trace_checker).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <fronta/fronta.hpp>
 #include <fronta/tracing.hpp>
 
+#include <atomic>
 #include <filesystem>
+#include <latch>
 #include <fstream>
+#include <future>
 #include <map>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "child_client.hpp"
 #include "observe/trace_checker.hpp"
+#include "observe/trace_record.hpp"
 #include "remote_functions.hpp"
 
 namespace fs = std::filesystem;
@@ -368,6 +375,202 @@ TEST_F(tracing_test, max_tasks_writes_the_first_tasks_and_counts_the_rest_per_fu
     EXPECT_EQ(r.end->at("written"), 50);
 }
 
+// ---- hostile conditions: unwritable and full paths, many short-lived threads, a trace started late --
+
+TEST_F(tracing_test, a_trace_path_that_is_a_directory_fails_at_construction_naming_it) {
+    const fs::path path = dir_ / "a_directory.json";
+    fs::create_directories(path);
+    try {
+        fronta::tracing trace(path);
+        FAIL() << "no error";
+    } catch (const std::system_error& e) {
+        EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(fs::is_directory(path));
+    fronta::tracing again(dir_ / "ok.json");  // the failed one left nothing recording
+}
+
+namespace {
+// A trace whose two files are /dev/full (every flush fails with ENOSPC), by symbolic links, so the
+// records file does not land in /dev.
+fs::path full_disk_trace(const fs::path& dir) {
+    const fs::path path = dir / "full.json";
+    fs::create_symlink("/dev/full", path);
+    fs::create_symlink("/dev/full", fronta::trace_records_path(path));
+    return path;
+}
+}  // namespace
+
+TEST_F(tracing_test, a_trace_on_a_full_disk_fails_at_close_naming_the_path) {
+    const fs::path path = full_disk_trace(dir_);
+    fronta::thread_pool pool(2);
+    fronta::tracing trace(path);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(pool.submit(traced_pid, i).get(), getpid());
+    try {
+        trace.close();
+        FAIL() << "no error";
+    } catch (const std::system_error& e) {
+        EXPECT_EQ(e.code().value(), ENOSPC) << e.what();
+        EXPECT_NE(std::string(e.what()).find(path.string()), std::string::npos) << e.what();
+    }
+    // Closed: the pool runs on untraced, and a new trace can start.
+    EXPECT_EQ(pool.submit(traced_pid, 1).get(), getpid());
+    fronta::tracing again(dir_ / "ok.json");
+}
+
+TEST_F(tracing_test, a_trace_destroyed_after_a_failed_write_says_so_and_does_not_throw) {
+    const fs::path path = full_disk_trace(dir_);
+    fronta::thread_pool pool(2);
+    ::testing::internal::CaptureStderr();
+    {
+        fronta::tracing trace(path);
+        for (int i = 0; i < 20; ++i) EXPECT_EQ(pool.submit(traced_pid, i).get(), getpid());
+        EXPECT_THROW(trace.flush(), std::system_error);
+    }  // the destructor: no exception, no crash
+    const std::string said = ::testing::internal::GetCapturedStderr();
+    EXPECT_NE(said.find("writing " + path.string() + " failed"), std::string::npos) << said;
+    fronta::tracing again(dir_ / "ok.json");
+}
+
+namespace {
+// What the recorder holds: one buffer per thread that recorded and has not been drained since it
+// ended (observe/trace_record.hpp; the writer frees those of ended threads when it drains).
+std::size_t thread_buffers() {
+    auto& c = fronta::trace_impl::the_collector();
+    std::lock_guard lock(c.mutex);
+    return c.buffers.size();
+}
+}  // namespace
+
+TEST_F(tracing_test, tasks_of_many_short_lived_threads_are_recorded_once_and_their_buffers_freed) {
+    const fs::path path = dir_ / "threads.json";
+    constexpr int threads = 500, at_once = 25;
+    fronta::thread_pool pool(2);
+    fronta::inline_executor here;
+    {
+        fronta::tracing trace(path);
+        // Every long-lived thread that records (both workers, this one) has its buffer before the
+        // count is taken: two tasks that wait for each other run on both workers.
+        std::latch both(2);
+        auto meet = [&both](int x) {
+            both.arrive_and_wait();
+            return x;
+        };
+        auto first = pool.submit(meet, 1), second = pool.submit(meet, 2);
+        EXPECT_EQ(first.get() + second.get(), 3);
+        for (int i = 0; i < 6; ++i) EXPECT_EQ(pool.submit(traced_pid, i).get(), getpid());
+        EXPECT_EQ(here.submit(traced_pid, 0).get(), getpid());
+        EXPECT_EQ(trace.tasks(), 9u);
+        const std::size_t before = thread_buffers();
+
+        std::atomic<int> answers{0};
+        for (int wave = 0; wave < threads / at_once; ++wave) {
+            std::vector<std::thread> group;
+            for (int i = 0; i < at_once; ++i)
+                group.emplace_back([&, n = wave * at_once + i] {
+                    if (pool.submit(traced_square, 7 * n + 1).get() == (7 * n + 1) * (7 * n + 1)) ++answers;
+                    if (here.submit(traced_square, 7 * n + 2).get() == (7 * n + 2) * (7 * n + 2)) ++answers;
+                });
+            for (auto& t : group) t.join();
+        }
+        EXPECT_EQ(answers.load(), 2 * threads);
+        EXPECT_EQ(trace.tasks(), 9u + 2 * threads);  // drains: the ended threads' buffers go
+        EXPECT_EQ(thread_buffers(), before);
+    }
+    const records r = read_records(fronta::trace_records_path(path));
+    ASSERT_EQ(r.tasks.size(), 9u + 2 * threads);
+    std::map<int, std::string> executor_of;
+    for (const json& p : r.pools) executor_of[p.at("pool")] = p.at("executor");
+    // Each short-lived thread submitted one task to each executor, and the inline one ran on it.
+    std::map<std::uint64_t, std::map<std::string, int>> by_submitter;
+    std::set<std::uint64_t> ids;
+    for (const json& t : r.tasks) {
+        EXPECT_TRUE(ids.insert(t.at("task").get<std::uint64_t>()).second) << t;
+        if (t.at("fn") != "traced_square") continue;
+        EXPECT_EQ(t.at("outcome"), "ok") << t;
+        const std::string executor = executor_of[t.at("pool")];
+        by_submitter[t.at("submitter")][executor]++;
+        if (executor == "inline_executor") {
+            EXPECT_EQ(t.at("worker"), t.at("submitter")) << t;
+        }
+    }
+    EXPECT_EQ(by_submitter.size(), std::size_t{threads});
+    for (const auto& [submitter, counts] : by_submitter)
+        EXPECT_EQ(counts, (std::map<std::string, int>{{"inline_executor", 1}, {"thread_pool", 1}}))
+            << "thread " << submitter;
+    const trace_summary s = expect_valid_trace(path);
+    EXPECT_EQ(s.tasks, 9u + 2 * threads);
+}
+
+namespace {
+int traced_late(int x) { return x + 1; }
+FRONTA_REMOTE(traced_late);
+}  // namespace
+
+TEST_F(tracing_test, a_trace_started_with_tasks_queued_has_only_the_tasks_submitted_while_it_records) {
+    const fs::path path = dir_ / "late.json";
+    fronta::thread_pool pool(1);
+    // Before the trace: the worker held, tasks queued behind it, some of them stamped by an earlier
+    // trace that ended while they waited. (A std::future: the pool would start a thread in place of
+    // a worker blocked in fronta's get, and the queue would drain.)
+    std::promise<void> release;
+    std::shared_future<void> gate = release.get_future().share();
+    auto blocker = pool.submit([gate] { gate.get(); });
+    std::vector<fronta::future<int>> before, during;
+    for (int i = 0; i < 10; ++i) before.push_back(pool.submit(traced_square, 2));
+    {
+        fronta::tracing earlier(dir_ / "earlier.json");
+        for (int i = 0; i < 10; ++i) before.push_back(pool.submit(traced_square, 2));
+    }
+    {
+        fronta::tracing trace(path);
+        for (int i = 0; i < 10; ++i) during.push_back(pool.submit(traced_late, i));
+        release.set_value();
+        blocker.get();
+        for (auto& f : before) EXPECT_EQ(f.get(), 4);
+        for (int i = 0; i < 10; ++i) EXPECT_EQ(during[i].get(), i + 1);
+        EXPECT_EQ(trace.tasks(), 10u);
+    }
+    const records r = read_records(fronta::trace_records_path(path));
+    ASSERT_EQ(r.tasks.size(), 10u);
+    for (const json& t : r.tasks) {
+        EXPECT_EQ(t.at("fn"), "traced_late") << t;
+        EXPECT_GE(t.at("submit").get<double>(), 0.0) << t;
+        EXPECT_GE(t.at("start").get<double>(), t.at("submit").get<double>()) << t;
+        EXPECT_GE(t.at("end").get<double>(), t.at("start").get<double>()) << t;
+        for (const auto& [phase, us] : t.at("phases").items()) EXPECT_GE(us.get<double>(), 0.0) << phase << t;
+    }
+    ASSERT_EQ(r.pools.size(), 1u);
+    EXPECT_EQ(r.pools[0].at("executor"), "thread_pool");
+    for (const json& c : r.counters) EXPECT_GE(c.at("time").get<double>(), 0.0) << c;
+    const trace_check check = check_trace_file(path, {.require_names = true});
+    for (const auto& problem : check.problems) ADD_FAILURE() << problem;
+    EXPECT_EQ(check.summary.tasks, 10u);
+}
+
+TEST_F(tracing_test, write_report_after_failures_on_a_process_pool_names_the_failure) {
+    const fs::path path = dir_ / "failures.json", html = dir_ / "failures.html";
+    {
+        fronta::process_pool pool(2);
+        fronta::tracing trace(path);
+        std::vector<fronta::future<int>> futures;
+        for (int i = 0; i < 20; ++i) futures.push_back(pool.submit(traced_square, i));
+        int failed = 0;
+        for (auto& f : futures) try {
+                f.get();
+            } catch (const std::runtime_error&) {
+                ++failed;
+            }
+        EXPECT_EQ(failed, 3);  // 3, 10, 17
+        trace.write_report(html);
+    }
+    ASSERT_TRUE(fs::exists(html));
+    std::ifstream in(html);
+    const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(page.find("no square for 10"), std::string::npos);
+    EXPECT_NE(page.find("traced_square"), std::string::npos);
+}
+
 // ---- FRONTA_TRACE, and a client killed while tracing, in child processes ----------------------------
 
 namespace {
@@ -398,6 +601,14 @@ int scenario_killed_while_tracing(const std::string&) {
     return 0;
 }
 const scenario_registration killed_while_tracing{"killed_while_tracing", scenario_killed_while_tracing};
+
+// The untraced program, run in FRONTA_TEST_DIR: a trace written by mistake would land there.
+int scenario_untraced_program_in_test_dir(const std::string& arg) {
+    if (chdir(std::getenv("FRONTA_TEST_DIR")) != 0) return 3;
+    return scenario_untraced_program(arg);
+}
+const scenario_registration untraced_program_in_test_dir{"untraced_program_in_test_dir",
+                                                         scenario_untraced_program_in_test_dir};
 
 template <class Predicate>
 bool eventually(Predicate&& predicate, std::chrono::seconds limit) {
@@ -475,6 +686,85 @@ TEST_F(tracing_test, a_client_killed_while_tracing_leaves_what_it_recorded_on_di
     const trace_check check = check_trace_file(path);  // no closing bracket: allowed, noted
     EXPECT_TRUE(check.problems.empty()) << check.problems.front();
     EXPECT_EQ(check.summary.tasks, 30u);
+}
+
+namespace {
+// Runs the untraced program in a child with `env` (stderr with stdout) to its end; its output.
+std::string run_untraced_program(const std::vector<std::string>& env) {
+    child_setup setup;
+    setup.env = env;
+    setup.stderr_too = true;
+    child_process c = start_child({"/proc/self/exe", "--scenario=untraced_program_in_test_dir"}, setup);
+    end_client_on_exit guard{c};
+    EXPECT_EQ(exit_code(finish_child(c, std::chrono::seconds(120), std::chrono::seconds(60))), 0) << c.output;
+    EXPECT_NE(c.output.find("done 80"), std::string::npos) << c.output;
+    return c.output;
+}
+}  // namespace
+
+TEST_F(tracing_test, fronta_trace_on_a_full_disk_says_writing_failed_and_the_program_exits_0) {
+    const fs::path path = full_disk_trace(dir_);
+    const std::string said = run_untraced_program({"FRONTA_TRACE=" + path.string(), "FRONTA_TEST_DIR=" + dir_.string()});
+    EXPECT_NE(said.find("FRONTA_TRACE: writing " + path.string() + " failed"), std::string::npos) << said;
+}
+
+TEST_F(tracing_test, fronta_trace_empty_or_0_writes_no_trace_and_the_program_runs) {
+    for (const std::string value : {"", "0"}) {
+        const std::string said = run_untraced_program({"FRONTA_TRACE=" + value, "FRONTA_TEST_DIR=" + dir_.string()});
+        EXPECT_EQ(said.find("fronta:"), std::string::npos) << said;
+        EXPECT_TRUE(fs::is_empty(dir_)) << "FRONTA_TRACE=" << value << " wrote " << fs::directory_iterator(dir_)->path();
+    }
+}
+
+TEST_F(tracing_test, fronta_trace_max_tasks_that_is_not_a_number_is_said_and_the_trace_has_no_bound) {
+    for (const std::string value : {"garbage", "-5", "10k"}) {
+        const fs::path path = dir_ / ("bound_" + value + ".json");
+        const std::string said = run_untraced_program(
+            {"FRONTA_TRACE=" + path.string(), "FRONTA_TRACE_MAX_TASKS=" + value, "FRONTA_TEST_DIR=" + dir_.string()});
+        EXPECT_NE(said.find("FRONTA_TRACE_MAX_TASKS=" + value + " is not a number of tasks"), std::string::npos)
+            << said;
+        const records r = read_records(fronta::trace_records_path(path));
+        EXPECT_EQ(r.tasks.size(), 80u) << value;
+        EXPECT_EQ(r.header.at("settings").at("max_tasks"), 0) << value;
+        ASSERT_TRUE(r.end.has_value());
+    }
+    // A number is the bound, and says nothing.
+    const fs::path path = dir_ / "bound_10.json";
+    const std::string said = run_untraced_program(
+        {"FRONTA_TRACE=" + path.string(), "FRONTA_TRACE_MAX_TASKS=10", "FRONTA_TEST_DIR=" + dir_.string()});
+    EXPECT_EQ(said.find("fronta:"), std::string::npos) << said;
+    const records r = read_records(fronta::trace_records_path(path));
+    EXPECT_EQ(r.tasks.size(), 10u);
+    ASSERT_TRUE(r.end.has_value());
+    EXPECT_EQ(r.end->at("tasks"), 80);
+}
+
+TEST_F(tracing_test, fronta_report_on_a_killed_run_writes_a_page_saying_the_run_did_not_finish) {
+    const fs::path path = dir_ / "killed.json", html = dir_ / "killed.html";
+    {
+        child_setup setup;
+        setup.env = {"FRONTA_TEST_TRACE_PATH=" + path.string()};
+        child_process c = start_child({"/proc/self/exe", "--scenario=killed_while_tracing"}, setup);
+        end_client_on_exit guard{c};
+        ASSERT_TRUE(read_until(
+            c, [](const std::string& out) { return out.find("completed 30") != std::string::npos; },
+            std::chrono::seconds(120)))
+            << c.output;
+        EXPECT_TRUE(eventually([&] { return task_lines(fronta::trace_records_path(path)) == 30; },
+                               std::chrono::seconds(30)));
+        kill(c.pid, SIGKILL);
+        EXPECT_EQ(wait_for_child(c, std::chrono::seconds(60)) & 0x7f, SIGKILL);
+    }
+    child_setup setup;
+    setup.stderr_too = true;
+    child_process report = start_child({FRONTA_REPORT_PROGRAM, path.string(), "-o", html.string()}, setup);
+    end_client_on_exit guard{report};
+    EXPECT_EQ(exit_code(finish_child(report, std::chrono::seconds(60), std::chrono::seconds(60))), 0)
+        << report.output;
+    ASSERT_TRUE(fs::exists(html)) << report.output;
+    std::ifstream in(html);
+    const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(page.find("This run did not finish."), std::string::npos);
 }
 
 int main(int argc, char** argv) {

@@ -1,6 +1,6 @@
 #pragma once
-// What executors tell the tracer (src/observe/trace.cpp; public face: fronta/tracing.hpp). Kept to
-// the standard library so the futures core can include it: a hook is one relaxed load of
+// What executors tell the tracer (src/observe/trace_recorder.cpp; public face: fronta/tracing.hpp).
+// Kept to the standard library so the futures core can include it: a hook is one relaxed load of
 // `tracing_active` while no trace runs, and a few clock reads and a 64-byte record while one does.
 
 #include <atomic>
