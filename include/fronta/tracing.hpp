@@ -47,7 +47,8 @@ std::filesystem::path trace_records_path(const std::filesystem::path& trace);
 
 /// Records while it lives. One trace at a time per process: a second one (or one while
 /// FRONTA_TRACE records) throws std::logic_error naming the trace already recording. A path that
-/// cannot be written throws std::system_error here, naming it, before anything runs.
+/// cannot be written (or a disk that refuses the files' first line) throws std::system_error here,
+/// naming it, before anything runs; a write that fails later is thrown by flush() and close().
 class tracing {
 public:
     explicit tracing(std::filesystem::path path);

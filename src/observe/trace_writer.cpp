@@ -789,9 +789,17 @@ std::shared_ptr<tracing::session> start_session(tracing_options options, bool fr
     o.put(",\"hardware_threads\":");
     o.num(std::thread::hardware_concurrency());
     o.put("}}\n");
+    int header_error = 0;
     {
         std::lock_guard w(s->writing);
         s->put_files();
+        header_error = s->write_error;
+    }
+    if (header_error != 0) {  // a full disk, say: said now, not when the run is over
+        s->closed = true;     // nothing more to write
+        s->stop();
+        throw std::system_error(header_error, std::generic_category(),
+                                "fronta::tracing: cannot write the trace file " + s->options.path.string());
     }
     s->writer = std::thread([raw = s.get()] {
         pthread_setname_np(pthread_self(), "fronta-trace");
