@@ -280,6 +280,10 @@ struct tracing::session {
         } else {
             name = "task";
         }
+        // "(anonymous namespace)::square" reads as "square" in a trace, as FRONTA_REMOTE names it.
+        static constexpr std::string_view anonymous = "(anonymous namespace)::";
+        for (auto at = name.find(anonymous); at != std::string::npos; at = name.find(anonymous, at))
+            name.erase(at, anonymous.size());
         if (suffix == trace_name::map_chunk) name += " (map chunk)";
         if (suffix == trace_name::map_reduce_chunk) name += " (map_reduce chunk)";
         return cache.emplace(key, std::move(name)).first->second;
