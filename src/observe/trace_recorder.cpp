@@ -49,16 +49,24 @@ std::uint32_t saturate(std::uint64_t n) noexcept {
     return n > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(n);
 }
 
+// Set (a trivial thread_local, so it outlives the holder) once this thread's buffer is given up:
+// a task that ends in a later thread_local destructor goes unrecorded rather than into a buffer
+// the writer may free at any moment.
+thread_local bool buffer_given_up = false;
+
 struct buffer_holder {
     thread_buffer* buffer = nullptr;
     ~buffer_holder() {
+        buffer_given_up = true;
         if (buffer != nullptr) buffer->orphaned.store(true, std::memory_order_release);
+        buffer = nullptr;
     }
 };
 thread_local buffer_holder this_thread_buffer;
 thread_local std::uint32_t this_thread_id = 0;
 
 thread_buffer* own_buffer() noexcept {
+    if (buffer_given_up) return nullptr;
     thread_buffer* b = this_thread_buffer.buffer;
     if (b != nullptr) return b;
     auto* first = new (std::nothrow) block;
