@@ -172,12 +172,22 @@ struct tracing::session {
         json_out.put("}}");
     }
 
+    // Whether registered number `id` (1..known) is met for the first time; marks it met.
+    static bool first_time(std::vector<bool>& written, std::uint32_t id, std::size_t known) {
+        if (id == 0 || id > known) return false;
+        if (written.size() < known) written.resize(known);
+        if (written[id - 1]) return false;
+        written[id - 1] = true;
+        return true;
+    }
+    static std::string pool_name(const collector& c, std::uint32_t pool, const char* none = "") {
+        return pool != 0 && pool <= c.pools.size() ? c.pools[pool - 1].name : std::string(none);
+    }
+    void name_client() { name_process(pid, "fronta client (pid " + std::to_string(pid) + ")", 0); }
+
     // Lines for a pool / worker / thread the first time a record refers to it (registry locked).
     void write_pool(collector& c, std::uint32_t id) {
-        if (id == 0 || id > c.pools.size()) return;
-        if (pool_written.size() < c.pools.size()) pool_written.resize(c.pools.size());
-        if (pool_written[id - 1]) return;
-        pool_written[id - 1] = true;
+        if (!first_time(pool_written, id, c.pools.size())) return;
         const pool_info& p = c.pools[id - 1];
         lines_out.put("{\"type\":\"pool\",\"pool\":");
         lines_out.num(id);
@@ -198,10 +208,7 @@ struct tracing::session {
         return 0x40000000L + a.rank + 1;
     }
     void write_worker(collector& c, std::uint32_t id, std::uint32_t pool) {
-        if (id == 0 || id > c.actors.size()) return;
-        if (worker_written.size() < c.actors.size()) worker_written.resize(c.actors.size());
-        if (worker_written[id - 1]) return;
-        worker_written[id - 1] = true;
+        if (!first_time(worker_written, id, c.actors.size())) return;
         const actor_info& a = c.actors[id - 1];
         const std::uint32_t its_pool = a.remote ? a.pool : pool;
         write_pool(c, its_pool);
@@ -220,24 +227,21 @@ struct tracing::session {
         lines_out.put(",\"host\":");
         lines_out.str(a.host.empty() ? host : a.host);
         lines_out.put("}\n");
-        const std::string pool_name = its_pool != 0 && its_pool <= c.pools.size() ? c.pools[its_pool - 1].name : "";
+        const std::string its_pool_name = pool_name(c, its_pool);
         if (a.remote) {
             const long p = actor_pid(a);
             const std::string where = a.rank >= 0 ? " rank " + std::to_string(a.rank) + " (pid " +
                                                         std::to_string(a.pid) + " on " + a.host + ")"
                                                   : " worker (pid " + std::to_string(a.pid) + ")";
-            name_process(p, pool_name + where, 10 + static_cast<int>(id));
+            name_process(p, its_pool_name + where, 10 + static_cast<int>(id));
             name_thread(p, p, a.label);
         } else {
-            name_process(pid, "fronta client (pid " + std::to_string(pid) + ")", 0);
-            name_thread(pid, a.tid, (pool_name.empty() ? std::string() : pool_name + ": ") + a.label);
+            name_client();
+            name_thread(pid, a.tid, (its_pool_name.empty() ? std::string() : its_pool_name + ": ") + a.label);
         }
     }
     void write_thread(collector& c, std::uint32_t id) {
-        if (id == 0 || id > c.actors.size()) return;
-        if (thread_written.size() < c.actors.size()) thread_written.resize(c.actors.size());
-        if (thread_written[id - 1]) return;
-        thread_written[id - 1] = true;
+        if (!first_time(thread_written, id, c.actors.size())) return;
         const actor_info& a = c.actors[id - 1];
         lines_out.put("{\"type\":\"thread\",\"thread\":");
         lines_out.num(id);
@@ -248,7 +252,7 @@ struct tracing::session {
         lines_out.put(",\"label\":");
         lines_out.str(a.label);
         lines_out.put("}\n");
-        name_process(pid, "fronta client (pid " + std::to_string(pid) + ")", 0);
+        name_client();
         name_thread(pid, a.tid, a.label);
     }
 
@@ -362,7 +366,7 @@ struct tracing::session {
         write_pool(c, pool);
         write_worker(c, r.worker, pool);
         write_thread(c, r.submitter);
-        const std::string pool_name = pool != 0 && pool <= c.pools.size() ? c.pools[pool - 1].name : "";
+        const std::string task_pool = pool_name(c, pool);
         const bool ran = outcome != trace_outcome::cancelled && r.worker != 0;
         spans[pool].push_back({r.submit, ran ? start : done, remote ? done : end});
 
@@ -446,7 +450,7 @@ struct tracing::session {
         json_out.put(",\"args\":{\"task\":");
         json_out.num(id);
         json_out.put(",\"pool\":");
-        json_out.str(pool_name);
+        json_out.str(task_pool);
         json_out.put(",\"outcome\":\"");
         json_out.put(outcome_name(outcome));
         json_out.put("\",\"queue_us\":");
@@ -492,7 +496,7 @@ struct tracing::session {
             long completer_tid = submitter_tid;
             if ((r.bits & bit_completer_is_submitter) == 0) {
                 completer_tid = 0x30000000L + static_cast<long>(pool);
-                name_thread(pid, completer_tid, pool_name + " dispatcher");
+                name_thread(pid, completer_tid, task_pool + " dispatcher");
             }
             slice(pid, completer_tid, "deserialize", fn, received, done);
         }
@@ -519,10 +523,9 @@ struct tracing::session {
                 p = actor_pid(c.actors[e.worker - 1]);
                 t = p;
             } else {
-                name_process(pid, "fronta client (pid " + std::to_string(pid) + ")", 0);
+                name_client();
                 t = 0x30000000L + static_cast<long>(e.pool);
-                name_thread(pid, t,
-                            (e.pool != 0 && e.pool <= c.pools.size() ? c.pools[e.pool - 1].name : "") + " dispatcher");
+                name_thread(pid, t, pool_name(c, e.pool) + " dispatcher");
             }
             event_begin();
             json_out.put("\"ph\":\"i\",\"s\":\"p\",\"cat\":\"pool\",\"name\":\"");
@@ -602,7 +605,7 @@ struct tracing::session {
             const std::uint64_t first = changes.empty() ? t0 : changes.front().time;
             const std::uint64_t last = changes.empty() ? t0 : changes.back().time;
             const std::uint64_t step = (last - first) / 10000;
-            const std::string name = pool != 0 && pool <= c.pools.size() ? c.pools[pool - 1].name : "pool";
+            const std::string name = pool_name(c, pool, "pool");
             long queued = 0, running = 0;
             std::uint64_t written_at = 0;
             bool any = false;
