@@ -1,9 +1,10 @@
 # The two commands of the README: `make demo` and `make test`. Each installs the missing Debian
 # packages it needs (scripts/install-deps.sh, by group), configures, builds and runs:
 #   demo, all:          build         (g++, cmake, GoogleTest, cereal)
-#   test, test-*san:    build + mpi + browser   (+ Open MPI, and MPICH, Slurm, munge for the MPI
-#                       tests; headless Chromium for the report's browser test)
-#   bench:              build + bench;  bench-mpi: build + mpi + bench + bench-mpi;  fuzz: fuzz
+#   test, test-*san:    build + mpi + browser + asio   (+ Open MPI, and MPICH, Slurm, munge for the
+#                       MPI tests; headless Chromium for the report's browser test; Asio and Boost
+#                       for fronta::asio, fronta::boost_asio and the async server example)
+#   bench:              build + asio + bench;  bench-mpi: build + mpi + bench + bench-mpi;  fuzz: fuzz
 #   bench-data:         build + bench + bench-data (pandas, Dask)
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -19,7 +20,7 @@ all:
 	@cmake --build build -j $(JOBS)
 
 deps:
-	@scripts/install-deps.sh build mpi browser
+	@scripts/install-deps.sh build mpi browser asio
 
 # The walk-through runs on threads; then the flagship, billion_rows (examples/13_billion_rows.cpp),
 # on threads, on processes and, when this build has MPI (`make deps` installs Open MPI), on MPI
@@ -65,7 +66,7 @@ test-asan: deps
 # bench/threads/ and bench/process/ beside their peers; bench/report.py prints the tables; then
 # bench/observe/tracing_bench: what a trace costs (bench/run.sh build-bench tracing alone).
 bench:
-	@scripts/install-deps.sh build bench
+	@scripts/install-deps.sh build asio bench
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DFRONTA_BUILD_BENCH=ON -DFRONTA_BUILD_TESTS=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-bench -j $(JOBS)
 	@bench/run.sh build-bench

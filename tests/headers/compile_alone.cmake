@@ -3,7 +3,8 @@
 # here. Each is included twice, so a missing #pragma once fails too. The headers are found when
 # the test runs, so a new one is checked without touching this file.
 #   CXX, SOURCE_INCLUDE_DIR (fronta's include/), INCLUDE_DIRS (others, |-separated),
-#   WITH_MPI (mpi_pool.hpp only then), WORK_DIR
+#   WITH_MPI (mpi_pool.hpp only then), WITH_ASIO, WITH_BOOST_ASIO (asio.hpp, boost_asio.hpp only
+#   then), WORK_DIR
 file(GLOB_RECURSE headers RELATIVE ${SOURCE_INCLUDE_DIR} ${SOURCE_INCLUDE_DIR}/fronta/*.hpp)
 list(SORT headers)
 list(LENGTH headers count)
@@ -22,6 +23,10 @@ set(checked 0)
 foreach(header ${headers})
   if(header STREQUAL "fronta/mpi_pool.hpp" AND NOT WITH_MPI)
     message(STATUS "skipped (no MPI): ${header}")
+    continue()
+  endif()
+  if((header STREQUAL "fronta/asio.hpp" AND NOT WITH_ASIO) OR (header STREQUAL "fronta/boost_asio.hpp" AND NOT WITH_BOOST_ASIO))
+    message(STATUS "skipped (its Asio is not installed): ${header}")
     continue()
   endif()
   string(MAKE_C_IDENTIFIER ${header} name)
