@@ -133,8 +133,9 @@ public:
           handler_(std::move(handler)),
           work_(std::move(work)) {}
 
-    static void start(Handler handler, future<T> fut) {
-        auto ex = net::get_associated_executor(handler);
+    template <class DefaultExecutor>
+    static void start(Handler handler, const DefaultExecutor& default_executor, future<T> fut) {
+        auto ex = net::get_associated_executor(handler, default_executor);
         auto work = net::prefer(ex, net::execution::outstanding_work.tracked);
         auto registry = registry_of(ex);
         auto op = std::make_shared<wait_op>(std::move(handler), std::move(work), std::move(fut), registry);
@@ -238,12 +239,20 @@ private:
     std::atomic<bool> aborted_{false};
 };
 
+// The initiation of a wait. `Executor` is where the handler runs when it has no associated
+// executor of its own (also the executor `use_promise` and friends ask the initiation for).
+template <class Executor>
 struct initiate_wait {
+    using executor_type = Executor;
+    Executor executor;
+    executor_type get_executor() const noexcept { return executor; }
+
     template <class Handler, class T>
     void operator()(Handler&& handler, future<T> fut) const {
-        using work = std::decay_t<decltype(net::prefer(net::get_associated_executor(handler),
+        using handler_executor = std::decay_t<decltype(net::get_associated_executor(handler, executor))>;
+        using work = std::decay_t<decltype(net::prefer(std::declval<handler_executor>(),
                                                         net::execution::outstanding_work.tracked))>;
-        wait_op<T, std::decay_t<Handler>, work>::start(std::forward<Handler>(handler), std::move(fut));
+        wait_op<T, std::decay_t<Handler>, work>::start(std::forward<Handler>(handler), executor, std::move(fut));
     }
 };
 
@@ -279,40 +288,42 @@ struct result_of_signature<First, Rest...> : future_result<Rest...> {
     static constexpr bool has_error = true;
 };
 
-template <class T>
-class promise_handler {
+template <class Signature>
+class promise_handler;
+template <class R, class... Args>
+class promise_handler<R(Args...)> {
 public:
-    explicit promise_handler(fronta::promise<T> p) : promise_(std::move(p)) {}
+    using value_type = typename result_of_signature<Args...>::type;
+    explicit promise_handler(fronta::promise<value_type> p) : promise_(std::move(p)) {}
 
-    template <class... Args>
-    void operator()(Args&&... args) {
-        fulfil(std::forward<Args>(args)...);
-    }
+    void operator()(Args... args) { fulfil(std::move(args)...); }
 
 private:
     template <class First, class... Rest>
-        requires is_error_argument<First>
     void fulfil(First&& first, Rest&&... rest) {
-        if constexpr (std::is_same_v<std::decay_t<First>, std::exception_ptr>) {
-            if (first) return promise_.set_exception(first);
+        if constexpr (is_error_argument<First>) {
+            if (first) {
+                if constexpr (std::is_same_v<std::decay_t<First>, std::exception_ptr>)
+                    promise_.set_exception(first);
+                else
+                    promise_.set_exception(std::make_exception_ptr(FRONTA_ASIO_SYSTEM_ERROR(first)));
+                return;
+            }
+            set(std::forward<Rest>(rest)...);
         } else {
-            if (first) return promise_.set_exception(std::make_exception_ptr(FRONTA_ASIO_SYSTEM_ERROR(first)));
+            set(std::forward<First>(first), std::forward<Rest>(rest)...);
         }
-        set(std::forward<Rest>(rest)...);
     }
-    template <class... Args>
-    void fulfil(Args&&... args) {
-        set(std::forward<Args>(args)...);
-    }
-    template <class... Args>
-    void set(Args&&... args) {
-        if constexpr (sizeof...(Args) <= 1)
-            promise_.set_value(std::forward<Args>(args)...);
+    void fulfil() { promise_.set_value(); }
+    template <class... Values>
+    void set(Values&&... values) {
+        if constexpr (sizeof...(Values) <= 1)
+            promise_.set_value(std::forward<Values>(values)...);
         else
-            promise_.set_value(T(std::forward<Args>(args)...));
+            promise_.set_value(value_type(std::forward<Values>(values)...));
     }
 
-    fronta::promise<T> promise_;
+    fronta::promise<value_type> promise_;
 };
 
 template <class Executor>
@@ -330,7 +341,7 @@ struct initiate_run {
             failed.set_exception(std::current_exception());
             fut = failed.get_future();
         }
-        initiate_wait{}(std::forward<Handler>(handler), std::move(fut));
+        initiate_wait<net::system_executor>{net::system_executor()}(std::forward<Handler>(handler), std::move(fut));
     }
 };
 
@@ -339,6 +350,17 @@ using run_result_t =
     typename decltype(std::declval<Executor&>().submit(std::declval<F>(), std::declval<Args>()...))::value_type;
 
 }  // namespace detail
+
+/// As `async_get(fut, token)` (below), with `executor` where the handler runs when it has no associated
+/// executor of its own (as `asio::post(executor, token)`): a plain callback then runs on it, and
+/// `use_promise` makes a promise of it.
+template <class Executor, class T, class CompletionToken>
+    requires(detail::net::execution::is_executor<Executor>::value)
+auto async_get(const Executor& executor, future<T> fut, CompletionToken&& token) {
+    if (!fut.valid()) throw invalid_state_error("async_get: this future is empty (default-constructed or moved from)");
+    return detail::net::async_initiate<CompletionToken, typename detail::wait_signature<T>::type>(
+        detail::initiate_wait<Executor>{executor}, token, std::move(fut));
+}
 
 /// Waits for `fut` as an Asio asynchronous operation. Completes with `void(std::exception_ptr, T)`
 /// (`void(std::exception_ptr)` for `future<void>`): the value, or the future's exception (its own
@@ -361,10 +383,9 @@ using run_result_t =
 /// does with its own pending operations; a future completing afterwards posts nothing.
 template <class T, class CompletionToken>
 auto async_get(future<T> fut, CompletionToken&& token) {
-    if (!fut.valid()) throw invalid_state_error("async_get: this future is empty (default-constructed or moved from)");
-    return detail::net::async_initiate<CompletionToken, typename detail::wait_signature<T>::type>(
-        detail::initiate_wait{}, token, std::move(fut));
+    return async_get(detail::net::system_executor(), std::move(fut), std::forward<CompletionToken>(token));
 }
+
 
 /// `loop.run_in_executor(executor, f, *args)`: submits `f(args...)` to a fronta executor and
 /// completes through `token` (the last argument) as `async_get` does. The task is submitted when
@@ -400,18 +421,16 @@ inline constexpr use_future_t use_future{};
 namespace FRONTA_ASIO_NS {
 template <class R, class... Args>
 class async_result<fronta::FRONTA_ASIO_BRIDGE::use_future_t, R(Args...)> {
-    using traits = fronta::FRONTA_ASIO_BRIDGE::detail::result_of_signature<Args...>;
+    using handler = fronta::FRONTA_ASIO_BRIDGE::detail::promise_handler<R(Args...)>;
 
 public:
-    using return_type = fronta::future<typename traits::type>;
+    using return_type = fronta::future<typename handler::value_type>;
 
     template <class Initiation, class... InitArgs>
     static return_type initiate(Initiation&& initiation, fronta::FRONTA_ASIO_BRIDGE::use_future_t, InitArgs&&... args) {
-        fronta::promise<typename traits::type> promise;
+        fronta::promise<typename handler::value_type> promise;
         return_type result = promise.get_future();
-        std::forward<Initiation>(initiation)(
-            fronta::FRONTA_ASIO_BRIDGE::detail::promise_handler<typename traits::type>(std::move(promise)),
-            std::forward<InitArgs>(args)...);
+        std::forward<Initiation>(initiation)(handler(std::move(promise)), std::forward<InitArgs>(args)...);
         return result;
     }
 };
