@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/experimental/deferred.hpp>
 #include <asio/experimental/promise.hpp>
@@ -245,6 +246,24 @@ TEST(asio_async_get, use_promise_completes_its_promise) {
     run_all(io);
     EXPECT_EQ(got, 144);
     EXPECT_EQ(error, "task failed with 1");
+}
+
+TEST(asio_async_get, as_tuple_hands_the_exception_over_without_throwing) {
+    fronta::thread_pool pool(1);
+    ::asio::io_context io;
+    auto result = ::asio::co_spawn(
+        io,
+        [&]() -> awaitable<std::string> {
+            auto [error, value] = co_await fronta::asio::async_get(
+                pool.submit(fail_with, 6), ::asio::experimental::as_tuple(use_awaitable));
+            auto [none, squared] = co_await fronta::asio::async_get(
+                pool.submit(square, 6), ::asio::experimental::as_tuple(use_awaitable));
+            co_return message_of(error) + " " + std::to_string(value) + " " + std::to_string(!none) + " " +
+                std::to_string(squared);
+        },
+        ::asio::use_future);
+    run_all(io);
+    EXPECT_EQ(result.get(), "task failed with 6 0 1 36");
 }
 
 TEST(asio_async_get, an_executor_first_is_where_a_plain_callback_runs) {
