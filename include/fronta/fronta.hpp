@@ -8,6 +8,7 @@
 /// @endcode
 
 #include "fronta/as_completed.hpp"
+#include "fronta/combinators.hpp"
 #include "fronta/errors.hpp"
 #include "fronta/executor.hpp"
 #include "fronta/file_chunks.hpp"
