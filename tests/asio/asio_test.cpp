@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
+#include <csignal>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/experimental/deferred.hpp>
@@ -74,6 +75,12 @@ FRONTA_REMOTE(square);
 
 int fail_with(int x) { throw std::runtime_error("task failed with " + std::to_string(x)); }
 FRONTA_REMOTE(fail_with);
+
+int die_now(int) {
+    std::raise(SIGKILL);
+    return 0;
+}
+FRONTA_REMOTE(die_now);
 
 std::unique_ptr<int> boxed(int x) { return std::make_unique<int>(x); }
 
@@ -539,6 +546,40 @@ TEST(asio_executors, a_process_pool_failure_arrives_as_the_tasks_exception) {
                             ::asio::bind_executor(io, [&](std::exception_ptr e, int) { error = message_of(e); }));
     run_all(io);
     EXPECT_NE(error.find("task failed with 8"), std::string::npos) << error;
+}
+
+TEST(asio_executors, a_process_pool_worker_dying_arrives_as_worker_died_and_the_pool_serves_on) {
+    fronta::process_pool ex(1);
+    ::asio::io_context io;
+    auto outcome = ::asio::co_spawn(
+        io,
+        [&]() -> awaitable<std::string> {
+            std::string what;
+            try {
+                co_await fronta::asio::async_get(ex.submit(die_now, 1), use_awaitable);
+            } catch (const fronta::worker_died& e) {
+                what = "worker_died";
+            }
+            const int after = co_await fronta::asio::run_in_executor(ex, square, 7, use_awaitable);
+            co_return what + " " + std::to_string(after);
+        },
+        ::asio::use_future);
+    run_all(io);
+    EXPECT_EQ(outcome.get(), "worker_died 49");
+}
+
+TEST(asio_async_get, a_handler_that_throws_propagates_out_of_run_as_asio_does) {
+    fronta::thread_pool pool(1);
+    ::asio::io_context io;
+    fronta::asio::async_get(pool.submit(square, 1), ::asio::bind_executor(io, [](std::exception_ptr, int) {
+                                throw std::runtime_error("handler threw");
+                            }));
+    EXPECT_THROW(io.run(), std::runtime_error);
+    io.restart();
+    int got = 0;  // the io_context goes on serving waits
+    fronta::asio::async_get(pool.submit(square, 2), ::asio::bind_executor(io, [&](std::exception_ptr, int v) { got = v; }));
+    run_all(io);
+    EXPECT_EQ(got, 4);
 }
 
 // --- many waits, and the io_context going away ------------------------------------------------
