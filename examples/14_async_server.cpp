@@ -13,7 +13,9 @@
 //   ping                  -> pong
 //   echo <text>           -> echo <text>
 //   stats                 -> stats heavy_in_flight=.. heavy_served=.. busy=.. cancelled=.. dropped=..
-//                            connections=.. rss_kib=..
+//                            connections=.. rss_kib=.. heavy_running=..
+//                            (in flight: admitted, queued or running; rss: this process and its
+//                            children, a process pool's workers)
 //   heavy <units> [<kib>] -> heavy <units> <checksum hex>   (about 100 µs of CPU per unit, over a
 //                            buffer of <kib> KiB the task allocates; 14_async_server_work.hpp)
 //                         -> busy    when admitting it would pass --max-heavy requests or
@@ -42,6 +44,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <list>
 #include <optional>
 #include <set>
 #include <string>
@@ -248,7 +251,8 @@ public:
         return "stats heavy_in_flight=" + std::to_string(heavy_in_flight_) + " heavy_served=" +
                std::to_string(heavy_served_) + " busy=" + std::to_string(busy_) + " cancelled=" +
                std::to_string(cancelled_) + " dropped=" + std::to_string(dropped_) + " connections=" +
-               std::to_string(connections_.size()) + " rss_kib=" + std::to_string(rss_kib());
+               std::to_string(connections_.size()) + " rss_kib=" + std::to_string(rss_kib()) +
+               " heavy_running=" + std::to_string(heavy_running());
     }
 
     std::string summary() const {
@@ -365,6 +369,7 @@ private:
             co_return reply;
         }
         fronta::future<std::uint64_t> task;
+        auto entry = tasks_.end();  // the task in tasks_, on a pool
         std::variant<outcome, std::monostate> first;
         if (opt_.executor == mode::async_thread) {
             first = co_await (wait_for_thread(units, kib) || wait_for_hangup(c));
@@ -376,10 +381,16 @@ private:
                 co_return "error " + std::string(e.what());
             }
             // loop.run_in_executor / asyncio.wrap_future: awaited here, the io_context runs on.
+            entry = tasks_.insert(tasks_.end(), task);
             first = co_await (wait_for(task) || wait_for_hangup(c));
         }
-        if (first.index() == 0) {
+        // Forgets the task once it ended (its admission ends too).
+        auto done_with = [this, cost, entry] {
+            if (entry != tasks_.end()) tasks_.erase(entry);
             release(cost);
+        };
+        if (first.index() == 0) {
+            done_with();
             const outcome& o = std::get<0>(first);
             if (o.error) {
                 try {
@@ -396,13 +407,13 @@ private:
         c.hung_up = true;
         if (task.valid() && task.cancelled()) {
             ++cancelled_;
-            release(cost);
+            done_with();
         } else {
             ++dropped_;
             if (task.valid() && !task.done())
-                net::co_spawn(io_, drain(task, cost), report("drain"));
+                net::co_spawn(io_, drain(task, std::move(done_with)), report("drain"));
             else
-                release(cost);
+                done_with();
         }
         co_return "";
     }
@@ -448,9 +459,17 @@ private:
     }
 
     // A dropped task that runs: its admission ends when it does.
-    awaitable<void> drain(fronta::future<std::uint64_t> task, std::uint64_t cost) {
+    template <class Done>
+    awaitable<void> drain(fronta::future<std::uint64_t> task, Done done_with) {
         co_await wait_for(std::move(task));
-        release(cost);
+        done_with();
+    }
+
+    // Admitted requests whose work has started: on a pool, those of its futures that run (a
+    // process pool's have been sent to a worker); a std::async thread starts at once.
+    std::uint64_t heavy_running() const {
+        if (opt_.executor == mode::async_thread) return heavy_in_flight_;
+        return std::count_if(tasks_.begin(), tasks_.end(), [](const auto& t) { return t.running(); });
     }
 
     std::size_t max_heavy() const { return opt_.max_heavy != 0 ? opt_.max_heavy : 4 * opt_.workers; }
@@ -476,6 +495,7 @@ private:
     bool stopping_ = false;
     std::set<connection*> connections_;
     std::vector<std::future<void>> async_threads_;
+    std::list<fronta::future<std::uint64_t>> tasks_;  // on a pool: the admitted ones
     // Everything below is touched only on the io_context thread.
     std::uint64_t heavy_in_flight_ = 0, admitted_bytes_ = 0;
     std::uint64_t heavy_served_ = 0, busy_ = 0, cancelled_ = 0, dropped_ = 0;
