@@ -7,7 +7,8 @@
 //     auto r = co_await fronta::asio::async_get(pool.submit(crunch, units), asio::use_awaitable);
 //
 //   14_async_server [--port P] [--executor threads|processes|inline|async] [--workers N]
-//                   [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--self-test] [--calibrate]
+//                   [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--grace SECONDS]
+//                   [--self-test] [--calibrate]
 //
 // A TCP line protocol on 127.0.0.1 (one request per line, replies in order):
 //   ping                  -> pong
@@ -24,8 +25,10 @@
 //   a line past --max-line bytes -> error line too long, and the connection is closed
 // Cheap requests are answered on the io_context thread; heavy ones go to the executor, and the
 // connection watches its socket meanwhile: a client that hangs up cancels its task if it has not
-// started (`cancelled` in stats) or drops its result (`dropped`). SIGINT/SIGTERM: stop accepting,
-// finish the requests in flight (at most 10 s), close, shut the executor down, print a summary.
+// started (`cancelled` in stats) or drops its result (`dropped`); a client that only shuts down its
+// sending side (`nc -N`) looks the same, and gets no reply. SIGINT/SIGTERM: stop accepting, finish
+// the requests in flight (at most --grace seconds, 10 by default; then their connections are
+// closed and the executor's tasks cancelled), shut the executor down, print a summary, exit 0.
 // `--executor inline` runs heavy work on the io_context thread (the design not to copy: every
 // client waits), `async` starts a std::async thread per heavy request; both for the benchmark.
 #include <fronta/asio.hpp>
@@ -76,11 +79,10 @@ struct options {
     std::size_t max_heavy = 0;  // 0: 4 * workers
     std::size_t max_memory_mib = 256;
     std::size_t max_line = 1024;
+    std::size_t grace_seconds = 10;  // at SIGINT/SIGTERM, how long requests in flight may still take
     bool self_test = false;
     bool calibrate = false;
 };
-
-constexpr auto shutdown_grace = std::chrono::seconds(10);
 
 // Resident memory of this process and of its children (a process pool's workers), in KiB.
 std::uint64_t rss_kib() {
@@ -235,11 +237,11 @@ public:
         signals_.cancel();
         for (connection* c : connections_)
             if (c->reading) c->socket.cancel(ignored);
-        grace_.expires_after(shutdown_grace);
+        grace_.expires_after(std::chrono::seconds(opt_.grace_seconds));
         grace_.async_wait([this](std::error_code ec) {
             if (ec) return;  // everything finished in time
             std::fprintf(stderr, "14_async_server: requests still running after %lld s: closing them\n",
-                         static_cast<long long>(shutdown_grace.count()));
+                         static_cast<long long>(opt_.grace_seconds));
             std::error_code ignored_too;
             for (connection* c : connections_) c->socket.close(ignored_too);
             if (pool_ != nullptr) pool_->shutdown(/*wait=*/false, /*cancel_futures=*/true);
@@ -536,8 +538,8 @@ awaitable<bool> self_test(server& s, bool* passed) {
 void usage() {
     std::fprintf(stderr,
                  "usage: 14_async_server [--port P] [--executor threads|processes|inline|async] [--workers N]\n"
-                 "                       [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--self-test] "
-                 "[--calibrate]\n");
+                 "                       [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--grace SECONDS]\n"
+                 "                       [--self-test] [--calibrate]\n");
 }
 
 std::optional<options> parse_options(int argc, char** argv) {
@@ -573,6 +575,8 @@ std::optional<options> parse_options(int argc, char** argv) {
             opt.max_memory_mib = value;
         } else if (arg == "--max-line" && number(1, 1 << 24, value)) {
             opt.max_line = value;
+        } else if (arg == "--grace" && number(0, 3600, value)) {
+            opt.grace_seconds = value;
         } else {
             return std::nullopt;
         }

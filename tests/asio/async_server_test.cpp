@@ -476,6 +476,26 @@ TEST_P(async_server_test, sigterm_lets_the_running_request_finish_then_exits_cle
     EXPECT_NE(server.rest_of_output(5s).find("stopped: heavy_served=1 "), std::string::npos);
 }
 
+TEST_P(async_server_test, past_the_grace_period_sigterm_closes_the_connections_and_cancels_what_waits) {
+    server_process server(with_executor({"--workers", "1", "--grace", "1"}));
+    client monitor(server.port());
+    EXPECT_EQ(monitor.ask("heavy 30"), expected_heavy(30));  // (no task sent ahead: see above)
+    client running(server.port()), queued(server.port());
+    ASSERT_TRUE(running.send_bytes("heavy " + std::to_string(units_lasting(3s)) + "\n"));
+    ASSERT_TRUE(stats_until(monitor, [](auto& s) { return s["heavy_running"] == 1; }));
+    ASSERT_TRUE(queued.send_bytes("heavy 10\n"));
+    ASSERT_TRUE(stats_until(monitor, [](auto& s) { return s["heavy_in_flight"] == 2; }));
+
+    server.signal(SIGTERM);
+    // After a second both are closed unanswered: the queued task cancelled, the running one's
+    // result dropped (a process pool stops it; a thread runs it to its end, and then the server exits).
+    EXPECT_EQ(queued.read_line(), std::nullopt);
+    EXPECT_EQ(running.read_line(), std::nullopt);
+    EXPECT_EQ(server.wait_exit(io_limit), 0);
+    const std::string output = server.rest_of_output(5s);
+    EXPECT_NE(output.find("stopped: heavy_served=1 busy=0 cancelled=1 dropped=1 "), std::string::npos) << output;
+}
+
 INSTANTIATE_TEST_SUITE_P(executors, async_server_test, ::testing::Values("threads", "processes"),
                          [](const auto& info) { return info.param; });
 
