@@ -229,11 +229,16 @@ std::string expected_heavy(std::uint32_t units, std::uint32_t kib = async_server
     return text;
 }
 
-// Units of heavy work that take about `target` in this build on this machine (sanitizers slow it).
+// Units of heavy work that take about `target` of CPU in this build on this machine (sanitizers
+// slow it). The fastest of a few runs: being preempted only ever adds time, and a loaded machine
+// once made a single measurement ten times too long (and the task ten times too short).
 std::uint32_t units_lasting(std::chrono::milliseconds target) {
-    const auto start = steady::now();
-    [[maybe_unused]] volatile std::uint64_t sink = async_server::heavy_work(20, async_server::default_kib);
-    const double per_unit = std::chrono::duration<double>(steady::now() - start).count() / 20;
+    double per_unit = 1;
+    for (int run = 0; run < 7; ++run) {
+        const auto start = steady::now();
+        [[maybe_unused]] volatile std::uint64_t sink = async_server::heavy_work(5, async_server::default_kib);
+        per_unit = std::min(per_unit, std::chrono::duration<double>(steady::now() - start).count() / 5);
+    }
     const double units = std::chrono::duration<double>(target).count() / per_unit;
     return static_cast<std::uint32_t>(std::clamp(units, 1.0, double(async_server::max_units)));
 }
