@@ -242,6 +242,11 @@ public:
             if (ec) return;  // everything finished in time
             std::fprintf(stderr, "14_async_server: requests still running after %lld s: closing them\n",
                          static_cast<long long>(opt_.grace_seconds));
+            // Tasks that wait are cancelled first, so that they count as cancelled, whatever
+            // the closing and the pool's shutdown below complete first.
+            closed_by_force_ = true;
+            for (connection* c : connections_)
+                if (c->task.valid()) c->task.cancel();
             std::error_code ignored_too;
             for (connection* c : connections_) c->socket.close(ignored_too);
             if (pool_ != nullptr) pool_->shutdown(/*wait=*/false, /*cancel_futures=*/true);
@@ -273,6 +278,7 @@ private:
         std::string buffer;     // bytes read and not yet taken: at most one line (--max-line + "\r\n")
         bool reading = false;   // waiting for a request: stop() may close it now
         bool hung_up = false;   // the client left while its heavy request was pending
+        fronta::future<std::uint64_t> task;  // its pending heavy request on a pool, if any
     };
 
     std::size_t line_capacity() const { return opt_.max_line + 2; }  // the line and "\r\n"
@@ -384,6 +390,7 @@ private:
             }
             // loop.run_in_executor / asyncio.wrap_future: awaited here, the io_context runs on.
             entry = tasks_.insert(tasks_.end(), task);
+            c.task = task;
             first = co_await (wait_for(task) || wait_for_hangup(c));
         }
         // Forgets the task once it ended (its admission ends too).
@@ -391,7 +398,8 @@ private:
             if (entry != tasks_.end()) tasks_.erase(entry);
             release(cost);
         };
-        if (first.index() == 0) {
+        if (task.valid()) c.task = {};
+        if (first.index() == 0 && !closed_by_force_) {
             done_with();
             const outcome& o = std::get<0>(first);
             if (o.error) {
@@ -404,8 +412,9 @@ private:
             ++heavy_served_;
             co_return heavy_reply(units, o.value);
         }
-        // The client hung up, and the `||` cancelled the wait: async_get cancelled the task if it
-        // had not started. One that runs keeps its admission until it ends (its memory is in use).
+        // The client hung up (or the grace period ended), and the `||` cancelled the wait:
+        // async_get cancelled the task if it had not started. One that runs keeps its admission
+        // until it ends (its memory is in use).
         c.hung_up = true;
         if (task.valid() && task.cancelled()) {
             ++cancelled_;
@@ -495,6 +504,7 @@ private:
     net::steady_timer grace_;
     net::signal_set signals_;
     bool stopping_ = false;
+    bool closed_by_force_ = false;  // the grace period ended: no reply goes out any more
     std::set<connection*> connections_;
     std::vector<std::future<void>> async_threads_;
     std::list<fronta::future<std::uint64_t>> tasks_;  // on a pool: the admitted ones
