@@ -181,7 +181,8 @@ auto async_on_own_thread(std::vector<std::future<void>>& threads, std::uint32_t 
     return net::async_initiate<Token, void(std::exception_ptr, std::uint64_t)>(
         [&threads](auto handler, std::uint32_t n, std::uint32_t k) {
             // Outstanding work until the completion is posted: io_context::run() waits for it.
-            std::optional work(net::prefer(net::get_associated_executor(handler), net::execution::outstanding_work.tracked));
+            std::optional work(
+                net::prefer(net::get_associated_executor(handler), net::execution::outstanding_work.tracked));
             std::erase_if(threads, [](const std::future<void>& t) {
                 return t.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
             });
@@ -215,8 +216,8 @@ auto report(const char* what) {
 class server {
 public:
     server(net::io_context& io, const options& opt, fronta::executor* pool)
-        : io_(io), opt_(opt), pool_(pool), acceptor_(io, {net::ip::address_v4::loopback(), opt.port}),
-          grace_(io), signals_(io, SIGINT, SIGTERM) {}
+        : io_(io), opt_(opt), pool_(pool), acceptor_(io, {net::ip::address_v4::loopback(), opt.port}), grace_(io),
+          signals_(io, SIGINT, SIGTERM) {}
 
     unsigned short port() const { return acceptor_.local_endpoint().port(); }
 
@@ -255,17 +256,17 @@ public:
     }
 
     std::string stats_line() const {
-        return "stats heavy_in_flight=" + std::to_string(heavy_in_flight_) + " heavy_served=" +
-               std::to_string(heavy_served_) + " busy=" + std::to_string(busy_) + " cancelled=" +
-               std::to_string(cancelled_) + " dropped=" + std::to_string(dropped_) + " connections=" +
-               std::to_string(connections_.size()) + " rss_kib=" + std::to_string(rss_kib()) +
+        return "stats heavy_in_flight=" + std::to_string(heavy_in_flight_) +
+               " heavy_served=" + std::to_string(heavy_served_) + " busy=" + std::to_string(busy_) +
+               " cancelled=" + std::to_string(cancelled_) + " dropped=" + std::to_string(dropped_) +
+               " connections=" + std::to_string(connections_.size()) + " rss_kib=" + std::to_string(rss_kib()) +
                " heavy_running=" + std::to_string(heavy_running());
     }
 
     std::string summary() const {
         return "stopped: heavy_served=" + std::to_string(heavy_served_) + " busy=" + std::to_string(busy_) +
-               " cancelled=" + std::to_string(cancelled_) + " dropped=" + std::to_string(dropped_) +
-               " (executor " + opt_.executor_name + ")";
+               " cancelled=" + std::to_string(cancelled_) + " dropped=" + std::to_string(dropped_) + " (executor " +
+               opt_.executor_name + ")";
     }
 
     ~server() {
@@ -275,9 +276,9 @@ public:
 private:
     struct connection {
         tcp::socket socket;
-        std::string buffer;     // bytes read and not yet taken: at most one line (--max-line + "\r\n")
-        bool reading = false;   // waiting for a request: stop() may close it now
-        bool hung_up = false;   // the client left while its heavy request was pending
+        std::string buffer;                  // bytes read and not yet taken: at most one line (--max-line + "\r\n")
+        bool reading = false;                // waiting for a request: stop() may close it now
+        bool hung_up = false;                // the client left while its heavy request was pending
         fronta::future<std::uint64_t> task;  // its pending heavy request on a pool, if any
     };
 
@@ -303,8 +304,9 @@ private:
         std::error_code ec;
         while (!stopping_) {
             c.reading = true;
-            const std::size_t n = co_await net::async_read_until(
-                c.socket, net::dynamic_buffer(c.buffer, line_capacity()), '\n', net::redirect_error(use_awaitable, ec));
+            const std::size_t n =
+                co_await net::async_read_until(c.socket, net::dynamic_buffer(c.buffer, line_capacity()), '\n',
+                                               net::redirect_error(use_awaitable, ec));
             c.reading = false;
             std::string reply;
             bool last = false;
@@ -462,8 +464,8 @@ private:
                 co_return;  // only cancellation ends it, and then the result came first
             }
             const std::size_t room = std::min(chunk.size(), line_capacity() - c.buffer.size());
-            const std::size_t n =
-                co_await c.socket.async_read_some(net::buffer(chunk.data(), room), net::redirect_error(use_awaitable, ec));
+            const std::size_t n = co_await c.socket.async_read_some(net::buffer(chunk.data(), room),
+                                                                    net::redirect_error(use_awaitable, ec));
             c.buffer.append(chunk.data(), n);
             if (ec) co_return;
         }
@@ -539,7 +541,8 @@ awaitable<bool> self_test(server& s, bool* passed) {
     check("heavy 0", co_await ask("heavy 0"), "error bad number", true);
     check("frobnicate", co_await ask("frobnicate"), "error unknown command", true);
     check("\\x01\\xff", co_await ask("\x01\xff"), "error non-printable byte");
-    check("stats", co_await ask("stats"), "stats heavy_in_flight=0 heavy_served=2 busy=0 cancelled=0 dropped=0 connections=1 ", true);
+    check("stats", co_await ask("stats"),
+          "stats heavy_in_flight=0 heavy_served=2 busy=0 cancelled=0 dropped=0 connections=1 ", true);
     s.stop();
     *passed = ok;
     co_return ok;
@@ -558,7 +561,8 @@ std::optional<options> parse_options(int argc, char** argv) {
         const std::string_view arg = argv[i];
         auto number = [&](std::size_t low, std::size_t high, std::size_t& out) {
             std::uint32_t value = 0;
-            if (i + 1 >= argc || !parse_number(argv[i + 1], std::uint32_t(low), std::uint32_t(high), value)) return false;
+            if (i + 1 >= argc || !parse_number(argv[i + 1], std::uint32_t(low), std::uint32_t(high), value))
+                return false;
             out = value;
             ++i;
             return true;
@@ -570,11 +574,16 @@ std::optional<options> parse_options(int argc, char** argv) {
             opt.calibrate = true;
         } else if (arg == "--executor" && i + 1 < argc) {
             opt.executor_name = argv[++i];
-            if (opt.executor_name == "threads") opt.executor = mode::threads;
-            else if (opt.executor_name == "processes") opt.executor = mode::processes;
-            else if (opt.executor_name == "inline") opt.executor = mode::inline_work;
-            else if (opt.executor_name == "async") opt.executor = mode::async_thread;
-            else return std::nullopt;
+            if (opt.executor_name == "threads")
+                opt.executor = mode::threads;
+            else if (opt.executor_name == "processes")
+                opt.executor = mode::processes;
+            else if (opt.executor_name == "inline")
+                opt.executor = mode::inline_work;
+            else if (opt.executor_name == "async")
+                opt.executor = mode::async_thread;
+            else
+                return std::nullopt;
         } else if (arg == "--port" && number(0, 65535, value)) {
             opt.port = static_cast<unsigned short>(value);
         } else if (arg == "--workers" && number(1, 4096, value)) {
@@ -608,7 +617,8 @@ int main(int argc, char** argv) {
         const auto start = std::chrono::steady_clock::now();
         const std::uint64_t h = async_server::heavy_work(2000, async_server::default_kib);
         const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
-        std::printf("one unit of heavy work: %.1f us (checksum %016llx)\n", us / 2000, static_cast<unsigned long long>(h));
+        std::printf("one unit of heavy work: %.1f us (checksum %016llx)\n", us / 2000,
+                    static_cast<unsigned long long>(h));
         return 0;
     }
     try {
@@ -622,14 +632,15 @@ int main(int argc, char** argv) {
         std::printf("listening on 127.0.0.1:%u\n", s.port());
         std::fflush(stdout);
         bool passed = false;
-        if (opt.self_test) net::co_spawn(io, self_test(s, &passed), [](std::exception_ptr e, bool) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                std::fprintf(stderr, "14_async_server: self-test: %s\n", x.what());
-            }
-        });
+        if (opt.self_test)
+            net::co_spawn(io, self_test(s, &passed), [](std::exception_ptr e, bool) {
+                if (!e) return;
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    std::fprintf(stderr, "14_async_server: self-test: %s\n", x.what());
+                }
+            });
         io.run();
         if (pool) pool->shutdown(/*wait=*/true);
         std::printf("%s\n", s.summary().c_str());

@@ -300,10 +300,25 @@ TEST_P(async_server_test, answers_ping_echo_stats_and_heavy_with_the_right_check
 TEST_P(async_server_test, garbage_gets_an_error_and_the_connection_stays_open) {
     server_process server(with_executor({"--workers", "1"}));
     client c(server.port());
-    const std::vector<std::string> garbage = {
-        std::string("\x00\x01\x02", 3), "\xff\xfe garbage", "ping\x7f", "echo tab\there", "frobnicate", "PING", "",
-        "ping now", "stats please", "heavy", "heavy 0", "heavy 100001", "heavy -5", "heavy 5 0", "heavy 5 65537",
-        "heavy 5 abc", "heavy 5 64 more", "heavy  5", "heavy 99999999999999999999"};
+    const std::vector<std::string> garbage = {std::string("\x00\x01\x02", 3),
+                                              "\xff\xfe garbage",
+                                              "ping\x7f",
+                                              "echo tab\there",
+                                              "frobnicate",
+                                              "PING",
+                                              "",
+                                              "ping now",
+                                              "stats please",
+                                              "heavy",
+                                              "heavy 0",
+                                              "heavy 100001",
+                                              "heavy -5",
+                                              "heavy 5 0",
+                                              "heavy 5 65537",
+                                              "heavy 5 abc",
+                                              "heavy 5 64 more",
+                                              "heavy  5",
+                                              "heavy 99999999999999999999"};
     for (const std::string& line : garbage) {
         const std::string reply = c.ask(line);
         EXPECT_EQ(reply.rfind("error ", 0), 0u) << "for '" << line << "': " << reply;
@@ -411,8 +426,8 @@ TEST_P(async_server_test, a_flood_of_large_requests_is_admitted_by_memory_and_me
     // (4 * (8 MiB + a line) <= 40 MiB < 5 * ...); two run at once (--workers 2).
     constexpr std::uint32_t kib = 8192;
     constexpr std::size_t max_memory_mib = 40, clients = 32, workers = 2;
-    server_process server(with_executor({"--workers", std::to_string(workers), "--max-heavy", "1000", "--max-memory",
-                                         std::to_string(max_memory_mib)}));
+    server_process server(with_executor(
+        {"--workers", std::to_string(workers), "--max-heavy", "1000", "--max-memory", std::to_string(max_memory_mib)}));
     client monitor(server.port());
     const std::uint32_t units = units_lasting(30ms);
     // Warm up: each worker has run one 8 MiB task (allocator arenas, process-pool workers started).
@@ -474,7 +489,7 @@ TEST_P(async_server_test, sigterm_lets_the_running_request_finish_then_exits_cle
     ASSERT_TRUE(stats_until(idle, [](auto& s) { return s["heavy_running"] == 1; }));
 
     server.signal(SIGTERM);
-    EXPECT_EQ(idle.read_line(), std::nullopt);  // an idle connection is closed at once
+    EXPECT_EQ(idle.read_line(), std::nullopt);           // an idle connection is closed at once
     EXPECT_EQ(busy.read_line(), expected_heavy(units));  // the running request is answered
     EXPECT_EQ(busy.read_line(), std::nullopt);           // then its connection closed
     EXPECT_EQ(server.wait_exit(io_limit), 0);
