@@ -9,14 +9,16 @@
 //   14_async_server [--port P] [--executor threads|processes|inline|async] [--workers N]
 //                   [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--grace SECONDS]
 //                   [--self-test] [--calibrate]
+// Defaults: an ephemeral port (printed: "listening on 127.0.0.1:<port>"), threads, one worker per
+// hardware thread, --max-heavy 4 * workers, --max-memory 256, --max-line 1024, --grace 10.
 //
 // A TCP line protocol on 127.0.0.1 (one request per line, replies in order):
 //   ping                  -> pong
 //   echo <text>           -> echo <text>
 //   stats                 -> stats heavy_in_flight=.. heavy_served=.. busy=.. cancelled=.. dropped=..
 //                            connections=.. rss_kib=.. heavy_running=..
-//                            (in flight: admitted, queued or running; rss: this process and its
-//                            children, a process pool's workers)
+//                            (in flight: admitted, queued or running; running: started; rss: this
+//                            process and its children, a process pool's workers)
 //   heavy <units> [<kib>] -> heavy <units> <checksum hex>   (about 100 µs of CPU per unit, over a
 //                            buffer of <kib> KiB the task allocates; 14_async_server_work.hpp)
 //                         -> busy    when admitting it would pass --max-heavy requests or
@@ -390,7 +392,9 @@ private:
                 release(cost);
                 co_return "error " + std::string(e.what());
             }
-            // loop.run_in_executor / asyncio.wrap_future: awaited here, the io_context runs on.
+            // asyncio.wrap_future(executor.submit(...)): awaited here, the io_context runs on.
+            // (submit, then async_get, rather than run_in_executor: the handle tells afterwards
+            // whether a client that hung up had its task cancelled or its result dropped.)
             entry = tasks_.insert(tasks_.end(), task);
             c.task = task;
             first = co_await (wait_for(task) || wait_for_hangup(c));
