@@ -1,9 +1,9 @@
 // Load on examples/14_async_server (issue 12): do cheap requests stay fast while heavy ones run?
 //
 //   server_load [--server PATH | --connect HOST:PORT] [--modes inline,async,threads,processes]
-//               [--rounds 3] [--seconds 8] [--warmup 1] [--cheap-clients 32] [--interval-ms 10]
+//               [--rounds 3] [--seconds 8] [--warmup 1] [--cheap-clients 128] [--interval-ms 200]
 //               [--cheap ping|echo] [--heavy-clients 4] [--heavy-units 200] [--heavy-kib 0]
-//               [--workers 2] [--server-arg ARG]... [--server-log]
+//               [--workers 2] [--server-arg ARG]... [--loadgen-nice N] [--worker-nice N] [--server-log]
 //
 // For each round and each mode (the server's --executor), it starts the server (PATH, or
 // 14_async_server found beside this program or in ../examples/) with `--port 0 --executor MODE
@@ -18,11 +18,20 @@
 // one request at a time per connection as the protocol says; a reply that comes late delays the
 // next send, but its latency still counts from the time it was scheduled (no coordinated
 // omission: a stall of the server shows up in every request that should have been sent during
-// it). Heavy clients are closed-loop; on `busy` they wait 5 ms before asking again.
+// it). Heavy clients are closed-loop; on `busy` they wait 5 ms before asking again. The interval
+// (200 ms) is longer than H heavy requests back to back (4 x 20 ms): a server doing heavy work
+// inline answers each connection once per round of its loop, H heavy requests long, and with a
+// shorter interval the inline server's backlog, and so its latency, would grow without bound.
 //
 // Everything runs in one thread (Asio coroutines on one io_context) to keep the load generator
 // light on a 2-core machine; its own CPU use is in the output (loadgen_cpu_percent), and so is
 // how late its timers fired (late_p99_us: a busy machine delays the load generator too).
+// --loadgen-nice -10 (root) runs the load generator, not the server, at a higher priority: the
+// clients as if on another machine, so that what is measured is the server's own delay.
+// --worker-nice 10 (an experiment) renices every thread of the started server but its main one
+// (the io_context's) and every thread of its child processes (a process pool's workers), once it
+// listens: the event loop first, the heavy work on what CPU is left. std::async's threads, started
+// later by the main thread, keep its priority.
 //
 // Output: one JSON line per round, mode and phase on stdout (bench/report.py server turns them
 // into the table of docs/benchmarks.md); progress on stderr.
@@ -51,6 +60,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -69,8 +79,9 @@ struct options {
     std::string server, connect;
     std::vector<std::string> modes{"inline", "async", "threads", "processes"};
     std::vector<std::string> server_args;
-    int rounds = 3, cheap_clients = 32, heavy_clients = 4, heavy_units = 200, heavy_kib = 0, workers = 2;
-    double seconds = 8, warmup = 1, interval_ms = 10;
+    int rounds = 3, cheap_clients = 128, heavy_clients = 4, heavy_units = 200, heavy_kib = 0, workers = 2;
+    int loadgen_nice = 0, worker_nice = 0;
+    double seconds = 8, warmup = 1, interval_ms = 200;
     std::string cheap = "ping";
     bool server_log = false;
 };
@@ -110,6 +121,8 @@ options parse(int argc, char** argv) {
         else if (a == "--heavy-units") o.heavy_units = std::stoi(next());
         else if (a == "--heavy-kib") o.heavy_kib = std::stoi(next());
         else if (a == "--workers") o.workers = std::stoi(next());
+        else if (a == "--loadgen-nice") o.loadgen_nice = std::stoi(next());
+        else if (a == "--worker-nice") o.worker_nice = std::stoi(next());
         else if (a == "--server-log") o.server_log = true;
         else usage(("unknown argument " + a).c_str());
     }
@@ -201,6 +214,19 @@ struct server_process {
     }
     ~server_process() { stop(); }
 };
+
+// Every thread of `pid` but `pid` itself (its main thread), and every thread of its children.
+int renice_workers(pid_t pid, int nice, bool main_too = false) {
+    int reniced = 0;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        const pid_t tid = std::atoi(task.path().filename().c_str());
+        if ((main_too || tid != pid) && setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) == 0) ++reniced;
+        std::ifstream children(task.path() / "children");
+        for (pid_t child; children >> child;) reniced += renice_workers(child, nice, true);
+    }
+    return reniced;
+}
 
 // ---- the clients -------------------------------------------------------------------------------
 
@@ -382,13 +408,13 @@ void print_phase(const options& o, int round, const std::string& mode, const cha
         "\"cheap_p99_us\": %.1f, \"cheap_p999_us\": %.1f, \"cheap_max_us\": %.1f, \"service_p99_us\": %.1f, "
         "\"late_p99_us\": %.1f, \"heavy_completed\": %ld, \"heavy_per_s\": %.2f, \"heavy_p50_ms\": %.2f, "
         "\"busy\": %ld, \"heavy_alone_ms\": %.2f, \"errors\": %zu, \"loadgen_cpu_percent\": %.1f, "
-        "\"load_average\": %s, \"stats\": %s}\n",
+        "\"loadgen_nice\": %d, \"worker_nice\": %d, \"load_average\": %s, \"stats\": %s}\n",
         round, mode.c_str(), phase, o.workers, o.cheap_clients, heavy_clients, o.interval_ms, o.seconds,
         o.heavy_units, o.heavy_kib, r.latency_us.size(), static_cast<double>(r.cheap_answered) / o.seconds,
         percentile(r.latency_us, 50), percentile(r.latency_us, 90), percentile(r.latency_us, 99),
         percentile(r.latency_us, 99.9), percentile(r.latency_us, 100), percentile(r.service_us, 99),
         percentile(r.late_us, 99), r.heavy_completed, static_cast<double>(r.heavy_completed) / o.seconds,
-        percentile(r.heavy_ms, 50), r.busy, alone_ms, r.errors.size(), cpu_percent, load_average().c_str(),
+        percentile(r.heavy_ms, 50), r.busy, alone_ms, r.errors.size(), cpu_percent, o.loadgen_nice, o.worker_nice, load_average().c_str(),
         stats.c_str());
     std::fflush(stdout);
     std::fprintf(stderr, "  %-9s %-6s cheap p50 %8.0f us  p99 %8.0f us  max %8.0f us  heavy %6.1f/s  busy %ld%s\n",
@@ -405,6 +431,11 @@ void measure_mode(const options& o, int round, const std::string& mode, const tc
     print_phase(o, round, mode, "idle", 0, idle, cpu, alone, server_stats(to));
     const phase_result loaded = run_phase(o, to, o.heavy_clients, cpu);
     print_phase(o, round, mode, "loaded", o.heavy_clients, loaded, cpu, alone, server_stats(to));
+}
+
+// Of this thread, the only one of the load generator that does anything timed.
+void set_nice(int nice) {
+    if (setpriority(PRIO_PROCESS, 0, nice) != 0) usage("--loadgen-nice: setpriority failed (below 0 needs root)");
 }
 
 }  // namespace
@@ -427,12 +458,18 @@ int main(int argc, char** argv) {
                                          .resolve(o.connect.substr(0, colon), o.connect.substr(colon + 1),
                                                   tcp::resolver::numeric_service)
                                          .begin();
+                    if (o.loadgen_nice != 0) set_nice(o.loadgen_nice);
                     measure_mode(o, round, mode, to.endpoint());
                     continue;
                 }
                 std::vector<std::string> args{"--port", "0", "--executor", mode, "--workers", std::to_string(o.workers)};
                 args.insert(args.end(), o.server_args.begin(), o.server_args.end());
+                if (o.loadgen_nice != 0) set_nice(0);  // the server starts at the usual priority
                 server_process process(server, args, o.server_log);
+                if (o.loadgen_nice != 0) set_nice(o.loadgen_nice);
+                if (o.worker_nice != 0)
+                    std::fprintf(stderr, "  %-9s reniced %d threads of the server to %d\n", mode.c_str(),
+                                 renice_workers(process.pid, o.worker_nice), o.worker_nice);
                 measure_mode(o, round, mode, tcp::endpoint(asio::ip::make_address("127.0.0.1"), process.port));
                 const std::string how = process.stop();
                 std::fprintf(stderr, "  %-9s server stopped on SIGTERM: %s\n", mode.c_str(), how.c_str());
