@@ -428,6 +428,7 @@ def server(lines_path):
             "errors": sum(l["errors"] + i["errors"] for i, l in pairs),
             "late_p99": [l["late_p99_us"] for _, l in pairs],
             "cpu": [l["loadgen_cpu_percent"] for _, l in pairs],
+            "rss_mib": [l["stats"]["rss_kib"] / 1024 for _, l in pairs if "rss_kib" in l.get("stats", {})],
             "rounds": len(pairs),
         }
     if not per:
@@ -455,9 +456,14 @@ def server(lines_path):
           "one heavy request alone on the idle server.")
     print()
     table(["executor", "cheap replies/s", "load generator's timers late, p99 ms", "load generator CPU",
-           "errors"], ["---", "---:", "---:", "---:", "---:"],
+           "server RSS after, MiB", "errors"], ["---", "---:", "---:", "---:", "---:", "---:"],
           [[label(m), cell(v["cheap_per_s"], lambda x: f"{x:.0f}"), cell(v["late_p99"], ms),
-            cell(v["cpu"], lambda x: f"{x:.0f}%"), str(v["errors"])] for m, v in ((m, per[m]) for m in order)])
+            cell(v["cpu"], lambda x: f"{x:.0f}%"), cell(v["rss_mib"], lambda x: f"{x:.1f}"), str(v["errors"])]
+           for m, v in ((m, per[m]) for m in order)])
+    print()
+    print("Late timers: how long after its scheduled time the load generator sent a request it was waiting "
+          "to send (its own share of the latency, on the same 2 CPUs). Server RSS: the `stats` reply after "
+          "the loaded phase (the server and its worker processes).")
     targets = []
     for m in ("threads", "processes"):
         if m in per:
