@@ -381,8 +381,8 @@ SERVER_MODES = [
 
 def server(lines_path):
     """Cheap requests' latency (open-loop, from the scheduled send time) under heavy load beside the
-    same server idle, and heavy requests per second beside full parallelism (min(workers, cores)
-    requests of the duration measured alone, back to back). Each cell: the median over rounds and,
+    same server idle, and heavy requests per second beside full parallelism (min(workers, cores,
+    heavy clients) requests of the duration measured alone, back to back). Each cell: the median over rounds and,
     with several rounds, the spread (min–max)."""
     runs = {}
     for line in open(lines_path):
@@ -410,7 +410,8 @@ def server(lines_path):
         pairs = [(p["idle"], p["loaded"]) for p in rounds.values() if "idle" in p and "loaded" in p]
         if not pairs:
             continue
-        ceiling = 1 if mode == "inline" else min(pairs[0][1]["workers"], cores)
+        loaded = pairs[0][1]
+        ceiling = 1 if mode == "inline" else min(loaded["workers"], cores, loaded["heavy_clients"])
         per[mode] = {
             "idle_p50": [i["cheap_p50_us"] for i, _ in pairs],
             "idle_p99": [i["cheap_p99_us"] for i, _ in pairs],
@@ -422,7 +423,6 @@ def server(lines_path):
             "alone_ms": [i["heavy_alone_ms"] for i, _ in pairs],
             "heavy_per_s": [l["heavy_per_s"] for _, l in pairs],
             "full": [l["heavy_per_s"] / (ceiling * 1000 / i["heavy_alone_ms"]) for i, l in pairs],
-            "full_ideal": [min(l["workers"], cores) * 1000 / i["heavy_alone_ms"] for i, l in pairs],
             "cheap_per_s": [l["cheap_per_s"] for _, l in pairs],
             "busy": [l["busy"] for _, l in pairs],
             "errors": sum(l["errors"] + i["errors"] for i, l in pairs),
@@ -452,8 +452,8 @@ def server(lines_path):
             cell(v["full"], lambda x: f"{x * 100:.0f}%"), cell(v["busy"], lambda x: f"{x:.0f}")]
            for m, v in ((m, per[m]) for m in order)])
     print()
-    print("Full parallelism: min(workers, CPUs) heavy requests at once (1 for inline), each as long as "
-          "one heavy request alone on the idle server.")
+    print("Full parallelism: min(workers, CPUs, heavy clients) heavy requests at once (1 for inline), each "
+          "as long as one heavy request alone on the idle server.")
     print()
     table(["executor", "cheap replies/s", "load generator's timers late, p99 ms", "load generator CPU",
            "server RSS after, MiB", "errors"], ["---", "---:", "---:", "---:", "---:", "---:"],
