@@ -107,24 +107,42 @@ options parse(int argc, char** argv) {
             if (i + 1 >= argc) usage(("missing value after " + a).c_str());
             return argv[++i];
         };
-        if (a == "--server") o.server = next();
-        else if (a == "--connect") o.connect = next();
-        else if (a == "--modes") o.modes = split(next(), ',');
-        else if (a == "--server-arg") o.server_args.push_back(next());
-        else if (a == "--rounds") o.rounds = std::stoi(next());
-        else if (a == "--seconds") o.seconds = std::stod(next());
-        else if (a == "--warmup") o.warmup = std::stod(next());
-        else if (a == "--cheap-clients") o.cheap_clients = std::stoi(next());
-        else if (a == "--interval-ms") o.interval_ms = std::stod(next());
-        else if (a == "--cheap") o.cheap = next();
-        else if (a == "--heavy-clients") o.heavy_clients = std::stoi(next());
-        else if (a == "--heavy-units") o.heavy_units = std::stoi(next());
-        else if (a == "--heavy-kib") o.heavy_kib = std::stoi(next());
-        else if (a == "--workers") o.workers = std::stoi(next());
-        else if (a == "--loadgen-nice") o.loadgen_nice = std::stoi(next());
-        else if (a == "--worker-nice") o.worker_nice = std::stoi(next());
-        else if (a == "--server-log") o.server_log = true;
-        else usage(("unknown argument " + a).c_str());
+        if (a == "--server")
+            o.server = next();
+        else if (a == "--connect")
+            o.connect = next();
+        else if (a == "--modes")
+            o.modes = split(next(), ',');
+        else if (a == "--server-arg")
+            o.server_args.push_back(next());
+        else if (a == "--rounds")
+            o.rounds = std::stoi(next());
+        else if (a == "--seconds")
+            o.seconds = std::stod(next());
+        else if (a == "--warmup")
+            o.warmup = std::stod(next());
+        else if (a == "--cheap-clients")
+            o.cheap_clients = std::stoi(next());
+        else if (a == "--interval-ms")
+            o.interval_ms = std::stod(next());
+        else if (a == "--cheap")
+            o.cheap = next();
+        else if (a == "--heavy-clients")
+            o.heavy_clients = std::stoi(next());
+        else if (a == "--heavy-units")
+            o.heavy_units = std::stoi(next());
+        else if (a == "--heavy-kib")
+            o.heavy_kib = std::stoi(next());
+        else if (a == "--workers")
+            o.workers = std::stoi(next());
+        else if (a == "--loadgen-nice")
+            o.loadgen_nice = std::stoi(next());
+        else if (a == "--worker-nice")
+            o.worker_nice = std::stoi(next());
+        else if (a == "--server-log")
+            o.server_log = true;
+        else
+            usage(("unknown argument " + a).c_str());
     }
     if (o.cheap != "ping" && o.cheap != "echo") usage("--cheap is ping or echo");
     if (o.cheap_clients < 1 || o.rounds < 1 || o.seconds <= 0 || o.interval_ms <= 0) usage("bad numbers");
@@ -260,7 +278,8 @@ asio::awaitable<std::string> request(tcp::socket& s, std::string& buffer, const 
 asio::awaitable<void> cheap_client(tcp::socket& s, const phase_config& c, phase_result& r, int index) {
     asio::steady_timer timer(s.get_executor());
     std::string buffer;
-    const std::string expected = c.cheap_request == "ping\n" ? "pong" : c.cheap_request.substr(0, c.cheap_request.size() - 1);
+    const std::string expected =
+        c.cheap_request == "ping\n" ? "pong" : c.cheap_request.substr(0, c.cheap_request.size() - 1);
     auto scheduled = c.start + c.interval * index / c.cheap_clients;
     for (; scheduled < c.end; scheduled += c.interval) {
         const bool waited = clock_type::now() < scheduled;
@@ -321,16 +340,23 @@ double cpu_seconds() {
 // One phase on one io_context thread: all connections first, then the clients from `start`.
 phase_result run_phase(const options& o, const tcp::endpoint& to, int heavy_clients, double& cpu_percent) {
     asio::io_context io(1);
-    phase_config c{to, o.cheap_clients, heavy_clients, o.cheap + (o.cheap == "echo" ? " hello\n" : "\n"),
+    phase_config c{to,
+                   o.cheap_clients,
+                   heavy_clients,
+                   o.cheap + (o.cheap == "echo" ? " hello\n" : "\n"),
                    "heavy " + std::to_string(o.heavy_units) +
                        (o.heavy_kib > 0 ? " " + std::to_string(o.heavy_kib) : std::string()) + "\n",
-                   std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double, std::milli>(o.interval_ms)),
-                   {}, {}, {}};
+                   std::chrono::duration_cast<clock_type::duration>(
+                       std::chrono::duration<double, std::milli>(o.interval_ms)),
+                   {},
+                   {},
+                   {}};
     std::vector<tcp::socket> cheap, heavy;
     for (int i = 0; i < c.cheap_clients; ++i) cheap.push_back(connect(io, to));
     for (int i = 0; i < c.heavy_clients; ++i) heavy.push_back(connect(io, to));
     c.start = clock_type::now() + std::chrono::milliseconds(50);
-    c.measure_from = c.start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.warmup));
+    c.measure_from =
+        c.start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.warmup));
     c.end = c.measure_from + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.seconds));
     phase_result r;
     std::exception_ptr failed;
@@ -409,13 +435,13 @@ void print_phase(const options& o, int round, const std::string& mode, const cha
         "\"late_p99_us\": %.1f, \"heavy_completed\": %ld, \"heavy_per_s\": %.2f, \"heavy_p50_ms\": %.2f, "
         "\"busy\": %ld, \"heavy_alone_ms\": %.2f, \"errors\": %zu, \"loadgen_cpu_percent\": %.1f, "
         "\"loadgen_nice\": %d, \"worker_nice\": %d, \"load_average\": %s, \"stats\": %s}\n",
-        round, mode.c_str(), phase, o.workers, o.cheap_clients, heavy_clients, o.interval_ms, o.seconds,
-        o.heavy_units, o.heavy_kib, r.latency_us.size(), static_cast<double>(r.cheap_answered) / o.seconds,
+        round, mode.c_str(), phase, o.workers, o.cheap_clients, heavy_clients, o.interval_ms, o.seconds, o.heavy_units,
+        o.heavy_kib, r.latency_us.size(), static_cast<double>(r.cheap_answered) / o.seconds,
         percentile(r.latency_us, 50), percentile(r.latency_us, 90), percentile(r.latency_us, 99),
         percentile(r.latency_us, 99.9), percentile(r.latency_us, 100), percentile(r.service_us, 99),
         percentile(r.late_us, 99), r.heavy_completed, static_cast<double>(r.heavy_completed) / o.seconds,
-        percentile(r.heavy_ms, 50), r.busy, alone_ms, r.errors.size(), cpu_percent, o.loadgen_nice, o.worker_nice, load_average().c_str(),
-        stats.c_str());
+        percentile(r.heavy_ms, 50), r.busy, alone_ms, r.errors.size(), cpu_percent, o.loadgen_nice, o.worker_nice,
+        load_average().c_str(), stats.c_str());
     std::fflush(stdout);
     std::fprintf(stderr, "  %-9s %-6s cheap p50 %8.0f us  p99 %8.0f us  max %8.0f us  heavy %6.1f/s  busy %ld%s\n",
                  mode.c_str(), phase, percentile(r.latency_us, 50), percentile(r.latency_us, 99),
@@ -462,7 +488,8 @@ int main(int argc, char** argv) {
                     measure_mode(o, round, mode, to.endpoint());
                     continue;
                 }
-                std::vector<std::string> args{"--port", "0", "--executor", mode, "--workers", std::to_string(o.workers)};
+                std::vector<std::string> args{"--port", "0",         "--executor",
+                                              mode,     "--workers", std::to_string(o.workers)};
                 args.insert(args.end(), o.server_args.begin(), o.server_args.end());
                 if (o.loadgen_nice != 0) set_nice(0);  // the server starts at the usual priority
                 server_process process(server, args, o.server_log);
