@@ -66,6 +66,8 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 extern char** environ;
@@ -101,48 +103,49 @@ std::vector<std::string> split(const std::string& s, char sep) {
 
 options parse(int argc, char** argv) {
     options o;
+    const std::map<std::string, std::variant<int*, double*, std::string*>> flags = {
+        {"--server", &o.server},
+        {"--connect", &o.connect},
+        {"--rounds", &o.rounds},
+        {"--seconds", &o.seconds},
+        {"--warmup", &o.warmup},
+        {"--cheap-clients", &o.cheap_clients},
+        {"--interval-ms", &o.interval_ms},
+        {"--cheap", &o.cheap},
+        {"--heavy-clients", &o.heavy_clients},
+        {"--heavy-units", &o.heavy_units},
+        {"--heavy-kib", &o.heavy_kib},
+        {"--workers", &o.workers},
+        {"--loadgen-nice", &o.loadgen_nice},
+        {"--worker-nice", &o.worker_nice},
+    };
     for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        auto next = [&]() -> std::string {
-            if (i + 1 >= argc) usage(("missing value after " + a).c_str());
-            return argv[++i];
-        };
-        if (a == "--server")
-            o.server = next();
-        else if (a == "--connect")
-            o.connect = next();
-        else if (a == "--modes")
-            o.modes = split(next(), ',');
-        else if (a == "--server-arg")
-            o.server_args.push_back(next());
-        else if (a == "--rounds")
-            o.rounds = std::stoi(next());
-        else if (a == "--seconds")
-            o.seconds = std::stod(next());
-        else if (a == "--warmup")
-            o.warmup = std::stod(next());
-        else if (a == "--cheap-clients")
-            o.cheap_clients = std::stoi(next());
-        else if (a == "--interval-ms")
-            o.interval_ms = std::stod(next());
-        else if (a == "--cheap")
-            o.cheap = next();
-        else if (a == "--heavy-clients")
-            o.heavy_clients = std::stoi(next());
-        else if (a == "--heavy-units")
-            o.heavy_units = std::stoi(next());
-        else if (a == "--heavy-kib")
-            o.heavy_kib = std::stoi(next());
-        else if (a == "--workers")
-            o.workers = std::stoi(next());
-        else if (a == "--loadgen-nice")
-            o.loadgen_nice = std::stoi(next());
-        else if (a == "--worker-nice")
-            o.worker_nice = std::stoi(next());
-        else if (a == "--server-log")
+        const std::string flag = argv[i];
+        if (flag == "--server-log") {
             o.server_log = true;
-        else
-            usage(("unknown argument " + a).c_str());
+            continue;
+        }
+        if (i + 1 >= argc) usage(("missing value after " + flag).c_str());
+        const std::string value = argv[++i];
+        if (flag == "--modes") {
+            o.modes = split(value, ',');
+        } else if (flag == "--server-arg") {
+            o.server_args.push_back(value);
+        } else if (const auto it = flags.find(flag); it != flags.end()) {
+            std::visit(
+                [&](auto* target) {
+                    using type = std::remove_pointer_t<decltype(target)>;
+                    if constexpr (std::is_same_v<type, int>)
+                        *target = std::stoi(value);
+                    else if constexpr (std::is_same_v<type, double>)
+                        *target = std::stod(value);
+                    else
+                        *target = value;
+                },
+                it->second);
+        } else {
+            usage(("unknown argument " + flag).c_str());
+        }
     }
     if (o.cheap != "ping" && o.cheap != "echo") usage("--cheap is ping or echo");
     if (o.cheap_clients < 1 || o.rounds < 1 || o.seconds <= 0 || o.interval_ms <= 0) usage("bad numbers");
