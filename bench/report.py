@@ -434,12 +434,14 @@ def server(lines_path):
     if not per:
         sys.exit("report.py server: no complete (idle and loaded) runs in " + lines_path)
     first = next(iter(next(iter(runs.values())).values()))["loaded"]
+    loads = [p["load_average"][0] for rounds in runs.values() for r in rounds.values() for p in r.values()]
     print(f"{platform.platform()}, {cores} CPUs; {first['cheap_clients']} cheap clients (`ping` every "
           f"{first['interval_ms']:g} ms each, open loop), {first['heavy_clients']} heavy clients (`heavy "
           f"{first['heavy_units']}` back to back), {first['seconds']:g} s measured per phase, "
           f"{max(v['rounds'] for v in per.values())} round(s); {first['workers']} workers for the pools"
           f"{'; load generator at nice ' + str(first['loadgen_nice']) if first.get('loadgen_nice') else ''}"
           f"{'; server workers at nice ' + str(first['worker_nice']) if first.get('worker_nice') else ''}. "
+          f"Load average (1 min) between phases: {min(loads):.1f}–{max(loads):.1f}. "
           "Latencies in ms from the scheduled send time; median over rounds (min–max).\n")
     order = [m for m, _ in SERVER_MODES if m in per] + sorted(m for m in per if m not in dict(SERVER_MODES))
     label = lambda m: dict(SERVER_MODES).get(m, m)
