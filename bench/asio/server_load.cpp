@@ -70,6 +70,8 @@
 #include <variant>
 #include <vector>
 
+#include "14_async_server_work.hpp"  // the heavy request's work: each reply's checksum is checked
+
 extern char** environ;
 
 namespace {
@@ -86,6 +88,7 @@ struct options {
     double seconds = 8, warmup = 1, interval_ms = 200;
     std::string cheap = "ping";
     bool server_log = false;
+    std::string heavy_line, heavy_expected;  // `heavy <units> [<kib>]` and its one right answer
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -148,8 +151,17 @@ options parse(int argc, char** argv) {
         }
     }
     if (o.cheap != "ping" && o.cheap != "echo") usage("--cheap is ping or echo");
-    if (o.cheap_clients < 1 || o.rounds < 1 || o.seconds <= 0 || o.interval_ms <= 0) usage("bad numbers");
+    if (o.cheap_clients < 1 || o.rounds < 1 || o.seconds <= 0 || o.interval_ms <= 0 || o.heavy_units < 1 ||
+        o.heavy_units > int(async_server::max_units) || o.heavy_kib < 0 || o.heavy_kib > int(async_server::max_kib))
+        usage("bad numbers");
     if (!o.connect.empty()) o.modes = {"connected"};
+    const auto kib = static_cast<std::uint32_t>(o.heavy_kib > 0 ? o.heavy_kib : async_server::default_kib);
+    o.heavy_line = "heavy " + std::to_string(o.heavy_units) + (o.heavy_kib > 0 ? " " + std::to_string(kib) : "") + "\n";
+    char expected[64];
+    std::snprintf(expected, sizeof expected, "heavy %d %016llx", o.heavy_units,
+                  static_cast<unsigned long long>(
+                      async_server::heavy_work(static_cast<std::uint32_t>(o.heavy_units), kib)));
+    o.heavy_expected = expected;
     return o;
 }
 
@@ -254,7 +266,7 @@ int renice_workers(pid_t pid, int nice, bool main_too = false) {
 struct phase_config {
     tcp::endpoint endpoint;
     int cheap_clients, heavy_clients;
-    std::string cheap_request, heavy_request;
+    std::string cheap_request, heavy_request, heavy_expected;
     clock_type::duration interval;
     clock_type::time_point start, measure_from, end;
 };
@@ -314,14 +326,14 @@ asio::awaitable<void> heavy_client(tcp::socket& s, const phase_config& c, phase_
         const std::string reply = co_await request(s, buffer, c.heavy_request);
         const auto got = clock_type::now();
         const bool counted = got >= c.measure_from && got <= c.end;
-        if (reply.starts_with("heavy ")) {
+        if (reply == c.heavy_expected) {
             if (counted) ++r.heavy_completed, r.heavy_ms.push_back(us_between(sent, got) / 1000);
         } else if (reply == "busy") {
             if (counted) ++r.busy;
             timer.expires_after(std::chrono::milliseconds(5));
             co_await timer.async_wait(asio::use_awaitable);
         } else {
-            r.errors.push_back("heavy request answered `" + reply + "`");
+            r.errors.push_back("heavy request answered `" + reply + "`, not `" + c.heavy_expected + "`");
         }
     }
 }
@@ -347,8 +359,8 @@ phase_result run_phase(const options& o, const tcp::endpoint& to, int heavy_clie
                    o.cheap_clients,
                    heavy_clients,
                    o.cheap + (o.cheap == "echo" ? " hello\n" : "\n"),
-                   "heavy " + std::to_string(o.heavy_units) +
-                       (o.heavy_kib > 0 ? " " + std::to_string(o.heavy_kib) : std::string()) + "\n",
+                   o.heavy_line,
+                   o.heavy_expected,
                    std::chrono::duration_cast<clock_type::duration>(
                        std::chrono::duration<double, std::milli>(o.interval_ms)),
                    {},
@@ -381,14 +393,16 @@ double heavy_alone_ms(const options& o, const tcp::endpoint& to) {
     asio::io_context io(1);
     tcp::socket s = connect(io, to);
     std::string buffer;
-    const std::string line = "heavy " + std::to_string(o.heavy_units) + "\n";
+    const std::string& line = o.heavy_line;
     std::vector<double> ms;
     for (int i = 0; i < 5; ++i) {
         const auto sent = clock_type::now();
         asio::write(s, asio::buffer(line));
         const std::size_t n = asio::read_until(s, asio::dynamic_buffer(buffer), '\n');
         ms.push_back(us_between(sent, clock_type::now()) / 1000);
-        if (!buffer.starts_with("heavy ")) throw std::runtime_error("heavy alone answered " + buffer.substr(0, n));
+        if (buffer.substr(0, n - 1) != o.heavy_expected)
+            throw std::runtime_error("heavy alone answered `" + buffer.substr(0, n - 1) + "`, not `" +
+                                     o.heavy_expected + "`");
         buffer.erase(0, n);
     }
     std::sort(ms.begin(), ms.end());
