@@ -3,16 +3,19 @@
 //   server_load [--server PATH | --connect HOST:PORT] [--modes inline,async,threads,processes]
 //               [--rounds 3] [--seconds 8] [--warmup 1] [--cheap-clients 128] [--interval-ms 200]
 //               [--cheap ping|echo] [--heavy-clients 4] [--heavy-units 200] [--heavy-kib 0]
-//               [--workers 2] [--server-arg ARG]... [--loadgen-nice N] [--worker-nice N] [--server-log]
+//               [--workers 2] [--slices 4] [--server-arg ARG]... [--loadgen-nice N] [--worker-nice N]
+//               [--server-log]
 //
 // For each round and each mode (the server's --executor), it starts the server (PATH, or
 // 14_async_server found beside this program or in ../examples/) with `--port 0 --executor MODE
 // --workers N`, waits for `listening on 127.0.0.1:<port>`, and measures two phases on it:
 //   idle    only the cheap clients; then one heavy request at a time, alone (its duration here)
 //   loaded  the cheap clients and H heavy clients sending `heavy <units>` back to back
-// and stops it with SIGTERM (its graceful shutdown; a server that has not exited after 10 s is
-// killed and the line says so). With --connect it measures a running server instead (one mode,
-// named "connected").
+// in --slices turns (default 4: idle, loaded, idle, loaded, ..., each --seconds / 4 long after a
+// warm-up, 1 s the first time and 0.3 s after), so that a burst from a neighbour on a shared
+// machine falls on both phases alike; then it stops the server with SIGTERM (its graceful
+// shutdown; a server that has not exited after 10 s is killed and the line says so). With
+// --connect it measures a running server instead (one mode, named "connected").
 //
 // Cheap clients are paced open-loop: client i sends `ping` at start + i*interval/C + k*interval,
 // one request at a time per connection as the protocol says; a reply that comes late delays the
@@ -84,7 +87,7 @@ struct options {
     std::vector<std::string> modes{"inline", "async", "threads", "processes"};
     std::vector<std::string> server_args;
     int rounds = 3, cheap_clients = 128, heavy_clients = 4, heavy_units = 200, heavy_kib = 0, workers = 2;
-    int loadgen_nice = 0, worker_nice = 0;
+    int loadgen_nice = 0, worker_nice = 0, slices = 4;
     double seconds = 8, warmup = 1, interval_ms = 200;
     std::string cheap = "ping";
     bool server_log = false;
@@ -121,6 +124,7 @@ options parse(int argc, char** argv) {
         {"--workers", &o.workers},
         {"--loadgen-nice", &o.loadgen_nice},
         {"--worker-nice", &o.worker_nice},
+        {"--slices", &o.slices},
     };
     for (int i = 1; i < argc; ++i) {
         const std::string flag = argv[i];
@@ -151,8 +155,9 @@ options parse(int argc, char** argv) {
         }
     }
     if (o.cheap != "ping" && o.cheap != "echo") usage("--cheap is ping or echo");
-    if (o.cheap_clients < 1 || o.rounds < 1 || o.seconds <= 0 || o.interval_ms <= 0 || o.heavy_units < 1 ||
-        o.heavy_units > int(async_server::max_units) || o.heavy_kib < 0 || o.heavy_kib > int(async_server::max_kib))
+    if (o.cheap_clients < 1 || o.rounds < 1 || o.slices < 1 || o.seconds <= 0 || o.interval_ms <= 0 ||
+        o.heavy_units < 1 || o.heavy_units > int(async_server::max_units) || o.heavy_kib < 0 ||
+        o.heavy_kib > int(async_server::max_kib))
         usage("bad numbers");
     if (!o.connect.empty()) o.modes = {"connected"};
     const auto kib = static_cast<std::uint32_t>(o.heavy_kib > 0 ? o.heavy_kib : async_server::default_kib);
@@ -275,6 +280,18 @@ struct phase_result {
     std::vector<double> latency_us, service_us, late_us, heavy_ms;
     long cheap_answered = 0, heavy_completed = 0, busy = 0;
     std::vector<std::string> errors;
+
+    void append(const phase_result& slice) {
+        for (auto [to, from] : {std::pair{&latency_us, &slice.latency_us},
+                                {&service_us, &slice.service_us},
+                                {&late_us, &slice.late_us},
+                                {&heavy_ms, &slice.heavy_ms}})
+            to->insert(to->end(), from->begin(), from->end());
+        cheap_answered += slice.cheap_answered;
+        heavy_completed += slice.heavy_completed;
+        busy += slice.busy;
+        errors.insert(errors.end(), slice.errors.begin(), slice.errors.end());
+    }
 };
 
 double us_between(clock_type::time_point a, clock_type::time_point b) {
@@ -353,7 +370,8 @@ double cpu_seconds() {
 }
 
 // One phase on one io_context thread: all connections first, then the clients from `start`.
-phase_result run_phase(const options& o, const tcp::endpoint& to, int heavy_clients, double& cpu_percent) {
+phase_result run_phase(const options& o, const tcp::endpoint& to, int heavy_clients, double warmup, double seconds,
+                       double& cpu_percent) {
     asio::io_context io(1);
     phase_config c{to,
                    o.cheap_clients,
@@ -370,9 +388,8 @@ phase_result run_phase(const options& o, const tcp::endpoint& to, int heavy_clie
     for (int i = 0; i < c.cheap_clients; ++i) cheap.push_back(connect(io, to));
     for (int i = 0; i < c.heavy_clients; ++i) heavy.push_back(connect(io, to));
     c.start = clock_type::now() + std::chrono::milliseconds(50);
-    c.measure_from =
-        c.start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.warmup));
-    c.end = c.measure_from + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.seconds));
+    c.measure_from = c.start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(warmup));
+    c.end = c.measure_from + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(seconds));
     phase_result r;
     std::exception_ptr failed;
     auto done = [&](std::exception_ptr e) {
@@ -388,14 +405,14 @@ phase_result run_phase(const options& o, const tcp::endpoint& to, int heavy_clie
     return r;
 }
 
-// The duration of one heavy request with nothing else running: the median of 5, one at a time.
-double heavy_alone_ms(const options& o, const tcp::endpoint& to) {
+// The duration of one heavy request with nothing else running, `count` times, one at a time.
+std::vector<double> heavy_alone_ms(const options& o, const tcp::endpoint& to, int count) {
     asio::io_context io(1);
     tcp::socket s = connect(io, to);
     std::string buffer;
     const std::string& line = o.heavy_line;
     std::vector<double> ms;
-    for (int i = 0; i < 5; ++i) {
+    for (int i = 0; i < count; ++i) {
         const auto sent = clock_type::now();
         asio::write(s, asio::buffer(line));
         const std::size_t n = asio::read_until(s, asio::dynamic_buffer(buffer), '\n');
@@ -405,8 +422,7 @@ double heavy_alone_ms(const options& o, const tcp::endpoint& to) {
                                      o.heavy_expected + "`");
         buffer.erase(0, n);
     }
-    std::sort(ms.begin(), ms.end());
-    return ms[ms.size() / 2];
+    return ms;
 }
 
 // `stats k=v ...` as a JSON object of numbers (or strings for what is not a number).
@@ -466,14 +482,26 @@ void print_phase(const options& o, int round, const std::string& mode, const cha
                  r.errors.empty() ? "" : ("  ERRORS, first: " + r.errors.front()).c_str());
 }
 
-// Both phases of one mode on one server.
+// Both phases of one mode on one server, in --slices slices taken in turn (idle, loaded, idle,
+// ...), so that a neighbour's burst on a shared machine falls on both phases alike.
 void measure_mode(const options& o, int round, const std::string& mode, const tcp::endpoint& to) {
-    double cpu = 0;
-    const phase_result idle = run_phase(o, to, 0, cpu);
-    const double alone = heavy_alone_ms(o, to);
-    print_phase(o, round, mode, "idle", 0, idle, cpu, alone, server_stats(to));
-    const phase_result loaded = run_phase(o, to, o.heavy_clients, cpu);
-    print_phase(o, round, mode, "loaded", o.heavy_clients, loaded, cpu, alone, server_stats(to));
+    phase_result idle, loaded;
+    double idle_cpu = 0, loaded_cpu = 0, cpu = 0;
+    std::vector<double> alone;
+    const double slice_seconds = o.seconds / o.slices;
+    for (int k = 0; k < o.slices; ++k) {
+        const double warmup = k == 0 ? o.warmup : std::min(o.warmup, 0.3);  // the pool is warm by then
+        idle.append(run_phase(o, to, 0, warmup, slice_seconds, cpu));
+        idle_cpu += cpu / o.slices;
+        const auto ms = heavy_alone_ms(o, to, k == 0 ? 3 : 2);
+        alone.insert(alone.end(), ms.begin(), ms.end());
+        loaded.append(run_phase(o, to, o.heavy_clients, warmup, slice_seconds, cpu));
+        loaded_cpu += cpu / o.slices;
+    }
+    const double alone_ms = percentile(alone, 50);
+    const std::string stats = server_stats(to);
+    print_phase(o, round, mode, "idle", 0, idle, idle_cpu, alone_ms, stats);
+    print_phase(o, round, mode, "loaded", o.heavy_clients, loaded, loaded_cpu, alone_ms, stats);
 }
 
 // Of this thread, the only one of the load generator that does anything timed.
