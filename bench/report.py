@@ -470,7 +470,8 @@ def server(lines_path):
     for m in ("threads", "processes"):
         if m in per:
             worst = max(per[m]["p99_ratio"])
-            targets.append([f"{label(m)}: cheap p99 ÷ idle p99", f"{med(per[m]['p99_ratio']):.1f}× (worst {worst:.1f}×)",
+            targets.append([f"{label(m)}: cheap p99 ÷ idle p99",
+                            f"{med(per[m]['p99_ratio']):.1f}× (worst {worst:.1f}×)",
                             "≤ 2×", "yes" if worst <= 2 else "median only" if med(per[m]["p99_ratio"]) <= 2
                             else "**no**"])
             full = med(per[m]["full"])
@@ -486,7 +487,8 @@ def server(lines_path):
         table(["target (2 cores)", "measured", "target", "met"], ["---", "---:", "---:", "---"], targets)
 
 
-REPORTS = {"server": server, "progress": progress, "threads": threads, "process": process, "large": large, "mpi": mpi, "data": data}
+REPORTS = {"progress": progress, "threads": threads, "process": process, "large": large, "mpi": mpi, "data": data,
+           "server": server}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in REPORTS:
