@@ -7,13 +7,18 @@
 //     auto r = co_await fronta::asio::async_get(pool.submit(crunch, units), asio::use_awaitable);
 //
 //   14_async_server [--port P] [--executor threads|processes|inline|async] [--workers N]
-//                   [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--self-test] [--calibrate]
+//                   [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--grace SECONDS]
+//                   [--self-test] [--calibrate]
+// Defaults: an ephemeral port (printed: "listening on 127.0.0.1:<port>"), threads, one worker per
+// hardware thread, --max-heavy 4 * workers, --max-memory 256, --max-line 1024, --grace 10.
 //
 // A TCP line protocol on 127.0.0.1 (one request per line, replies in order):
 //   ping                  -> pong
 //   echo <text>           -> echo <text>
 //   stats                 -> stats heavy_in_flight=.. heavy_served=.. busy=.. cancelled=.. dropped=..
-//                            connections=.. rss_kib=..
+//                            connections=.. rss_kib=.. heavy_running=..
+//                            (in flight: admitted, queued or running; running: started; rss: this
+//                            process and its children, a process pool's workers)
 //   heavy <units> [<kib>] -> heavy <units> <checksum hex>   (about 100 µs of CPU per unit, over a
 //                            buffer of <kib> KiB the task allocates; 14_async_server_work.hpp)
 //                         -> busy    when admitting it would pass --max-heavy requests or
@@ -22,8 +27,10 @@
 //   a line past --max-line bytes -> error line too long, and the connection is closed
 // Cheap requests are answered on the io_context thread; heavy ones go to the executor, and the
 // connection watches its socket meanwhile: a client that hangs up cancels its task if it has not
-// started (`cancelled` in stats) or drops its result (`dropped`). SIGINT/SIGTERM: stop accepting,
-// finish the requests in flight (at most 10 s), close, shut the executor down, print a summary.
+// started (`cancelled` in stats) or drops its result (`dropped`); a client that only shuts down its
+// sending side (`nc -N`) looks the same, and gets no reply. SIGINT/SIGTERM: stop accepting, finish
+// the requests in flight (at most --grace seconds, 10 by default; then their connections are
+// closed and the executor's tasks cancelled), shut the executor down, print a summary, exit 0.
 // `--executor inline` runs heavy work on the io_context thread (the design not to copy: every
 // client waits), `async` starts a std::async thread per heavy request; both for the benchmark.
 #include <fronta/asio.hpp>
@@ -42,6 +49,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <list>
 #include <optional>
 #include <set>
 #include <string>
@@ -73,11 +81,10 @@ struct options {
     std::size_t max_heavy = 0;  // 0: 4 * workers
     std::size_t max_memory_mib = 256;
     std::size_t max_line = 1024;
+    std::size_t grace_seconds = 10;  // at SIGINT/SIGTERM, how long requests in flight may still take
     bool self_test = false;
     bool calibrate = false;
 };
-
-constexpr auto shutdown_grace = std::chrono::seconds(10);
 
 // Resident memory of this process and of its children (a process pool's workers), in KiB.
 std::uint64_t rss_kib() {
@@ -176,7 +183,8 @@ auto async_on_own_thread(std::vector<std::future<void>>& threads, std::uint32_t 
     return net::async_initiate<Token, void(std::exception_ptr, std::uint64_t)>(
         [&threads](auto handler, std::uint32_t n, std::uint32_t k) {
             // Outstanding work until the completion is posted: io_context::run() waits for it.
-            std::optional work(net::prefer(net::get_associated_executor(handler), net::execution::outstanding_work.tracked));
+            std::optional work(
+                net::prefer(net::get_associated_executor(handler), net::execution::outstanding_work.tracked));
             std::erase_if(threads, [](const std::future<void>& t) {
                 return t.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
             });
@@ -210,8 +218,8 @@ auto report(const char* what) {
 class server {
 public:
     server(net::io_context& io, const options& opt, fronta::executor* pool)
-        : io_(io), opt_(opt), pool_(pool), acceptor_(io, {net::ip::address_v4::loopback(), opt.port}),
-          grace_(io), signals_(io, SIGINT, SIGTERM) {}
+        : io_(io), opt_(opt), pool_(pool), acceptor_(io, {net::ip::address_v4::loopback(), opt.port}), grace_(io),
+          signals_(io, SIGINT, SIGTERM) {}
 
     unsigned short port() const { return acceptor_.local_endpoint().port(); }
 
@@ -232,11 +240,16 @@ public:
         signals_.cancel();
         for (connection* c : connections_)
             if (c->reading) c->socket.cancel(ignored);
-        grace_.expires_after(shutdown_grace);
+        grace_.expires_after(std::chrono::seconds(opt_.grace_seconds));
         grace_.async_wait([this](std::error_code ec) {
             if (ec) return;  // everything finished in time
             std::fprintf(stderr, "14_async_server: requests still running after %lld s: closing them\n",
-                         static_cast<long long>(shutdown_grace.count()));
+                         static_cast<long long>(opt_.grace_seconds));
+            // Tasks that wait are cancelled first, so that they count as cancelled, whatever
+            // the closing and the pool's shutdown below complete first.
+            closed_by_force_ = true;
+            for (connection* c : connections_)
+                if (c->task.valid()) c->task.cancel();
             std::error_code ignored_too;
             for (connection* c : connections_) c->socket.close(ignored_too);
             if (pool_ != nullptr) pool_->shutdown(/*wait=*/false, /*cancel_futures=*/true);
@@ -245,16 +258,17 @@ public:
     }
 
     std::string stats_line() const {
-        return "stats heavy_in_flight=" + std::to_string(heavy_in_flight_) + " heavy_served=" +
-               std::to_string(heavy_served_) + " busy=" + std::to_string(busy_) + " cancelled=" +
-               std::to_string(cancelled_) + " dropped=" + std::to_string(dropped_) + " connections=" +
-               std::to_string(connections_.size()) + " rss_kib=" + std::to_string(rss_kib());
+        return "stats heavy_in_flight=" + std::to_string(heavy_in_flight_) +
+               " heavy_served=" + std::to_string(heavy_served_) + " busy=" + std::to_string(busy_) +
+               " cancelled=" + std::to_string(cancelled_) + " dropped=" + std::to_string(dropped_) +
+               " connections=" + std::to_string(connections_.size()) + " rss_kib=" + std::to_string(rss_kib()) +
+               " heavy_running=" + std::to_string(heavy_running());
     }
 
     std::string summary() const {
         return "stopped: heavy_served=" + std::to_string(heavy_served_) + " busy=" + std::to_string(busy_) +
-               " cancelled=" + std::to_string(cancelled_) + " dropped=" + std::to_string(dropped_) +
-               " (executor " + opt_.executor_name + ")";
+               " cancelled=" + std::to_string(cancelled_) + " dropped=" + std::to_string(dropped_) + " (executor " +
+               opt_.executor_name + ")";
     }
 
     ~server() {
@@ -264,9 +278,10 @@ public:
 private:
     struct connection {
         tcp::socket socket;
-        std::string buffer;     // bytes read and not yet taken: at most one line (--max-line + "\r\n")
-        bool reading = false;   // waiting for a request: stop() may close it now
-        bool hung_up = false;   // the client left while its heavy request was pending
+        std::string buffer;                  // bytes read and not yet taken: at most one line (--max-line + "\r\n")
+        bool reading = false;                // waiting for a request: stop() may close it now
+        bool hung_up = false;                // the client left while its heavy request was pending
+        fronta::future<std::uint64_t> task;  // its pending heavy request on a pool, if any
     };
 
     std::size_t line_capacity() const { return opt_.max_line + 2; }  // the line and "\r\n"
@@ -291,8 +306,9 @@ private:
         std::error_code ec;
         while (!stopping_) {
             c.reading = true;
-            const std::size_t n = co_await net::async_read_until(
-                c.socket, net::dynamic_buffer(c.buffer, line_capacity()), '\n', net::redirect_error(use_awaitable, ec));
+            const std::size_t n =
+                co_await net::async_read_until(c.socket, net::dynamic_buffer(c.buffer, line_capacity()), '\n',
+                                               net::redirect_error(use_awaitable, ec));
             c.reading = false;
             std::string reply;
             bool last = false;
@@ -365,6 +381,7 @@ private:
             co_return reply;
         }
         fronta::future<std::uint64_t> task;
+        auto entry = tasks_.end();  // the task in tasks_, on a pool
         std::variant<outcome, std::monostate> first;
         if (opt_.executor == mode::async_thread) {
             first = co_await (wait_for_thread(units, kib) || wait_for_hangup(c));
@@ -375,11 +392,21 @@ private:
                 release(cost);
                 co_return "error " + std::string(e.what());
             }
-            // loop.run_in_executor / asyncio.wrap_future: awaited here, the io_context runs on.
+            // asyncio.wrap_future(executor.submit(...)): awaited here, the io_context runs on.
+            // (submit, then async_get, rather than run_in_executor: the handle tells afterwards
+            // whether a client that hung up had its task cancelled or its result dropped.)
+            entry = tasks_.insert(tasks_.end(), task);
+            c.task = task;
             first = co_await (wait_for(task) || wait_for_hangup(c));
         }
-        if (first.index() == 0) {
+        // Forgets the task once it ended (its admission ends too).
+        auto done_with = [this, cost, entry] {
+            if (entry != tasks_.end()) tasks_.erase(entry);
             release(cost);
+        };
+        if (task.valid()) c.task = {};
+        if (first.index() == 0 && !closed_by_force_) {
+            done_with();
             const outcome& o = std::get<0>(first);
             if (o.error) {
                 try {
@@ -391,18 +418,19 @@ private:
             ++heavy_served_;
             co_return heavy_reply(units, o.value);
         }
-        // The client hung up, and the `||` cancelled the wait: async_get cancelled the task if it
-        // had not started. One that runs keeps its admission until it ends (its memory is in use).
+        // The client hung up (or the grace period ended), and the `||` cancelled the wait:
+        // async_get cancelled the task if it had not started. One that runs keeps its admission
+        // until it ends (its memory is in use).
         c.hung_up = true;
         if (task.valid() && task.cancelled()) {
             ++cancelled_;
-            release(cost);
+            done_with();
         } else {
             ++dropped_;
             if (task.valid() && !task.done())
-                net::co_spawn(io_, drain(task, cost), report("drain"));
+                net::co_spawn(io_, drain(task, std::move(done_with)), report("drain"));
             else
-                release(cost);
+                done_with();
         }
         co_return "";
     }
@@ -440,17 +468,25 @@ private:
                 co_return;  // only cancellation ends it, and then the result came first
             }
             const std::size_t room = std::min(chunk.size(), line_capacity() - c.buffer.size());
-            const std::size_t n =
-                co_await c.socket.async_read_some(net::buffer(chunk.data(), room), net::redirect_error(use_awaitable, ec));
+            const std::size_t n = co_await c.socket.async_read_some(net::buffer(chunk.data(), room),
+                                                                    net::redirect_error(use_awaitable, ec));
             c.buffer.append(chunk.data(), n);
             if (ec) co_return;
         }
     }
 
     // A dropped task that runs: its admission ends when it does.
-    awaitable<void> drain(fronta::future<std::uint64_t> task, std::uint64_t cost) {
+    template <class Done>
+    awaitable<void> drain(fronta::future<std::uint64_t> task, Done done_with) {
         co_await wait_for(std::move(task));
-        release(cost);
+        done_with();
+    }
+
+    // Admitted requests whose work has started: on a pool, those of its futures that run (a
+    // process pool's have been sent to a worker); a std::async thread starts at once.
+    std::uint64_t heavy_running() const {
+        if (opt_.executor == mode::async_thread) return heavy_in_flight_;
+        return std::count_if(tasks_.begin(), tasks_.end(), [](const auto& t) { return t.running(); });
     }
 
     std::size_t max_heavy() const { return opt_.max_heavy != 0 ? opt_.max_heavy : 4 * opt_.workers; }
@@ -474,8 +510,10 @@ private:
     net::steady_timer grace_;
     net::signal_set signals_;
     bool stopping_ = false;
+    bool closed_by_force_ = false;  // the grace period ended: no reply goes out any more
     std::set<connection*> connections_;
     std::vector<std::future<void>> async_threads_;
+    std::list<fronta::future<std::uint64_t>> tasks_;  // on a pool: the admitted ones
     // Everything below is touched only on the io_context thread.
     std::uint64_t heavy_in_flight_ = 0, admitted_bytes_ = 0;
     std::uint64_t heavy_served_ = 0, busy_ = 0, cancelled_ = 0, dropped_ = 0;
@@ -507,7 +545,8 @@ awaitable<bool> self_test(server& s, bool* passed) {
     check("heavy 0", co_await ask("heavy 0"), "error bad number", true);
     check("frobnicate", co_await ask("frobnicate"), "error unknown command", true);
     check("\\x01\\xff", co_await ask("\x01\xff"), "error non-printable byte");
-    check("stats", co_await ask("stats"), "stats heavy_in_flight=0 heavy_served=2 busy=0 cancelled=0 dropped=0 connections=1 ", true);
+    check("stats", co_await ask("stats"),
+          "stats heavy_in_flight=0 heavy_served=2 busy=0 cancelled=0 dropped=0 connections=1 ", true);
     s.stop();
     *passed = ok;
     co_return ok;
@@ -516,8 +555,8 @@ awaitable<bool> self_test(server& s, bool* passed) {
 void usage() {
     std::fprintf(stderr,
                  "usage: 14_async_server [--port P] [--executor threads|processes|inline|async] [--workers N]\n"
-                 "                       [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--self-test] "
-                 "[--calibrate]\n");
+                 "                       [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--grace SECONDS]\n"
+                 "                       [--self-test] [--calibrate]\n");
 }
 
 std::optional<options> parse_options(int argc, char** argv) {
@@ -526,7 +565,8 @@ std::optional<options> parse_options(int argc, char** argv) {
         const std::string_view arg = argv[i];
         auto number = [&](std::size_t low, std::size_t high, std::size_t& out) {
             std::uint32_t value = 0;
-            if (i + 1 >= argc || !parse_number(argv[i + 1], std::uint32_t(low), std::uint32_t(high), value)) return false;
+            if (i + 1 >= argc || !parse_number(argv[i + 1], std::uint32_t(low), std::uint32_t(high), value))
+                return false;
             out = value;
             ++i;
             return true;
@@ -538,11 +578,16 @@ std::optional<options> parse_options(int argc, char** argv) {
             opt.calibrate = true;
         } else if (arg == "--executor" && i + 1 < argc) {
             opt.executor_name = argv[++i];
-            if (opt.executor_name == "threads") opt.executor = mode::threads;
-            else if (opt.executor_name == "processes") opt.executor = mode::processes;
-            else if (opt.executor_name == "inline") opt.executor = mode::inline_work;
-            else if (opt.executor_name == "async") opt.executor = mode::async_thread;
-            else return std::nullopt;
+            if (opt.executor_name == "threads")
+                opt.executor = mode::threads;
+            else if (opt.executor_name == "processes")
+                opt.executor = mode::processes;
+            else if (opt.executor_name == "inline")
+                opt.executor = mode::inline_work;
+            else if (opt.executor_name == "async")
+                opt.executor = mode::async_thread;
+            else
+                return std::nullopt;
         } else if (arg == "--port" && number(0, 65535, value)) {
             opt.port = static_cast<unsigned short>(value);
         } else if (arg == "--workers" && number(1, 4096, value)) {
@@ -553,6 +598,8 @@ std::optional<options> parse_options(int argc, char** argv) {
             opt.max_memory_mib = value;
         } else if (arg == "--max-line" && number(1, 1 << 24, value)) {
             opt.max_line = value;
+        } else if (arg == "--grace" && number(0, 3600, value)) {
+            opt.grace_seconds = value;
         } else {
             return std::nullopt;
         }
@@ -574,7 +621,8 @@ int main(int argc, char** argv) {
         const auto start = std::chrono::steady_clock::now();
         const std::uint64_t h = async_server::heavy_work(2000, async_server::default_kib);
         const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
-        std::printf("one unit of heavy work: %.1f us (checksum %016llx)\n", us / 2000, static_cast<unsigned long long>(h));
+        std::printf("one unit of heavy work: %.1f us (checksum %016llx)\n", us / 2000,
+                    static_cast<unsigned long long>(h));
         return 0;
     }
     try {
@@ -588,14 +636,15 @@ int main(int argc, char** argv) {
         std::printf("listening on 127.0.0.1:%u\n", s.port());
         std::fflush(stdout);
         bool passed = false;
-        if (opt.self_test) net::co_spawn(io, self_test(s, &passed), [](std::exception_ptr e, bool) {
-            if (!e) return;
-            try {
-                std::rethrow_exception(e);
-            } catch (const std::exception& x) {
-                std::fprintf(stderr, "14_async_server: self-test: %s\n", x.what());
-            }
-        });
+        if (opt.self_test)
+            net::co_spawn(io, self_test(s, &passed), [](std::exception_ptr e, bool) {
+                if (!e) return;
+                try {
+                    std::rethrow_exception(e);
+                } catch (const std::exception& x) {
+                    std::fprintf(stderr, "14_async_server: self-test: %s\n", x.what());
+                }
+            });
         io.run();
         if (pool) pool->shutdown(/*wait=*/true);
         std::printf("%s\n", s.summary().c_str());
