@@ -64,6 +64,7 @@ test-asan: deps
 	  FRONTA_STRESS_TASKS=$(SANITIZER_STRESS_TASKS) FRONTA_FAULT_TASKS=10000 ctest -j $(JOBS) --output-on-failure -E install_consumer
 
 # bench/threads/ and bench/process/ beside their peers; bench/report.py prints the tables; then
+# bench/asio/server_load: examples/14_async_server under load (bench/run.sh build-bench server);
 # bench/observe/tracing_bench: what a trace costs (bench/run.sh build-bench tracing alone).
 bench:
 	@scripts/install-deps.sh build asio bench

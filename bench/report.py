@@ -13,6 +13,10 @@ One script for every executor; bench/run.sh and bench/run_mpi.sh call it:
   report.py progress PROGRESS.json             map of 1,000,000 items with and without a progress
                                                bar (bench/threads/progress_bench.cpp: medians over
                                                pairs of runs)
+  report.py server LINES.jsonl                 examples/14_async_server under load, per executor
+                                               (bench/asio/server_load.cpp: one JSON line per round,
+                                               mode and phase): cheap latency beside the idle
+                                               server's, heavy throughput; median and spread
 THREADS.json and PROCESS.json are Google Benchmark's --benchmark_out (JSON); PYTHON.json is what
 the Python peer beside the benchmark printed; LINES.txt holds one JSON object per line per run
 (other lines are ignored), CORES the machine's (default: this machine's).
@@ -366,7 +370,125 @@ def progress(path):
         print(f"- largest cost, {key}: {cost:+.1f}% (target ≤ 5%: {'met' if cost <= 5 else '**not met**'})")
 
 
-REPORTS = {"progress": progress, "threads": threads, "process": process, "large": large, "mpi": mpi, "data": data}
+SERVER_MODES = [
+    ("inline", "inline (heavy work on the io_context thread)"),
+    ("async", "std::async per heavy request"),
+    ("threads", "fronta::thread_pool"),
+    ("processes", "fronta::process_pool"),
+    ("connected", "the server at --connect"),
+]
+
+
+def server(lines_path):
+    """Cheap requests' latency (open-loop, from the scheduled send time) under heavy load beside the
+    same server idle, and heavy requests per second beside full parallelism (min(workers, cores,
+    heavy clients) requests of the duration measured alone, back to back). Each cell: the median over rounds and,
+    with several rounds, the spread (min–max)."""
+    runs = {}
+    for line in open(lines_path):
+        if line.startswith("{"):
+            r = json.loads(line)
+            runs.setdefault(r["mode"], {}).setdefault(r["round"], {})[r["phase"]] = r
+    cores = os.cpu_count()
+
+    def med(values):
+        v = sorted(values)
+        n = len(v)
+        return NAN if n == 0 else v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+    def cell(values, fmt):
+        if not values:
+            return "n/a"
+        if len(values) == 1:
+            return fmt(values[0])
+        return f"{fmt(med(values))} ({fmt(min(values))}–{fmt(max(values))})"
+
+    ms = lambda us: f"{us / 1000:.2f}" if us < 10_000 else f"{us / 1000:.0f}"
+    ratio = lambda x: f"{x:.1f}×"
+    per = {}
+    for mode, rounds in runs.items():
+        pairs = [(p["idle"], p["loaded"]) for p in rounds.values() if "idle" in p and "loaded" in p]
+        if not pairs:
+            continue
+        loaded = pairs[0][1]
+        ceiling = 1 if mode == "inline" else min(loaded["workers"], cores, loaded["heavy_clients"])
+        per[mode] = {
+            "idle_p50": [i["cheap_p50_us"] for i, _ in pairs],
+            "idle_p99": [i["cheap_p99_us"] for i, _ in pairs],
+            "p50": [l["cheap_p50_us"] for _, l in pairs],
+            "p99": [l["cheap_p99_us"] for _, l in pairs],
+            "max": [l["cheap_max_us"] for _, l in pairs],
+            "p99_ratio": [l["cheap_p99_us"] / i["cheap_p99_us"] for i, l in pairs],
+            "growth_ms": [(l["cheap_p99_us"] - i["cheap_p99_us"]) / 1000 for i, l in pairs],
+            "alone_ms": [i["heavy_alone_ms"] for i, _ in pairs],
+            "heavy_per_s": [l["heavy_per_s"] for _, l in pairs],
+            "full": [l["heavy_per_s"] / (ceiling * 1000 / i["heavy_alone_ms"]) for i, l in pairs],
+            "cheap_per_s": [l["cheap_per_s"] for _, l in pairs],
+            "busy": [l["busy"] for _, l in pairs],
+            "errors": sum(l["errors"] + i["errors"] for i, l in pairs),
+            "late_p99": [l["late_p99_us"] for _, l in pairs],
+            "cpu": [l["loadgen_cpu_percent"] for _, l in pairs],
+            "rss_mib": [l["stats"]["rss_kib"] / 1024 for _, l in pairs if "rss_kib" in l.get("stats", {})],
+            "rounds": len(pairs),
+        }
+    if not per:
+        sys.exit("report.py server: no complete (idle and loaded) runs in " + lines_path)
+    first = next(iter(next(iter(runs.values())).values()))["loaded"]
+    loads = [p["load_average"][0] for rounds in runs.values() for r in rounds.values() for p in r.values()]
+    print(f"{platform.platform()}, {cores} CPUs; {first['cheap_clients']} cheap clients (`ping` every "
+          f"{first['interval_ms']:g} ms each, open loop), {first['heavy_clients']} heavy clients (`heavy "
+          f"{first['heavy_units']}` back to back), {first['seconds']:g} s measured per phase, "
+          f"{max(v['rounds'] for v in per.values())} round(s); {first['workers']} workers for the pools"
+          f"{'; load generator at nice ' + str(first['loadgen_nice']) if first.get('loadgen_nice') else ''}"
+          f"{'; server workers at nice ' + str(first['worker_nice']) if first.get('worker_nice') else ''}. "
+          f"Load average (1 min) between phases: {min(loads):.1f}–{max(loads):.1f}. "
+          "Latencies in ms from the scheduled send time; median over rounds (min–max).\n")
+    order = [m for m, _ in SERVER_MODES if m in per] + sorted(m for m in per if m not in dict(SERVER_MODES))
+    label = lambda m: dict(SERVER_MODES).get(m, m)
+    table(["executor", "idle p50", "idle p99", "loaded p50", "loaded p99", "loaded max", "p99 ÷ idle p99",
+           "p99 − idle p99", "one heavy alone", "heavy/s", "÷ full parallelism", "busy replies"],
+          ["---"] + ["---:"] * 11,
+          [[label(m), cell(v["idle_p50"], ms), cell(v["idle_p99"], ms), cell(v["p50"], ms), cell(v["p99"], ms),
+            cell(v["max"], ms), cell(v["p99_ratio"], ratio), cell(v["growth_ms"], lambda x: f"{x:+.1f}"),
+            cell(v["alone_ms"], lambda x: f"{x:.1f}"), cell(v["heavy_per_s"], lambda x: f"{x:.1f}"),
+            cell(v["full"], lambda x: f"{x * 100:.0f}%"), cell(v["busy"], lambda x: f"{x:.0f}")]
+           for m, v in ((m, per[m]) for m in order)])
+    print()
+    print("Full parallelism: min(workers, CPUs, heavy clients) heavy requests at once (1 for inline), each "
+          "as long as one heavy request alone on the idle server.")
+    print()
+    table(["executor", "cheap replies/s", "load generator's timers late, p99 ms", "load generator CPU",
+           "server RSS after, MiB", "errors"], ["---", "---:", "---:", "---:", "---:", "---:"],
+          [[label(m), cell(v["cheap_per_s"], lambda x: f"{x:.0f}"), cell(v["late_p99"], ms),
+            cell(v["cpu"], lambda x: f"{x:.0f}%"), cell(v["rss_mib"], lambda x: f"{x:.1f}"), str(v["errors"])]
+           for m, v in ((m, per[m]) for m in order)])
+    print()
+    print("Late timers: how long after its scheduled time the load generator sent a request it was waiting "
+          "to send (its own share of the latency, on the same 2 CPUs). Server RSS: the `stats` reply after "
+          "the loaded phase (the server and its worker processes).")
+    targets = []
+    for m in ("threads", "processes"):
+        if m in per:
+            worst = max(per[m]["p99_ratio"])
+            targets.append([f"{label(m)}: cheap p99 ÷ idle p99",
+                            f"{med(per[m]['p99_ratio']):.1f}× (worst {worst:.1f}×)",
+                            "≤ 2×", "yes" if worst <= 2 else "median only" if med(per[m]["p99_ratio"]) <= 2
+                            else "**no**"])
+            full = med(per[m]["full"])
+            targets.append([f"{label(m)}: heavy/s ÷ full parallelism", f"{full * 100:.0f}%", "≈ 100% (≥ 90%)",
+                            "yes" if full >= 0.9 else "**no**"])
+    if "inline" in per:
+        v = per["inline"]
+        targets.append(["inline: cheap p99 − idle p99", f"{med(v['growth_ms']):+.0f} ms",
+                        f"≈ one heavy request ({med(v['alone_ms']):.0f} ms) or more", "shown" if
+                        med(v["growth_ms"]) >= 0.8 * med(v["alone_ms"]) else "**not shown**"])
+    if targets:
+        print()
+        table(["target (2 cores)", "measured", "target", "met"], ["---", "---:", "---:", "---"], targets)
+
+
+REPORTS = {"progress": progress, "threads": threads, "process": process, "large": large, "mpi": mpi, "data": data,
+           "server": server}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in REPORTS:

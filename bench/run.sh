@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs every peer in one go and prints the side-by-side tables (markdown) for docs/benchmarks.md.
-# Usage: bench/run.sh BUILD_DIR [threads|processes|tracing|progress|all|large]     (make bench does all)
+# Usage: bench/run.sh BUILD_DIR [threads|processes|tracing|progress|server|all|large]  (make bench: all)
 #   threads:   bench/threads/: fronta, oneTBB, Boost.Asio, std::async, then Python's ThreadPoolExecutor
 #   processes: bench/process/: fronta's process pool, then ProcessPoolExecutor and loky
 #   tracing:   bench/observe/: what a trace costs (thread_pool batched, process_pool round trip, off
 #              and on in one run), then the writer for 1,000,000 tasks (close time, sizes, peak RSS)
 #   large:     only the large values by value of the process pools, fronta then Python, back to back
 #   progress:  map of 1,000,000 items with and without map_options::progress (bench/threads/)
+#   server:    bench/asio/server_load against examples/14_async_server with heavy work inline, on
+#              std::async, a thread_pool and a process_pool (SERVER_ROUNDS rounds, default 3;
+#              SERVER_ARGS: more server_load flags); needs Asio (libasio-dev)
 set -euo pipefail
 build=${1:-build-bench}
 which=${2:-all}
@@ -41,6 +44,21 @@ if [[ $which == all || $which == progress ]]; then
   echo
   echo "## Progress bars"
   report progress "$out/progress.json"
+fi
+if [[ $which == all || $which == server ]]; then
+  if [[ -x $build/bench/server_load ]]; then
+    echo "bench: examples/14_async_server under load: inline, std::async, thread_pool, process_pool ..." >&2
+    # shellcheck disable=SC2086  # SERVER_ARGS is a list of flags
+    "$build/bench/server_load" --rounds "${SERVER_ROUNDS:-3}" ${SERVER_ARGS:-} >"$out/server.jsonl" || {
+      echo "bench: server_load failed (its lines above say why)" >&2
+    }
+    echo
+    echo "## An Asio server offloading heavy requests"
+    echo
+    report server "$out/server.jsonl"
+  else
+    echo "bench: no $build/bench/server_load (Asio not found): server benchmark skipped" >&2
+  fi
 fi
 if [[ $which == all || $which == tracing ]]; then
   echo "bench: tracing off and on (bench/observe/tracing_bench, ${TRACING_ROUNDS:-5} rounds) ..." >&2
