@@ -8,9 +8,16 @@
 //
 //   14_async_server [--port P] [--executor threads|processes|inline|async] [--workers N]
 //                   [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--grace SECONDS]
-//                   [--self-test] [--calibrate]
+//                   [--worker-nice N] [--self-test] [--calibrate]
 // Defaults: an ephemeral port (printed: "listening on 127.0.0.1:<port>"), threads, one worker per
-// hardware thread, --max-heavy 4 * workers, --max-memory 256, --max-line 1024, --grace 10.
+// hardware thread, --max-heavy 4 * workers, --max-memory 256, --max-line 1024, --grace 10,
+// --worker-nice 10.
+//
+// --worker-nice: the heavy work runs at this lower priority (Linux nice, 0..19; each worker thread,
+// worker process or std::async thread sets it first, through the pool's `initializer`). With as
+// many workers as cores, the event-loop thread then still gets a core at once when a request
+// arrives, so cheap requests are answered as fast as on an idle server, while the heavy ones keep
+// every core busy (bench/asio/server_load.cpp measures both). 0 leaves the priority alone.
 //
 // A TCP line protocol on 127.0.0.1 (one request per line, replies in order):
 //   ping                  -> pong
@@ -43,6 +50,8 @@
 #include <charconv>
 #include <chrono>
 #include <csignal>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -63,6 +72,15 @@
 std::uint64_t heavy_task(std::uint32_t units, std::uint32_t kib) { return async_server::heavy_work(units, kib); }
 FRONTA_REMOTE(heavy_task);
 
+// Lowers the calling thread's priority by `nice` (Linux: the nice value is per thread). Run first
+// on every worker thread (thread_pool's initializer), in every worker process (process_pool's),
+// and on each std::async thread.
+void lower_priority(int nice) {
+    if (nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0)
+        std::perror("14_async_server: setpriority");
+}
+FRONTA_REMOTE(lower_priority);
+
 namespace {
 
 namespace net = ::asio;
@@ -82,6 +100,7 @@ struct options {
     std::size_t max_memory_mib = 256;
     std::size_t max_line = 1024;
     std::size_t grace_seconds = 10;  // at SIGINT/SIGTERM, how long requests in flight may still take
+    std::size_t worker_nice = 10;    // the heavy work's priority below the event loop's
     bool self_test = false;
     bool calibrate = false;
 };
@@ -178,10 +197,10 @@ struct outcome {
 // completion to the awaiting coroutine's executor. The std::future of each thread is kept (its
 // destructor would wait for the thread) and reaped once ready.
 template <class Token>
-auto async_on_own_thread(std::vector<std::future<void>>& threads, std::uint32_t units, std::uint32_t kib,
+auto async_on_own_thread(std::vector<std::future<void>>& threads, int nice, std::uint32_t units, std::uint32_t kib,
                          Token&& token) {
     return net::async_initiate<Token, void(std::exception_ptr, std::uint64_t)>(
-        [&threads](auto handler, std::uint32_t n, std::uint32_t k) {
+        [&threads, nice](auto handler, std::uint32_t n, std::uint32_t k) {
             // Outstanding work until the completion is posted: io_context::run() waits for it.
             std::optional work(
                 net::prefer(net::get_associated_executor(handler), net::execution::outstanding_work.tracked));
@@ -189,7 +208,8 @@ auto async_on_own_thread(std::vector<std::future<void>>& threads, std::uint32_t 
                 return t.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
             });
             threads.push_back(std::async(std::launch::async, [handler = std::move(handler), work = std::move(work), n,
-                                                              k]() mutable {
+                                                              k, nice]() mutable {
+                lower_priority(nice);
                 outcome o;
                 try {
                     o.value = heavy_task(n, k);
@@ -448,7 +468,8 @@ private:
     awaitable<outcome> wait_for_thread(std::uint32_t units, std::uint32_t kib) {
         outcome o;
         try {
-            o.value = co_await async_on_own_thread(async_threads_, units, kib, use_awaitable);
+            o.value = co_await async_on_own_thread(async_threads_, static_cast<int>(opt_.worker_nice), units, kib,
+                                                 use_awaitable);
         } catch (...) {
             o.error = std::current_exception();
         }
@@ -556,7 +577,7 @@ void usage() {
     std::fprintf(stderr,
                  "usage: 14_async_server [--port P] [--executor threads|processes|inline|async] [--workers N]\n"
                  "                       [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--grace SECONDS]\n"
-                 "                       [--self-test] [--calibrate]\n");
+                 "                       [--worker-nice N] [--self-test] [--calibrate]\n");
 }
 
 std::optional<options> parse_options(int argc, char** argv) {
@@ -600,6 +621,8 @@ std::optional<options> parse_options(int argc, char** argv) {
             opt.max_line = value;
         } else if (arg == "--grace" && number(0, 3600, value)) {
             opt.grace_seconds = value;
+        } else if (arg == "--worker-nice" && number(0, 19, value)) {
+            opt.worker_nice = value;
         } else {
             return std::nullopt;
         }
@@ -627,8 +650,12 @@ int main(int argc, char** argv) {
     }
     try {
         std::optional<fronta::executor> pool;
-        if (opt.executor == mode::threads) pool.emplace(fronta::thread_pool(opt.workers));
-        if (opt.executor == mode::processes) pool.emplace(fronta::process_pool(opt.workers));
+        const int nice = static_cast<int>(opt.worker_nice);
+        if (opt.executor == mode::threads)
+            pool.emplace(fronta::thread_pool({.workers = opt.workers, .initializer = [nice] { lower_priority(nice); }}));
+        if (opt.executor == mode::processes)
+            pool.emplace(fronta::process_pool(
+                {.workers = opt.workers, .initializer = fronta::remote_call(lower_priority, nice)}));
 
         net::io_context io(1);
         server s(io, opt, pool ? &*pool : nullptr);
