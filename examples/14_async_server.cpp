@@ -8,16 +8,18 @@
 //
 //   14_async_server [--port P] [--executor threads|processes|inline|async] [--workers N]
 //                   [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--grace SECONDS]
-//                   [--worker-nice N] [--self-test] [--calibrate]
+//                   [--worker-nice N|idle] [--self-test] [--calibrate]
 // Defaults: an ephemeral port (printed: "listening on 127.0.0.1:<port>"), threads, one worker per
 // hardware thread, --max-heavy 4 * workers, --max-memory 256, --max-line 1024, --grace 10,
 // --worker-nice 10.
 //
-// --worker-nice: the heavy work runs at this lower priority (Linux nice, 0..19; each worker thread,
+// --worker-nice: the heavy work runs at this lower priority (Linux nice 0..19, or `idle`: the
+// SCHED_IDLE policy, preempted by any other thread that wakes; each worker thread,
 // worker process or std::async thread sets it first, through the pool's `initializer`). With as
-// many workers as cores, the event-loop thread then still gets a core at once when a request
-// arrives, so cheap requests are answered as fast as on an idle server, while the heavy ones keep
-// every core busy (bench/asio/server_load.cpp measures both). 0 leaves the priority alone.
+// many workers as cores, the event-loop thread then still gets a core soon when a request
+// arrives, while the heavy ones keep every core busy (bench/asio/server_load.cpp measures both;
+// docs/benchmarks.md: on 2 cores, a thread pool's cheap p99 stays at the idle server's, a process
+// pool's grows to 1-2.5 ms). 0 leaves the priority alone.
 //
 // A TCP line protocol on 127.0.0.1 (one request per line, replies in order):
 //   ping                  -> pong
@@ -50,8 +52,6 @@
 #include <charconv>
 #include <chrono>
 #include <csignal>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -60,10 +60,13 @@
 #include <future>
 #include <list>
 #include <optional>
+#include <sched.h>
 #include <set>
 #include <string>
 #include <string_view>
+#include <sys/resource.h>
 #include <thread>
+#include <unistd.h>
 #include <variant>
 #include <vector>
 
@@ -72,12 +75,19 @@
 std::uint64_t heavy_task(std::uint32_t units, std::uint32_t kib) { return async_server::heavy_work(units, kib); }
 FRONTA_REMOTE(heavy_task);
 
-// Lowers the calling thread's priority by `nice` (Linux: the nice value is per thread). Run first
-// on every worker thread (thread_pool's initializer), in every worker process (process_pool's),
-// and on each std::async thread.
+// Lowers the calling thread's priority (Linux: per thread): nice 1..19, or the idle policy
+// (SCHED_IDLE, `--worker-nice idle`, passed as 20), which any thread of normal policy preempts as
+// soon as it wakes. Run first on every worker thread (thread_pool's initializer), in every worker
+// process (process_pool's), and on each std::async thread.
+constexpr int idle_priority = 20;
 void lower_priority(int nice) {
-    if (nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0)
+    const auto tid = static_cast<pid_t>(gettid());
+    if (nice >= idle_priority) {
+        const sched_param none{};
+        if (sched_setscheduler(tid, SCHED_IDLE, &none) != 0) std::perror("14_async_server: sched_setscheduler");
+    } else if (nice > 0 && setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) != 0) {
         std::perror("14_async_server: setpriority");
+    }
 }
 FRONTA_REMOTE(lower_priority);
 
@@ -469,7 +479,7 @@ private:
         outcome o;
         try {
             o.value = co_await async_on_own_thread(async_threads_, static_cast<int>(opt_.worker_nice), units, kib,
-                                                 use_awaitable);
+                                                   use_awaitable);
         } catch (...) {
             o.error = std::current_exception();
         }
@@ -577,7 +587,7 @@ void usage() {
     std::fprintf(stderr,
                  "usage: 14_async_server [--port P] [--executor threads|processes|inline|async] [--workers N]\n"
                  "                       [--max-heavy N] [--max-memory MIB] [--max-line BYTES] [--grace SECONDS]\n"
-                 "                       [--worker-nice N] [--self-test] [--calibrate]\n");
+                 "                       [--worker-nice N|idle] [--self-test] [--calibrate]\n");
 }
 
 std::optional<options> parse_options(int argc, char** argv) {
@@ -621,6 +631,9 @@ std::optional<options> parse_options(int argc, char** argv) {
             opt.max_line = value;
         } else if (arg == "--grace" && number(0, 3600, value)) {
             opt.grace_seconds = value;
+        } else if (arg == "--worker-nice" && i + 1 < argc && std::string_view(argv[i + 1]) == "idle") {
+            opt.worker_nice = idle_priority;
+            ++i;
         } else if (arg == "--worker-nice" && number(0, 19, value)) {
             opt.worker_nice = value;
         } else {
@@ -652,7 +665,8 @@ int main(int argc, char** argv) {
         std::optional<fronta::executor> pool;
         const int nice = static_cast<int>(opt.worker_nice);
         if (opt.executor == mode::threads)
-            pool.emplace(fronta::thread_pool({.workers = opt.workers, .initializer = [nice] { lower_priority(nice); }}));
+            pool.emplace(
+                fronta::thread_pool({.workers = opt.workers, .initializer = [nice] { lower_priority(nice); }}));
         if (opt.executor == mode::processes)
             pool.emplace(fronta::process_pool(
                 {.workers = opt.workers, .initializer = fronta::remote_call(lower_priority, nice)}));

@@ -79,11 +79,8 @@ future<std::tuple<future<T>...>> when_all(future<T>... futures) {
     auto arrive = [](const std::shared_ptr<join>& j) {
         if (j->remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) j->result.set_value(std::move(j->inputs));
     };
-    std::apply(
-        [&](const auto&... f) {
-            (f.add_done_callback([state, arrive](const auto&) { arrive(state); }), ...);
-        },
-        state->inputs);
+    std::apply([&](const auto&... f) { (f.add_done_callback([state, arrive](const auto&) { arrive(state); }), ...); },
+               state->inputs);
     arrive(state);
     return out;
 }

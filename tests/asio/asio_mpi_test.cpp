@@ -23,9 +23,7 @@ using namespace std::chrono_literals;
 using namespace ::asio::experimental::awaitable_operators;
 
 // The rank and pid that ran the task, and x squared.
-std::pair<int, long> rank_and_square(int x) {
-    return {fronta::mpi_pool::world().first, static_cast<long>(x) * x};
-}
+std::pair<int, long> rank_and_square(int x) { return {fronta::mpi_pool::world().first, static_cast<long>(x) * x}; }
 FRONTA_REMOTE(rank_and_square);
 
 int fail_on_rank(int x) { throw std::runtime_error("failed on a worker with " + std::to_string(x)); }
@@ -56,7 +54,8 @@ TEST(asio_mpi_world, values_and_exceptions_of_worker_ranks_arrive_on_the_io_cont
             long sum = 0;
             std::vector<int> ranks;
             for (int i = 1; i <= 30; ++i) {
-                auto [rank, sq] = co_await fronta::asio::async_get(pool.submit(rank_and_square, i), ::asio::use_awaitable);
+                auto [rank, sq] =
+                    co_await fronta::asio::async_get(pool.submit(rank_and_square, i), ::asio::use_awaitable);
                 EXPECT_EQ(std::this_thread::get_id(), io_thread);
                 sum += sq;
                 ranks.push_back(rank);
@@ -99,13 +98,19 @@ TEST(asio_mpi_world, a_timer_beats_a_queued_task_and_the_task_is_cancelled) {
         ::asio::use_future);
     run_all(io);
     const std::size_t index = winner.get();
-    { FILE* f = fopen(gate_file.c_str(), "w"); if (f != nullptr) fclose(f); }
+    {
+        FILE* f = fopen(gate_file.c_str(), "w");
+        if (f != nullptr) fclose(f);
+    }
     for (auto& h : held) EXPECT_EQ(h.get(), 1);
     unlink(gate_file.c_str());
     // The pool may have sent the third task ahead to a worker's queue (it was then "started" for
     // the client and cannot be cancelled); either way the wait ended with the timer.
     EXPECT_EQ(index, 1U);
-    if (queued.cancelled()) SUCCEED(); else EXPECT_EQ(queued.get().second, 25);
+    if (queued.cancelled())
+        SUCCEED();
+    else
+        EXPECT_EQ(queued.get().second, 25);
 }
 
 }  // namespace

@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
-#include <csignal>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/experimental/deferred.hpp>
@@ -17,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -239,8 +239,10 @@ TEST(asio_async_get, use_promise_completes_its_promise) {
     fronta::thread_pool pool(2);
     ::asio::io_context io;
     // With an executor first, the promise is of that executor (as for asio::post(ex, token)).
-    auto promise = fronta::asio::async_get(io.get_executor(), pool.submit(square, 12), ::asio::experimental::use_promise);
-    auto failed = fronta::asio::async_get(io.get_executor(), pool.submit(fail_with, 1), ::asio::experimental::use_promise);
+    auto promise =
+        fronta::asio::async_get(io.get_executor(), pool.submit(square, 12), ::asio::experimental::use_promise);
+    auto failed =
+        fronta::asio::async_get(io.get_executor(), pool.submit(fail_with, 1), ::asio::experimental::use_promise);
     // (A promise made without an executor is of the system executor: waiting on it from io would
     // not keep io.run() going, as Asio's promises hold no work on the waiter's executor.)
     int got = 0;
@@ -261,10 +263,10 @@ TEST(asio_async_get, as_tuple_hands_the_exception_over_without_throwing) {
     auto result = ::asio::co_spawn(
         io,
         [&]() -> awaitable<std::string> {
-            auto [error, value] = co_await fronta::asio::async_get(
-                pool.submit(fail_with, 6), ::asio::experimental::as_tuple(use_awaitable));
-            auto [none, squared] = co_await fronta::asio::async_get(
-                pool.submit(square, 6), ::asio::experimental::as_tuple(use_awaitable));
+            auto [error, value] = co_await fronta::asio::async_get(pool.submit(fail_with, 6),
+                                                                   ::asio::experimental::as_tuple(use_awaitable));
+            auto [none, squared] =
+                co_await fronta::asio::async_get(pool.submit(square, 6), ::asio::experimental::as_tuple(use_awaitable));
             co_return message_of(error) + " " + std::to_string(value) + " " + std::to_string(!none) + " " +
                 std::to_string(squared);
         },
@@ -285,7 +287,8 @@ TEST(asio_async_get, an_executor_first_is_where_a_plain_callback_runs) {
 
 TEST(asio_async_get, an_empty_future_is_an_error_at_the_call) {
     ::asio::io_context io;
-    EXPECT_THROW(fronta::asio::async_get(fronta::future<int>(), ::asio::bind_executor(io, [](std::exception_ptr, int) {})),
+    EXPECT_THROW(fronta::asio::async_get(fronta::future<int>(),
+                                         ::asio::bind_executor(io, [](std::exception_ptr, int) {})),
                  fronta::invalid_state_error);
 }
 
@@ -294,7 +297,8 @@ TEST(asio_async_get, leaves_the_value_readable_through_another_handle) {
     ::asio::io_context io;
     auto f = pool.submit([] { return std::string(1000, 'x'); });
     std::string got;
-    fronta::asio::async_get(f, ::asio::bind_executor(io, [&](std::exception_ptr, std::string v) { got = std::move(v); }));
+    fronta::asio::async_get(f,
+                            ::asio::bind_executor(io, [&](std::exception_ptr, std::string v) { got = std::move(v); }));
     run_all(io);
     EXPECT_EQ(got.size(), 1000U);
     EXPECT_EQ(f.get().size(), 1000U);  // copied out, not moved: f can still read it
@@ -329,12 +333,13 @@ TEST(asio_cancellation, a_signal_before_the_task_starts_aborts_the_wait_and_canc
     ::asio::io_context io;
     ::asio::cancellation_signal signal;
     std::exception_ptr error;
-    fronta::asio::async_get(queued, ::asio::bind_cancellation_slot(
-                                        signal.slot(), ::asio::bind_executor(io, [&](std::exception_ptr e, int) {
-                                            error = e;
-                                            // The task was cancelled before the handler ran.
-                                            EXPECT_TRUE(queued.cancelled());
-                                        })));
+    fronta::asio::async_get(queued,
+                            ::asio::bind_cancellation_slot(signal.slot(),
+                                                           ::asio::bind_executor(io, [&](std::exception_ptr e, int) {
+                                                               error = e;
+                                                               // The task was cancelled before the handler ran.
+                                                               EXPECT_TRUE(queued.cancelled());
+                                                           })));
     ::asio::post(io, [&] { signal.emit(::asio::cancellation_type::terminal); });
     run_all(io);
     EXPECT_TRUE(is_operation_aborted(error)) << message_of(error);
@@ -357,8 +362,11 @@ TEST(asio_cancellation, a_signal_after_the_task_started_aborts_the_wait_and_the_
     ::asio::io_context io;
     ::asio::cancellation_signal signal;
     std::exception_ptr error;
-    fronta::asio::async_get(running, ::asio::bind_cancellation_slot(
-                                         signal.slot(), ::asio::bind_executor(io, [&](std::exception_ptr e, int) { error = e; })));
+    fronta::asio::async_get(running,
+                            ::asio::bind_cancellation_slot(signal.slot(),
+                                                           ::asio::bind_executor(io, [&](std::exception_ptr e, int) {
+                                                               error = e;
+                                                           })));
     ::asio::post(io, [&] { signal.emit(::asio::cancellation_type::terminal); });
     run_all(io);
     EXPECT_TRUE(is_operation_aborted(error));
@@ -411,10 +419,12 @@ TEST(asio_cancellation, cancellation_after_completion_changes_nothing) {
     int got = 0;
     auto f = pool.submit(square, 4);
     f.wait();
-    fronta::asio::async_get(f, ::asio::bind_cancellation_slot(signal.slot(), ::asio::bind_executor(io, [&](std::exception_ptr e, int v) {
-                                                                  EXPECT_FALSE(e);
-                                                                  got = v;
-                                                              })));
+    fronta::asio::async_get(f,
+                            ::asio::bind_cancellation_slot(signal.slot(),
+                                                           ::asio::bind_executor(io, [&](std::exception_ptr e, int v) {
+                                                               EXPECT_FALSE(e);
+                                                               got = v;
+                                                           })));
     run_all(io);
     signal.emit(::asio::cancellation_type::terminal);  // the slot was cleared: nothing happens
     EXPECT_EQ(got, 16);
@@ -456,9 +466,10 @@ TEST(asio_run_in_executor, submits_with_arguments_and_completes_through_the_toke
             const int a = co_await fronta::asio::run_in_executor(pool, square, 5, use_awaitable);
             auto text = std::make_unique<std::string>("moved");
             std::string b = co_await fronta::asio::run_in_executor(
-                pool, [](std::unique_ptr<std::string> s, const std::string& tail) { return *s + tail; }, std::move(text),
-                std::string("!"), use_awaitable);
-            co_await fronta::asio::run_in_executor(pool, [] {}, use_awaitable);
+                pool, [](std::unique_ptr<std::string> s, const std::string& tail) { return *s + tail; },
+                std::move(text), std::string("!"), use_awaitable);
+            co_await fronta::asio::run_in_executor(
+                pool, [] {}, use_awaitable);
             std::string caught;
             try {
                 co_await fronta::asio::run_in_executor(pool, fail_with, 3, use_awaitable);
@@ -476,7 +487,8 @@ TEST(asio_run_in_executor, deferred_submits_only_when_launched) {
     fronta::inline_executor ex;  // runs each task inside submit: a submission shows at once
     ::asio::io_context io;
     int submitted = 0;
-    auto op = fronta::asio::run_in_executor(ex, [&] { return ++submitted; }, ::asio::experimental::deferred);
+    auto op = fronta::asio::run_in_executor(
+        ex, [&] { return ++submitted; }, ::asio::experimental::deferred);
     EXPECT_EQ(submitted, 0);
     int got = 0;
     std::move(op)(::asio::bind_executor(io, [&](std::exception_ptr, int v) { got = v; }));
@@ -577,7 +589,8 @@ TEST(asio_async_get, a_handler_that_throws_propagates_out_of_run_as_asio_does) {
     EXPECT_THROW(io.run(), std::runtime_error);
     io.restart();
     int got = 0;  // the io_context goes on serving waits
-    fronta::asio::async_get(pool.submit(square, 2), ::asio::bind_executor(io, [&](std::exception_ptr, int v) { got = v; }));
+    fronta::asio::async_get(pool.submit(square, 2),
+                            ::asio::bind_executor(io, [&](std::exception_ptr, int v) { got = v; }));
     run_all(io);
     EXPECT_EQ(got, 4);
 }
@@ -624,8 +637,8 @@ TEST(asio_shutdown, destroying_the_io_context_destroys_pending_handlers_unrun) {
     {
         ::asio::io_context io;
         for (auto& p : promises)
-            fronta::asio::async_get(p.get_future(),
-                                    ::asio::bind_executor(io, [&ran, c = counted()](std::exception_ptr, int) { ++ran; }));
+            fronta::asio::async_get(p.get_future(), ::asio::bind_executor(io, [&ran, c = counted()](std::exception_ptr,
+                                                                                                    int) { ++ran; }));
         EXPECT_EQ(counted::alive.load(), 100);
     }  // the waits are pending: their handlers are destroyed, not run
     EXPECT_EQ(counted::alive.load(), 0);
@@ -673,7 +686,9 @@ TEST(asio_shutdown, completions_racing_with_the_io_context_destruction) {
             ::asio::io_context io;
             for (auto& p : promises)
                 fronta::asio::async_get(p.get_future(),
-                                        ::asio::bind_executor(io, [&ran, c = counted()](std::exception_ptr, int) { ++ran; }));
+                                        ::asio::bind_executor(io, [&ran, c = counted()](std::exception_ptr, int) {
+                                            ++ran;
+                                        }));
             for (int part = 0; part < 2; ++part)
                 setters.push_back(pool.submit([&promises, part] {
                     for (std::size_t i = part; i < promises.size(); i += 2) promises[i].set_value(1);
@@ -725,7 +740,8 @@ TEST(asio_use_future, values_and_several_values) {
     run_all(io);
     connected.get();
     server = std::move(accepted).get();
-    fronta::future<std::size_t> written = ::asio::async_write(client, ::asio::buffer("hello", 5), fronta::asio::use_future);
+    fronta::future<std::size_t> written =
+        ::asio::async_write(client, ::asio::buffer("hello", 5), fronta::asio::use_future);
     char buf[5];
     fronta::future<std::size_t> read = ::asio::async_read(server, ::asio::buffer(buf), fronta::asio::use_future);
     run_all(io);
@@ -736,7 +752,11 @@ TEST(asio_use_future, values_and_several_values) {
     // A signature of more values than one gives a tuple: void(error_code, int, std::string).
     auto op = [&](auto token) {
         return ::asio::async_initiate<decltype(token), void(std::error_code, int, std::string)>(
-            [&](auto handler) { ::asio::post(io, [h = std::move(handler)]() mutable { std::move(h)(std::error_code(), 7, std::string("seven")); }); },
+            [&](auto handler) {
+                ::asio::post(io, [h = std::move(handler)]() mutable {
+                    std::move(h)(std::error_code(), 7, std::string("seven"));
+                });
+            },
             token);
     };
     fronta::future<std::tuple<int, std::string>> both = op(fronta::asio::use_future);

@@ -133,7 +133,9 @@ TEST(boost_asio_shutdown, destroying_the_io_context_destroys_pending_handlers_un
         net::io_context io;
         for (auto& p : promises)
             fronta::boost_asio::async_get(p.get_future(),
-                                          net::bind_executor(io, [&ran, c = counted()](std::exception_ptr, int) { ++ran; }));
+                                          net::bind_executor(io, [&ran, c = counted()](std::exception_ptr, int) {
+                                              ++ran;
+                                          }));
     }
     EXPECT_EQ(counted::alive.load(), 0);
     for (auto& p : promises) p.set_value(1);

@@ -155,7 +155,8 @@ TEST(combinators, compose_with_then_and_co_await) {
     fronta::thread_pool pool(2);
     std::vector<fronta::future<int>> futures;
     for (int i = 1; i <= 100; ++i) futures.push_back(pool.submit([](int x) { return x; }, i));
-    auto sum = fronta::gather(futures).then([](const std::vector<int>& v) { return std::accumulate(v.begin(), v.end(), 0); });
+    auto sum =
+        fronta::gather(futures).then([](const std::vector<int>& v) { return std::accumulate(v.begin(), v.end(), 0); });
     EXPECT_EQ(sum.get(), 5050);
 
     auto coroutine = [&]() -> fronta::future<int> {
