@@ -15,17 +15,16 @@
 #include <asio/experimental/promise.hpp>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <csignal>
 #include <future>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <tuple>
 #include <vector>
 
+#include "bridge_test_support.hpp"
 #include "fronta/asio.hpp"
 #include "fronta/executor.hpp"
 #include "fronta/init.hpp"
@@ -41,34 +40,9 @@ using ::asio::awaitable;
 using ::asio::use_awaitable;
 using namespace ::asio::experimental::awaitable_operators;
 
-// A gate tasks wait on until the test opens it: the way to keep a task running or queued.
-class gate {
-public:
-    void open() {
-        const std::lock_guard lock(mutex_);
-        open_ = true;
-        cv_.notify_all();
-    }
-    void pass() {
-        std::unique_lock lock(mutex_);
-        cv_.wait(lock, [&] { return open_; });
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool open_ = false;
-};
-
-// Runs the io_context until it has no more work; a test whose waits never complete fails here
-// (after 60 s) instead of hanging the suite. Then readies it for another run, unless another
-// thread may still be inside run() (restart() must not race with it).
-void run_all(::asio::io_context& io, bool restart = true) {
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (!io.stopped() && std::chrono::steady_clock::now() < deadline) io.run_for(100ms);
-    ASSERT_TRUE(io.stopped()) << "the io_context still had work after 60 s";
-    if (restart) io.restart();
-}
+using fronta::test::counted;
+using fronta::test::gate;
+using fronta::test::run_all;
 
 int square(int x) { return x * x; }
 FRONTA_REMOTE(square);
@@ -621,15 +595,6 @@ TEST(asio_many, thousands_of_concurrent_waits_on_one_io_context) {
     EXPECT_EQ(handled, n);
     EXPECT_EQ(sum, static_cast<long long>(n) * (n - 1) / 2);
 }
-
-// A handler that counts its copies alive: destroyed handlers leave the count at zero.
-struct counted {
-    static inline std::atomic<int> alive{0};
-    counted() { ++alive; }
-    counted(const counted&) { ++alive; }
-    counted(counted&&) noexcept { ++alive; }
-    ~counted() { --alive; }
-};
 
 TEST(asio_shutdown, destroying_the_io_context_destroys_pending_handlers_unrun) {
     std::vector<fronta::promise<int>> promises(100);

@@ -12,14 +12,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bridge_test_support.hpp"
 #include "fronta/boost_asio.hpp"
 #include "fronta/inline_executor.hpp"
 #include "fronta/promise.hpp"
@@ -30,12 +29,9 @@ namespace {
 namespace net = boost::asio;
 using namespace std::chrono_literals;
 
-void run_all(net::io_context& io) {
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (!io.stopped() && std::chrono::steady_clock::now() < deadline) io.run_for(100ms);
-    ASSERT_TRUE(io.stopped()) << "the io_context still had work after 60 s";
-    io.restart();
-}
+using fronta::test::counted;
+using fronta::test::gate;
+using fronta::test::run_all;
 
 int square(int x) { return x * x; }
 int fail_with(int x) { throw std::runtime_error("task failed with " + std::to_string(x)); }
@@ -96,35 +92,18 @@ TEST(boost_asio_async_get, use_future_gives_a_std_future) {
 
 TEST(boost_asio_async_get, a_future_cancelled_through_fronta_ends_the_wait_with_cancelled_error) {
     fronta::thread_pool pool(1);
-    std::mutex m;
-    std::condition_variable cv;
-    bool open = false;
-    auto blocker = pool.submit([&] {
-        std::unique_lock lock(m);
-        cv.wait(lock, [&] { return open; });
-    });
+    gate g;
+    auto blocker = pool.submit([&] { g.pass(); });
     auto queued = pool.submit(square, 2);
     net::io_context io;
     std::exception_ptr error;
     fronta::boost_asio::async_get(queued, net::bind_executor(io, [&](std::exception_ptr e, int) { error = e; }));
     EXPECT_TRUE(queued.cancel());
     run_all(io);
-    {
-        const std::lock_guard lock(m);
-        open = true;
-    }
-    cv.notify_all();
+    g.open();
     blocker.get();
     EXPECT_THROW(std::rethrow_exception(error), fronta::cancelled_error);
 }
-
-struct counted {
-    static inline std::atomic<int> alive{0};
-    counted() { ++alive; }
-    counted(const counted&) { ++alive; }
-    counted(counted&&) noexcept { ++alive; }
-    ~counted() { --alive; }
-};
 
 TEST(boost_asio_shutdown, destroying_the_io_context_destroys_pending_handlers_unrun) {
     std::vector<fronta::promise<int>> promises(50);
