@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -257,6 +258,76 @@ TEST(asio_async_get, an_executor_first_is_where_a_plain_callback_runs) {
                             [&](std::exception_ptr, int) { handler_thread = std::this_thread::get_id(); });
     run_all(io);
     EXPECT_EQ(handler_thread, std::this_thread::get_id());
+}
+
+// Every token with the three kinds of completion: a value, a move-only value, an exception.
+TEST(asio_async_get, every_token_with_a_value_a_move_only_value_and_an_exception) {
+    fronta::thread_pool pool(2);
+    ::asio::io_context io;
+    auto ex = io.get_executor();
+    std::vector<std::string> got;
+    auto record = [&](const std::string& token) {
+        return [&got, token](std::exception_ptr e, auto v) {
+            if (e)
+                got.push_back(token + ": " + message_of(e));
+            else if constexpr (std::is_same_v<decltype(v), std::unique_ptr<int>>)
+                got.push_back(token + ": box " + std::to_string(*v));
+            else
+                got.push_back(token + ": " + std::to_string(v));
+        };
+    };
+    // callback
+    fronta::asio::async_get(ex, pool.submit(square, 3), record("callback"));
+    fronta::asio::async_get(ex, pool.submit(boxed, 3), record("callback"));
+    fronta::asio::async_get(ex, pool.submit(fail_with, 3), record("callback"));
+    // deferred, launched with a callback
+    fronta::asio::async_get(ex, pool.submit(square, 4), ::asio::experimental::deferred)(record("deferred"));
+    fronta::asio::async_get(ex, pool.submit(boxed, 4), ::asio::experimental::deferred)(record("deferred"));
+    fronta::asio::async_get(ex, pool.submit(fail_with, 4), ::asio::experimental::deferred)(record("deferred"));
+    // use_promise
+    auto p1 = fronta::asio::async_get(ex, pool.submit(square, 5), ::asio::experimental::use_promise);
+    auto p2 = fronta::asio::async_get(ex, pool.submit(boxed, 5), ::asio::experimental::use_promise);
+    auto p3 = fronta::asio::async_get(ex, pool.submit(fail_with, 5), ::asio::experimental::use_promise);
+    p1.async_wait(::asio::bind_executor(ex, record("use_promise")));
+    p2.async_wait(::asio::bind_executor(ex, record("use_promise")));
+    p3.async_wait(::asio::bind_executor(ex, record("use_promise")));
+    // use_awaitable
+    ::asio::co_spawn(
+        io,
+        [&]() -> awaitable<void> {
+            got.push_back("use_awaitable: " +
+                          std::to_string(co_await fronta::asio::async_get(pool.submit(square, 6), use_awaitable)));
+            got.push_back("use_awaitable: box " +
+                          std::to_string(*co_await fronta::asio::async_get(pool.submit(boxed, 6), use_awaitable)));
+            try {
+                co_await fronta::asio::async_get(pool.submit(fail_with, 6), use_awaitable);
+            } catch (const std::runtime_error& e) {
+                got.push_back(std::string("use_awaitable: ") + e.what());
+            }
+        },
+        ::asio::detached);
+    run_all(io);
+    // use_future (std::future)
+    auto f1 = fronta::asio::async_get(pool.submit(square, 7), ::asio::use_future);
+    auto f2 = fronta::asio::async_get(pool.submit(boxed, 7), ::asio::use_future);
+    auto f3 = fronta::asio::async_get(pool.submit(fail_with, 7), ::asio::use_future);
+    ASSERT_EQ(f1.wait_for(60s), std::future_status::ready);
+    ASSERT_EQ(f2.wait_for(60s), std::future_status::ready);
+    ASSERT_EQ(f3.wait_for(60s), std::future_status::ready);
+    got.push_back("use_future: " + std::to_string(f1.get()));
+    got.push_back("use_future: box " + std::to_string(*f2.get()));
+    try {
+        f3.get();
+    } catch (const std::runtime_error& e) {
+        got.push_back(std::string("use_future: ") + e.what());
+    }
+    std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, (std::vector<std::string>{"callback: 9", "callback: box 3", "callback: task failed with 3",
+                                             "deferred: 16", "deferred: box 4", "deferred: task failed with 4",
+                                             "use_awaitable: 36", "use_awaitable: box 6",
+                                             "use_awaitable: task failed with 6", "use_future: 49", "use_future: box 7",
+                                             "use_future: task failed with 7", "use_promise: 25", "use_promise: box 5",
+                                             "use_promise: task failed with 5"}));
 }
 
 TEST(asio_async_get, an_empty_future_is_an_error_at_the_call) {
