@@ -133,11 +133,7 @@ public:
           handler_(std::move(handler)),
           work_(std::move(work)) {}
 
-    template <class DefaultExecutor>
-    static void start(Handler handler, const DefaultExecutor& default_executor, future<T> fut) {
-        auto ex = net::get_associated_executor(handler, default_executor);
-        auto work = net::prefer(ex, net::execution::outstanding_work.tracked);
-        auto registry = registry_of(ex);
+    static void start(Handler handler, Work work, std::shared_ptr<wait_registry> registry, future<T> fut) {
         auto op = std::make_shared<wait_op>(std::move(handler), std::move(work), std::move(fut), registry);
 #if FRONTA_ASIO_HAS_CANCELLATION
         auto slot = net::get_associated_cancellation_slot(*op->handler_);
@@ -195,7 +191,7 @@ private:
         if (aborted_.load(std::memory_order_acquire))
             error = std::make_exception_ptr(FRONTA_ASIO_SYSTEM_ERROR(net::error::operation_aborted));
         else
-            error = future_.state()->exception_after_done();
+            error = future_.exception();  // done: does not wait
         if constexpr (std::is_void_v<T>) {
             std::move(handler)(error);
         } else {
@@ -209,27 +205,15 @@ private:
             }
             T value{};
             try {
-                value = take_or_copy();
+                // Moves the value out when no other handle can read it (or T is move-only),
+                // copies it otherwise; done, so it does not wait.
+                value = std::move(future_).get();
             } catch (...) {
                 std::move(handler)(std::current_exception(), T());
                 return;
             }
             std::move(handler)(std::exception_ptr(), std::move(value));
         }
-    }
-
-    // As `std::move(f).get()`: moves the value out when no other handle can read it (or when T is
-    // move-only), copies it otherwise.
-    T take_or_copy()
-        requires(!std::is_void_v<T>)
-    {
-        auto* state = future_.state();
-        if constexpr (!std::is_copy_constructible_v<T>)
-            return state->take_value();
-        else if (state->use_count() == 1)
-            return state->take_value();
-        else
-            return state->value_ref();
     }
 
     future<T> future_;
@@ -249,10 +233,10 @@ struct initiate_wait {
 
     template <class Handler, class T>
     void operator()(Handler&& handler, future<T> fut) const {
-        using handler_executor = std::decay_t<decltype(net::get_associated_executor(handler, executor))>;
-        using work = std::decay_t<decltype(net::prefer(std::declval<handler_executor>(),
-                                                        net::execution::outstanding_work.tracked))>;
-        wait_op<T, std::decay_t<Handler>, work>::start(std::forward<Handler>(handler), executor, std::move(fut));
+        const auto ex = net::get_associated_executor(handler, executor);
+        auto work = net::prefer(ex, net::execution::outstanding_work.tracked);
+        wait_op<T, std::decay_t<Handler>, decltype(work)>::start(std::forward<Handler>(handler), std::move(work),
+                                                                 registry_of(ex), std::move(fut));
     }
 };
 
