@@ -76,6 +76,7 @@ void engine::enqueue_remote(remote_task* t) {
         }
         if (t->retries_left < 0) t->retries_left = options_.retries;
         if (t->traced.submitted != 0) t->traced.pool = trace_pool_;
+        t->pool = this;
         if (inbox_.empty()) lone = lend_to(t, lone_id);
         if (lone == nullptr) {
             inbox_.push_back(t);
@@ -89,6 +90,66 @@ void engine::enqueue_remote(remote_task* t) {
         return;
     }
     if (sleeping) wake();
+}
+
+// ---- dataflow: tasks waiting for their inputs -------------------------------------------------
+
+void engine::hold_waiting(remote_task* t) {
+    std::lock_guard lock(mutex_);
+    if (!broken_.empty()) {
+        const std::string message = broken_;
+        t->fail(std::make_exception_ptr(broken_executor(message)));
+        throw broken_executor(message);
+    }
+    if (stopping_) {
+        t->cancel();
+        throw shutdown_error(prefix() + "submit after shutdown(); create a new pool or submit before shutting down");
+    }
+    if (t->retries_left < 0) t->retries_left = options_.retries;
+    if (t->traced.submitted != 0) t->traced.pool = trace_pool_;
+    t->pool = this;
+    waiting_.insert(t);
+}
+
+void engine::inputs_done(remote_task* t) noexcept {
+    std::exception_ptr error;
+    bool cancelled = false;
+    const bool ready = t->assemble(passes_descriptors_, error, cancelled);
+    bool sleeping = false;
+    {
+        std::lock_guard lock(mutex_);
+        waiting_.erase(t);
+        if (ready && cancel_requested_) {
+            cancelled = true;
+        } else if (ready && !broken_.empty()) {
+            error = std::make_exception_ptr(broken_executor(broken_));
+        } else if (ready) {
+            // Never the lone-task path: this may be the dispatcher, or a thread completing a reply.
+            inbox_.push_back(t);
+            inbox_size_.store(inbox_.size(), std::memory_order_release);
+            sleeping = sleeping_;
+            sleeping_ = false;
+        } else if (waiting_.empty() && stopping_) {
+            sleeping = true;  // the dispatcher may be waiting for this one to end
+            sleeping_ = false;
+        }
+    }
+    if (cancelled) {
+        t->cancel();
+    } else if (error) {
+        t->fail(std::move(error));
+    }
+    if (sleeping) wake();
+}
+
+void engine::cancel_waiting() {
+    std::unordered_set<remote_task*> waiting;
+    {
+        std::lock_guard lock(mutex_);
+        waiting.swap(waiting_);
+    }
+    for (remote_task* t : waiting)
+        if (t->claim_settlement()) t->cancel();
 }
 
 void engine::shutdown(bool wait, bool cancel_futures) {
@@ -235,7 +296,8 @@ void engine::run() {
         for (;;) {
             bool stopping = false;
             bool cancel = false;
-            take_inbox(stopping, cancel);
+            bool waiting = false;
+            take_inbox(stopping, cancel, waiting);
             if (cancel) cancel_everything();
             fail_queue_if_broken();
             maintain(clock::now());
@@ -252,7 +314,9 @@ void engine::run() {
             }
             // An initializer's reply is awaited like a task's (unless cancelled), so that no
             // worker is stopped in the middle of it.
-            if (stopping && queue_.empty() && !busy && !lent && (!initializing || cancel)) break;
+            // Tasks waiting for inputs run first (their inputs are queued or running here, or
+            // come from elsewhere), unless cancelled.
+            if (stopping && queue_.empty() && !busy && !lent && !waiting && (!initializing || cancel)) break;
             lend_idle_worker(stopping);
             link_->wait(*this, next_deadline(next_check), busy);
             reclaim_lent_worker();
@@ -271,8 +335,9 @@ void engine::run() {
     }
 }
 
-void engine::take_inbox(bool& stopping, bool& cancel) {
+void engine::take_inbox(bool& stopping, bool& cancel, bool& waiting) {
     std::lock_guard lock(mutex_);
+    waiting = !waiting_.empty();
     if (!inbox_.empty()) last_activity_ = clock::now();
     for (remote_task* t : inbox_) queue_.push_back(t);
     inbox_.clear();
@@ -506,6 +571,7 @@ void engine::retry_or_fail(remote_task* t, std::exception_ptr error) {
 }
 
 void engine::cancel_everything() {
+    cancel_waiting();
     for (remote_task* t : queue_) {
         if (t->started)
             t->fail(std::make_exception_ptr(cancelled_error(prefix() + "cancelled by shutdown(cancel_futures=true)")));
@@ -546,6 +612,13 @@ void engine::fail_everything(const std::string& message) noexcept {
         queued.swap(queue_);
     }
     const auto error = std::make_exception_ptr(broken_executor(message));
+    std::unordered_set<remote_task*> waiting;
+    {
+        std::lock_guard lock(mutex_);
+        waiting.swap(waiting_);
+    }
+    for (remote_task* t : waiting)
+        if (t->claim_settlement()) t->fail(error);
     for (remote_task* t : queued) t->fail(error);
     for (auto& w : workers_) {
         for (auto& entry : w->tasks)

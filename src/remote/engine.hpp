@@ -10,6 +10,8 @@
 //                  │ retries          transport.wait(): replies, hellos, deaths
 //                  └──────────────── engine: take_reply / lost / hello / initialized
 //
+//   dataflow: hold_waiting ──> waiting_ ── (a producer's reply fills the pieces) ── inputs_done ──> inbox
+//
 // One thread (the dispatcher) owns the queue and the worker records. Policy lives here once:
 // a free worker takes the next task; tasks are sent ahead only while every worker is busy, more
 // of them the shorter they are; the task-time average; retries; timeouts; the initializer;
@@ -26,6 +28,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "fronta/detail/remote_sink.hpp"
@@ -162,6 +165,8 @@ public:
     ~engine() override;
 
     void enqueue_remote(remote_task* t) override;
+    void hold_waiting(remote_task* t) override;
+    void inputs_done(remote_task* t) noexcept override;
     void shutdown(bool wait, bool cancel_futures) override;
     std::size_t concurrency() const noexcept override { return options_.workers; }
     bool passes_descriptors() const noexcept override { return passes_descriptors_; }
@@ -220,7 +225,8 @@ public:
 
 private:
     void run();
-    void take_inbox(bool& stopping, bool& cancel);
+    void take_inbox(bool& stopping, bool& cancel, bool& waiting);
+    void cancel_waiting();
     void add_workers(std::size_t n);
     void became_ready(worker& w);
     void sweep();
@@ -258,6 +264,8 @@ private:
 
     mutable std::mutex mutex_;  // guards the inbox, stopping_, cancel_requested_, broken_, sleeping_
     std::deque<remote_task*> inbox_;
+    // Dataflow: tasks waiting for their inputs (remote_task::pieces), until their settlement.
+    std::unordered_set<remote_task*> waiting_;
     std::atomic<std::size_t> inbox_size_{0};
     bool stopping_ = false;
     bool cancel_requested_ = false;

@@ -20,6 +20,7 @@
 #include "fronta/detail/typed_map_journal.hpp"
 #include "fronta/remote/call.hpp"
 #include "fronta/remote/callable.hpp"
+#include "fronta/remote/dataflow.hpp"
 
 namespace fronta {
 
@@ -212,7 +213,14 @@ protected:
     /// compile-time error, and the first one the compiler reports.
     template <class F, class... Args>
     auto submit_shipped(const task_options& options, F&& f, Args&&... args) {
-        if constexpr (!submittable<F, Args...>) {
+        if constexpr (remote::dataflow::forwardable_v<F, Args...>) {
+            // Futures as arguments, forwarded inside the pool (remote/dataflow.hpp).
+            remote_sink& target = remote_target();
+            if (auto fut = remote::dataflow::try_submit(target, options.retries, options.timeout, std::forward<F>(f),
+                                                        std::forward<Args>(args)...))
+                return std::move(*fut);
+            throw invalid_state_error("submit: a future argument is empty (default-constructed or moved from)");
+        } else if constexpr (!submittable<F, Args...>) {
             report_not_submittable<F, Args...>();
         } else {
             remote::check_shippable<F, Args...>();

@@ -34,6 +34,8 @@ public:
     const std::vector<int>& fds() const noexcept { return outgoing_; }
     bool empty() const noexcept { return outgoing_.empty(); }
     std::size_t size() const noexcept { return outgoing_.size(); }
+    /// Incoming: whether descriptors came with the message.
+    bool has_incoming() const noexcept { return !incoming_.empty(); }
 
 private:
     void close_all() noexcept;

@@ -4,10 +4,12 @@
 /// and arguments can be shipped (checked at compile time), the request they become, and the task
 /// whose future a reply completes. Nothing here knows how bytes travel.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "fronta/detail/chunk_result.hpp"
+#include "fronta/detail/remote_sink.hpp"
 #include "fronta/detail/shared_state.hpp"
 #include "fronta/detail/trace_hooks.hpp"
 #include "fronta/future.hpp"
@@ -26,8 +29,27 @@
 namespace fronta {
 namespace remote {
 
+/// One argument of a task whose request is put together once its inputs are done (dataflow on a
+/// remote pool): literal bytes serialized at submit, or an input, filled when its future is done.
+struct argument_piece {
+    std::string bytes;          // the argument's serialization (cereal binary), as in `arguments`
+    std::exception_ptr error;   // the input failed
+    bool input = false;         // filled by an input (a future), not at submit
+    bool cancelled = false;     // the input was cancelled
+    /// For an input of the same pool whose reply carries descriptors: decodes the reply's result
+    /// and serializes it again by value (so it travels without them).
+    void (*reencode)(std::string_view result, std::string& out) = nullptr;
+};
+
 /// A task that runs elsewhere. The pool calls exactly one of complete/fail/cancel, once; each
 /// gives up the pool's reference. Between attempts (retries) the pool keeps it.
+///
+/// Dataflow: a task may consume the results of other tasks of the same pool (see
+/// remote/dataflow.hpp). A consumer waits with its arguments in `pieces` until every input is
+/// done; a producer keeps a list of the consumers waiting for it and, when its reply arrives,
+/// copies its result's bytes into their pieces before (and instead of, when no handle to its
+/// future remains) decoding them: the bytes go from one reply into the next request without being
+/// deserialized in the client.
 class remote_task {
 public:
     request call;
@@ -45,8 +67,58 @@ public:
     virtual void fail(std::exception_ptr error) noexcept = 0;
     virtual void cancel() noexcept = 0;
 
+    // ---- dataflow ------------------------------------------------------------------------------
+    /// The pool the task was given to (set by the pool): a consumer links to its inputs only when
+    /// they belong to the same one.
+    fronta::detail::remote_sink* pool = nullptr;
+    /// A consumer's arguments, literal and inputs; put together into `call` once all are done.
+    std::vector<argument_piece> pieces;
+
+    /// References held by the links between tasks (a producer's list of its consumers).
+    virtual void retain() noexcept = 0;
+    virtual void drop() noexcept = 0;
+
+    /// Producer side: adds `consumer`, whose piece `piece` waits for this task's result. False
+    /// when the outcome is already known (then read the future instead).
+    bool link_consumer(remote_task& consumer, std::uint32_t piece);
+    /// Consumer side: the number of inputs to wait for, plus one that `inputs_linked` gives back
+    /// once every input is linked.
+    void expect_inputs(std::uint32_t n) noexcept { inputs_left_.store(n + 1, std::memory_order_relaxed); }
+    void inputs_linked() noexcept { input_arrived(); }
+    /// An input's piece was filled (or marked failed or cancelled): the last one settles the task.
+    void input_arrived() noexcept;
+    /// True once for the one who decides what becomes of a waiting task (its last input, or a
+    /// shutdown that cancels it).
+    bool claim_settlement() noexcept { return !settled_.exchange(true, std::memory_order_acq_rel); }
+    /// Once all inputs are done: the first failed or cancelled input in argument order (as
+    /// `error`, or `cancelled`), else puts the pieces together into `call` (`descriptors`: large
+    /// arguments go to shared memory).
+    bool assemble(bool descriptors, std::exception_ptr& error, bool& cancelled) noexcept;
+    /// Whether a consumer waits for this task now.
+    bool has_consumers() noexcept;
+
 protected:
     ~remote_task() = default;
+
+    /// Producer side: the outcome goes to the consumers waiting for it. `forward_reply` returns the
+    /// exception an exception reply carries (rebuilt once, for them and for the future alike).
+    std::exception_ptr forward_reply(std::string_view reply) noexcept;
+    void forward_error(const std::exception_ptr& error) noexcept;
+    void forward_cancel() noexcept;
+
+private:
+    struct consumer_link {
+        remote_task* consumer;
+        std::uint32_t piece;
+    };
+    std::vector<consumer_link> close_links() noexcept;
+    void settle() noexcept;
+
+    std::mutex links_mutex_;
+    bool outcome_known_ = false;
+    std::vector<consumer_link> consumers_;
+    std::atomic<std::uint32_t> inputs_left_{0};
+    std::atomic<bool> settled_{false};
 };
 
 namespace detail {
@@ -78,15 +150,27 @@ public:
             return false;
         }
     }
+    void retain() noexcept override { this->add_ref(); }
+    void drop() noexcept override { this->release(); }
+
     void complete(std::string_view reply, attachments& attached) noexcept override {
         fronta::detail::state_ref<fronta::detail::state<R>> pool_reference(this);
         if (traced.submitted != 0) note_reply(reply);
         call = request();  // the arguments and their descriptors are not needed any more
         attachment_scope scope(&attached);
+        // Consumers waiting in the pool get the result's bytes (or the exception) first.
+        const std::exception_ptr carried = forward_reply(reply);
         if (traced.submitted != 0) {
             complete_traced(reply);
             return;
         }
+        if (carried) {
+            set_exception_quietly(carried);
+            return;
+        }
+        // Nobody can read the result (no handle to the future, no callback on it): it is not
+        // decoded, and the state dies unfinished with the pool's reference.
+        if (unreadable()) return;
         try {
             const std::string_view bytes = result_or_throw(reply);
             if constexpr (std::is_void_v<R>) {
@@ -105,6 +189,7 @@ public:
             fronta::detail::trace_remote_task(traced, fronta::detail::trace_clock(),
                                               fronta::detail::trace_outcome_of(error), error);
         call = request();
+        forward_error(error);
         set_exception_quietly(std::move(error));
     }
     void cancel() noexcept override {
@@ -113,10 +198,23 @@ public:
             fronta::detail::trace_remote_task(traced, fronta::detail::trace_clock(),
                                               fronta::detail::trace_outcome::cancelled, nullptr);
         call = request();
+        forward_cancel();
         if (!fronta::detail::state_base::cancel()) set_exception_quietly(std::make_exception_ptr(cancelled_error()));
     }
 
 private:
+    // Only the pool's reference is left and no callback waits: no one can ever read the result.
+    // (Nobody can take a new handle then, so the answer cannot change.)
+    bool unreadable() noexcept {
+        if (this->use_count() != 1) return false;
+        fronta::detail::callback_node probe;
+        probe.fire = [](fronta::detail::callback_node*, fronta::detail::state_base*) noexcept {};
+        if (!this->add_callback(&probe)) return false;
+        const bool others = probe.prev != nullptr;  // appended after a callback already there
+        this->remove_callback(&probe);
+        return !others;
+    }
+
     // As complete, recording the task before its future completes (see task_state::run_traced).
     void complete_traced(std::string_view reply) noexcept {
         bool recorded = false;
