@@ -7,6 +7,7 @@
 // fresh pool.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,8 +89,16 @@ FRONTA_REMOTE(nothing_much);
 std::string label(std::string prefix, int x) { return prefix + std::to_string(x); }
 FRONTA_REMOTE(label);
 
-// Waits until the client opens the FIFO `gate` and writes a byte, then returns `v`.
+// Says it started (a byte into the FIFO `<gate>.started`, if the client waits for it: it opens
+// that FIFO only after a wait_started), then waits until the client opens the FIFO `gate` and
+// writes a byte; returns `v`.
 counted gated_counted(std::string gate, int v) {
+    const int started = open((gate + ".started").c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (started >= 0) {
+        const char byte = 1;
+        [[maybe_unused]] auto n = write(started, &byte, 1);
+        close(started);
+    }
     const int in = open(gate.c_str(), O_RDONLY | O_CLOEXEC);
     char byte = 0;
     while (read(in, &byte, 1) < 0 && errno == EINTR) {
@@ -101,18 +110,33 @@ FRONTA_REMOTE(gated_counted);
 int gated(std::string gate, int v) { return gated_counted(std::move(gate), v).value; }
 FRONTA_REMOTE(gated);
 
-// A FIFO that gated tasks wait on; open() lets them go.
+// A FIFO that gated tasks wait on; open_it() lets them go.
 struct gate {
     std::string path;
+    int started_fd = -1;
     gate() {
         char name[] = "/tmp/fronta-dataflow-XXXXXX";
         const int fd = mkstemp(name);
         close(fd);
         unlink(name);
         path = name;
-        if (mkfifo(path.c_str(), 0600) != 0) throw std::runtime_error("mkfifo");
+        if (mkfifo(path.c_str(), 0600) != 0 || mkfifo((path + ".started").c_str(), 0600) != 0)
+            throw std::runtime_error("mkfifo");
+        // Open for reading before any task runs, so that the task's non-blocking open finds a reader.
+        started_fd = open((path + ".started").c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     }
-    ~gate() { unlink(path.c_str()); }
+    ~gate() {
+        close(started_fd);
+        unlink(path.c_str());
+        unlink((path + ".started").c_str());
+    }
+    void wait_started() const {  // until the gated task said it runs
+        pollfd ready{started_fd, POLLIN, 0};
+        while (poll(&ready, 1, -1) < 0 && errno == EINTR) {
+        }
+        char byte = 0;
+        [[maybe_unused]] auto n = read(started_fd, &byte, 1);
+    }
     void open_it() const {  // blocks until the gated task opens its end
         const int out = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
         const char byte = 1;
@@ -321,6 +345,7 @@ void shutdown_cancels_waiting_tasks(Pool& pool, bool stops_running) {
     auto a = pool.submit(add_one, head);
     auto b = pool.submit(add_one, a);
     auto c = pool.submit(add3, a, b, pool.submit(add_one, 0));
+    g.wait_started();
     pool.shutdown(false, true);
     for (auto* f : {&a, &b, &c}) EXPECT_THROW(f->get(limit), fronta::cancelled_error);
     EXPECT_TRUE(a.cancelled());
