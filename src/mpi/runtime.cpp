@@ -221,15 +221,14 @@ int serve(MPI_Comm comm, int client, bool spawned) {
                     break;
                 }
                 case task_tag: {
-                    remote::attachments none;  // ranks share no descriptors: everything came by value
-                    std::string reply = remote::execute(m->payload.view(), none);
+                    // Ranks share no descriptors: everything comes and goes by value.
+                    std::string reply = remote::execute(m->payload.view(), nullptr);
                     m->payload = buffer();
                     out.post(comm, client, reply_tag, m->id, std::move(reply));
                     break;
                 }
                 case initialize_tag: {
-                    remote::attachments none;
-                    std::string reply = remote::execute(m->payload.view(), none);
+                    std::string reply = remote::execute(m->payload.view(), nullptr);
                     out.post(comm, client, initialize_tag, 0, std::move(reply));
                     break;
                 }

@@ -29,11 +29,6 @@ bool remote_task::link_consumer(remote_task& consumer, std::uint32_t piece) {
     return true;
 }
 
-bool remote_task::has_consumers() noexcept {
-    std::lock_guard lock(links_mutex_);
-    return !consumers_.empty();
-}
-
 std::vector<remote_task::consumer_link> remote_task::close_links() noexcept {
     std::lock_guard lock(links_mutex_);
     outcome_known_ = true;

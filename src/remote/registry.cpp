@@ -295,7 +295,11 @@ std::pair<std::uint64_t, std::uint64_t> frame_shared_request(request& r) {
 }
 
 void execute(std::string_view request_bytes, attachments& exchange, output_bytes& reply) {
-    attachment_scope scope(&exchange);
+    execute(request_bytes, &exchange, reply);
+}
+
+void execute(std::string_view request_bytes, attachments* exchange, output_bytes& reply) {
+    attachment_scope scope(exchange);
     reply.clear();
     const std::uint64_t times[2] = {fronta::detail::trace_clock(), 0};
     struct stamp {  // when the call ended, into the header, whichever way it ended
@@ -326,10 +330,14 @@ void failure_reply(std::exception_ptr error, output_bytes& reply) {
     append_bytes(reply, description);
 }
 
-std::string execute(std::string_view request_bytes, attachments& exchange) {
+std::string execute(std::string_view request_bytes, attachments* exchange) {
     output_bytes reply;
     execute(request_bytes, exchange, reply);
     return reply.take_string();
+}
+
+std::string execute(std::string_view request_bytes, attachments& exchange) {
+    return execute(request_bytes, &exchange);
 }
 
 std::string_view result_or_throw(std::string_view reply) {

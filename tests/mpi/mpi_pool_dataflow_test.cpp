@@ -41,6 +41,12 @@ TEST(mpi_dataflow, large_values) {
     large_values(pool);
 }
 
+TEST(mpi_dataflow, shared_array_results) {
+    watchdog w;
+    fronta::mpi_pool pool;
+    shared_array_results(pool);
+}
+
 TEST(mpi_dataflow, exceptions_propagate) {
     watchdog w;
     fronta::mpi_pool pool;

@@ -66,6 +66,12 @@ TEST(process_pool_dataflow, large_values_through_shared_memory) {
     large_values(pool);
 }
 
+TEST(process_pool_dataflow, shared_array_results) {
+    watchdog w;
+    fronta::process_pool pool(2);
+    shared_array_results(pool);
+}
+
 TEST(process_pool_dataflow, exceptions_propagate) {
     watchdog w;
     fronta::process_pool pool(2);

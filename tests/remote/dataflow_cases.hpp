@@ -27,6 +27,7 @@
 #include "fronta/future.hpp"
 #include "fronta/promise.hpp"
 #include "fronta/remote/registry.hpp"
+#include "fronta/shared_array.hpp"
 #include "fronta/thread_pool.hpp"
 
 namespace dataflow_cases {
@@ -84,6 +85,18 @@ double total(std::vector<double> v) {
     return sum;
 }
 FRONTA_REMOTE(total);
+fronta::shared_array<double> count_up(int n) {
+    fronta::shared_array<double> out(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) out[static_cast<std::size_t>(i)] = i;
+    return out;
+}
+FRONTA_REMOTE(count_up);
+double sum_array(fronta::shared_array<double> values) {
+    double sum = 0;
+    for (double x : values) sum += x;
+    return sum;
+}
+FRONTA_REMOTE(sum_array);
 void nothing_much(int) {}
 FRONTA_REMOTE(nothing_much);
 std::string label(std::string prefix, int x) { return prefix + std::to_string(x); }
@@ -241,6 +254,21 @@ void large_values(Pool& pool) {
     for (int i = 0; i < 4; ++i) f = pool.submit(scale, std::move(f), 2.0);
     auto sum = pool.submit(total, std::move(f));
     EXPECT_EQ(sum.get(limit), 300000.0 * 32);
+}
+
+// A result that travels as a descriptor (a shared_array made by a worker) goes on by value.
+template <class Pool>
+void shared_array_results(Pool& pool) {
+    auto made = pool.submit(count_up, 1000);
+    auto sum = pool.submit(sum_array, std::move(made));
+    EXPECT_EQ(sum.get(limit), 999.0 * 1000 / 2);
+    gate g;  // the same when the consumer surely waits for it
+    auto head = pool.submit(gated, g.path, 100);
+    auto late = pool.submit(count_up, head);
+    auto sum2 = pool.submit(sum_array, late);
+    g.open_it();
+    EXPECT_EQ(sum2.get(limit), 99.0 * 100 / 2);
+    EXPECT_EQ(late.get(limit).size(), 100u);
 }
 
 template <class Pool>

@@ -94,8 +94,6 @@ public:
     /// `error`, or `cancelled`), else puts the pieces together into `call` (`descriptors`: large
     /// arguments go to shared memory).
     bool assemble(bool descriptors, std::exception_ptr& error, bool& cancelled) noexcept;
-    /// Whether a consumer waits for this task now.
-    bool has_consumers() noexcept;
 
 protected:
     ~remote_task() = default;

@@ -151,6 +151,10 @@ inline std::string_view reply_header(char kind) {
 std::string execute(std::string_view request_bytes, attachments& exchange);
 /// As above, writing the reply into `reply` (emptied first), in shared memory when it is large.
 void execute(std::string_view request_bytes, attachments& exchange, output_bytes& reply);
+/// As above; a null `exchange`: no descriptors travel (MPI), so the reply holds everything by
+/// value (a shared_array's contents, not its descriptor).
+std::string execute(std::string_view request_bytes, attachments* exchange);
+void execute(std::string_view request_bytes, attachments* exchange, output_bytes& reply);
 
 /// An exception reply for `error` in `reply` (emptied first).
 void failure_reply(std::exception_ptr error, output_bytes& reply);
