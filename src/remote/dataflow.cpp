@@ -9,12 +9,19 @@
 namespace fronta::detail {
 
 void remote_sink::hold_waiting(remote::remote_task* t) {
-    t->cancel();
-    throw std::logic_error("this executor does not hold tasks waiting for inputs");
+    t->waiting.owner = t;
+    t->retain();  // the registry's reference
+    if (!enter(&t->waiting)) {
+        t->drop();
+        t->cancel();
+        throw_closed();
+    }
 }
 
 void remote_sink::inputs_done(remote::remote_task* t) noexcept {
     t->cancel();
+    leave(&t->waiting);
+    t->drop();
 }
 
 }  // namespace fronta::detail

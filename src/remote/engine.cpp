@@ -95,20 +95,18 @@ void engine::enqueue_remote(remote_task* t) {
 // ---- dataflow: tasks waiting for their inputs -------------------------------------------------
 
 void engine::hold_waiting(remote_task* t) {
-    std::lock_guard lock(mutex_);
-    if (!broken_.empty()) {
-        const std::string message = broken_;
-        t->fail(std::make_exception_ptr(broken_executor(message)));
-        throw broken_executor(message);
+    {
+        std::lock_guard lock(mutex_);
+        if (!broken_.empty()) {
+            const std::string message = broken_;
+            t->fail(std::make_exception_ptr(broken_executor(message)));
+            throw broken_executor(message);
+        }
+        if (t->retries_left < 0) t->retries_left = options_.retries;
+        if (t->traced.submitted != 0) t->traced.pool = trace_pool_;
+        t->pool = this;
     }
-    if (stopping_) {
-        t->cancel();
-        throw shutdown_error(prefix() + "submit after shutdown(); create a new pool or submit before shutting down");
-    }
-    if (t->retries_left < 0) t->retries_left = options_.retries;
-    if (t->traced.submitted != 0) t->traced.pool = trace_pool_;
-    t->pool = this;
-    waiting_.insert(t);
+    remote_sink::hold_waiting(t);
 }
 
 void engine::inputs_done(remote_task* t) noexcept {
@@ -116,21 +114,20 @@ void engine::inputs_done(remote_task* t) noexcept {
     bool cancelled = false;
     const bool ready = t->assemble(passes_descriptors_, error, cancelled);
     bool sleeping = false;
-    {
+    if (ready) {
         std::lock_guard lock(mutex_);
-        waiting_.erase(t);
-        if (ready && cancel_requested_) {
+        if (cancel_requested_ || stopping_) {
+            // (The registry stops the pool only once no task waits; this is a pool stopped
+            // anyway, at its destruction.)
             cancelled = true;
-        } else if (ready && !broken_.empty()) {
+        } else if (!broken_.empty()) {
             error = std::make_exception_ptr(broken_executor(broken_));
-        } else if (ready) {
+        } else {
             // Never the lone-task path: this may be the dispatcher, or a thread completing a reply.
+            if (t->traced.submitted != 0) t->traced.bytes_out = t->call.wire_size();
             inbox_.push_back(t);
             inbox_size_.store(inbox_.size(), std::memory_order_release);
             sleeping = sleeping_;
-            sleeping_ = false;
-        } else if (waiting_.empty() && stopping_) {
-            sleeping = true;  // the dispatcher may be waiting for this one to end
             sleeping_ = false;
         }
     }
@@ -140,16 +137,8 @@ void engine::inputs_done(remote_task* t) noexcept {
         t->fail(std::move(error));
     }
     if (sleeping) wake();
-}
-
-void engine::cancel_waiting() {
-    std::unordered_set<remote_task*> waiting;
-    {
-        std::lock_guard lock(mutex_);
-        waiting.swap(waiting_);
-    }
-    for (remote_task* t : waiting)
-        if (t->claim_settlement()) t->cancel();
+    leave(&t->waiting);  // out of the registry once queued: a shutdown that waits finds it there
+    t->drop();           // the registry's reference
 }
 
 void engine::shutdown(bool wait, bool cancel_futures) {
@@ -296,8 +285,7 @@ void engine::run() {
         for (;;) {
             bool stopping = false;
             bool cancel = false;
-            bool waiting = false;
-            take_inbox(stopping, cancel, waiting);
+            take_inbox(stopping, cancel);
             if (cancel) cancel_everything();
             fail_queue_if_broken();
             maintain(clock::now());
@@ -314,9 +302,7 @@ void engine::run() {
             }
             // An initializer's reply is awaited like a task's (unless cancelled), so that no
             // worker is stopped in the middle of it.
-            // Tasks waiting for inputs run first (their inputs are queued or running here, or
-            // come from elsewhere), unless cancelled.
-            if (stopping && queue_.empty() && !busy && !lent && !waiting && (!initializing || cancel)) break;
+            if (stopping && queue_.empty() && !busy && !lent && (!initializing || cancel)) break;
             lend_idle_worker(stopping);
             link_->wait(*this, next_deadline(next_check), busy);
             reclaim_lent_worker();
@@ -335,9 +321,8 @@ void engine::run() {
     }
 }
 
-void engine::take_inbox(bool& stopping, bool& cancel, bool& waiting) {
+void engine::take_inbox(bool& stopping, bool& cancel) {
     std::lock_guard lock(mutex_);
-    waiting = !waiting_.empty();
     if (!inbox_.empty()) last_activity_ = clock::now();
     for (remote_task* t : inbox_) queue_.push_back(t);
     inbox_.clear();
@@ -571,7 +556,6 @@ void engine::retry_or_fail(remote_task* t, std::exception_ptr error) {
 }
 
 void engine::cancel_everything() {
-    cancel_waiting();
     for (remote_task* t : queue_) {
         if (t->started)
             t->fail(std::make_exception_ptr(cancelled_error(prefix() + "cancelled by shutdown(cancel_futures=true)")));
@@ -612,13 +596,6 @@ void engine::fail_everything(const std::string& message) noexcept {
         queued.swap(queue_);
     }
     const auto error = std::make_exception_ptr(broken_executor(message));
-    std::unordered_set<remote_task*> waiting;
-    {
-        std::lock_guard lock(mutex_);
-        waiting.swap(waiting_);
-    }
-    for (remote_task* t : waiting)
-        if (t->claim_settlement()) t->fail(error);
     for (remote_task* t : queued) t->fail(error);
     for (auto& w : workers_) {
         for (auto& entry : w->tasks)

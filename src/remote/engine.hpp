@@ -10,7 +10,7 @@
 //                  │ retries          transport.wait(): replies, hellos, deaths
 //                  └──────────────── engine: take_reply / lost / hello / initialized
 //
-//   dataflow: hold_waiting ──> waiting_ ── (a producer's reply fills the pieces) ── inputs_done ──> inbox
+//   dataflow: hold_waiting ──> the sink's registry ── (replies fill the pieces) ── inputs_done ──> inbox
 //
 // One thread (the dispatcher) owns the queue and the worker records. Policy lives here once:
 // a free worker takes the next task; tasks are sent ahead only while every worker is busy, more
@@ -28,7 +28,6 @@
 #include <optional>
 #include <string>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
 #include "fronta/detail/remote_sink.hpp"
@@ -167,12 +166,13 @@ public:
     void enqueue_remote(remote_task* t) override;
     void hold_waiting(remote_task* t) override;
     void inputs_done(remote_task* t) noexcept override;
+    bool forwards_inputs() const noexcept override { return true; }
     void shutdown(bool wait, bool cancel_futures) override;
     std::size_t concurrency() const noexcept override { return options_.workers; }
     bool passes_descriptors() const noexcept override { return passes_descriptors_; }
     void set_passes_descriptors(bool yes) noexcept { passes_descriptors_ = yes; }
     void set_shutdown_at_destruction_cancels(bool yes) noexcept { destruction_cancels_ = yes; }
-    void shutdown_at_destruction() override { shutdown(true, destruction_cancels_); }
+    bool cancels_at_destruction() const noexcept override { return destruction_cancels_; }
 
     transport& link() noexcept { return *link_; }
     const engine_options& options() const noexcept { return options_; }
@@ -225,8 +225,7 @@ public:
 
 private:
     void run();
-    void take_inbox(bool& stopping, bool& cancel, bool& waiting);
-    void cancel_waiting();
+    void take_inbox(bool& stopping, bool& cancel);
     void add_workers(std::size_t n);
     void became_ready(worker& w);
     void sweep();
@@ -264,8 +263,6 @@ private:
 
     mutable std::mutex mutex_;  // guards the inbox, stopping_, cancel_requested_, broken_, sleeping_
     std::deque<remote_task*> inbox_;
-    // Dataflow: tasks waiting for their inputs (remote_task::pieces), until their settlement.
-    std::unordered_set<remote_task*> waiting_;
     std::atomic<std::size_t> inbox_size_{0};
     bool stopping_ = false;
     bool cancel_requested_ = false;

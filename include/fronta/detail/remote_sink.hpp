@@ -21,14 +21,15 @@ public:
     /// fails `t`, then throws.
     virtual void enqueue_remote(remote::remote_task* t) = 0;
 
-    /// Dataflow (see remote/dataflow.hpp): takes `t`, a task whose arguments wait for inputs, as
-    /// enqueue_remote takes a task (on failure it cancels or fails `t`, then throws); the pool
-    /// counts it until its inputs are done, so that shutdown runs or cancels it.
-    /// (By default a sink takes none: it cancels `t` and throws std::logic_error; the pools' engine
-    /// takes them.)
+    /// Dataflow (see remote/dataflow.hpp): takes `t`, a task whose arguments wait for inputs, into
+    /// the registry of waiting tasks (task_sink::enter), so that shutdown cancels it or waits for
+    /// it; on failure (closed, broken) it cancels or fails `t`, then throws.
     virtual void hold_waiting(remote::remote_task* t);
-    /// A task given to hold_waiting whose inputs are all done (and whose settlement was claimed):
-    /// it is queued, or fails or is cancelled as its inputs say. Any thread; never throws.
+    /// Whether this sink takes tasks through hold_waiting (else submit takes the generic path).
+    virtual bool forwards_inputs() const noexcept { return false; }
+    /// A task given to hold_waiting whose inputs are all done, and whose settlement its last input
+    /// claimed: queued, or failed or cancelled as its inputs say; then out of the registry. Any
+    /// thread; never throws. (By default a sink cancels it: only the pools' engine queues them.)
     virtual void inputs_done(remote::remote_task* t) noexcept;
 
     /// True where the transport passes file descriptors (shared memory handed over by descriptor);

@@ -90,6 +90,14 @@ public:
     /// True once for the one who decides what becomes of a waiting task (its last input, or a
     /// shutdown that cancels it).
     bool claim_settlement() noexcept { return !settled_.exchange(true, std::memory_order_acq_rel); }
+    /// Its entry in the pool's registry of tasks waiting for inputs (task_sink::enter), which
+    /// holds one reference: a cancelling shutdown claims the task there and cancels it.
+    struct waiting_link final : fronta::detail::waiting_entry {
+        remote_task* owner = nullptr;
+        bool claim() noexcept override { return owner->claim_settlement(); }
+        void cancel_claimed() noexcept override { owner->cancel(); }
+        void release() noexcept override { owner->drop(); }
+    } waiting;
     /// Once all inputs are done: the first failed or cancelled input in argument order (as
     /// `error`, or `cancelled`), else puts the pieces together into `call` (`descriptors`: large
     /// arguments go to shared memory).
@@ -319,14 +327,24 @@ struct shipping {
     /// travel as descriptors and large arguments are serialized straight into shared memory;
     /// otherwise (MPI) they travel by value.
     static request single(bool descriptors, const callable& f, Args&&... args) {
+        request r = named(descriptors, f);
+        fill(r, descriptors, std::forward<Args>(args)...);
+        return r;
+    }
+    /// A request naming f, without arguments yet (futures as arguments: they come when done).
+    static request named(bool descriptors, const callable& f) {
         request r;
         attachment_scope scope(descriptors ? &r.attached : nullptr);
         std::tie(r.function, r.state) = identify(f);
+        return r;
+    }
+    /// Serializes the arguments into `r` (named already).
+    static void fill(request& r, bool descriptors, Args&&... args) {
+        attachment_scope scope(descriptors ? &r.attached : nullptr);
         if constexpr (std::is_same_v<arguments, std::tuple<std::decay_t<Args>...>>)
             r.set_arguments(descriptors, std::as_const(args)...);  // no copy of a large argument first
         else
             r.set_arguments(descriptors, arguments(std::forward<Args>(args)...));
-        return r;
     }
 };
 

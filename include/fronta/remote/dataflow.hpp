@@ -235,7 +235,7 @@ std::optional<future<typename shipping_t<F, Args...>::result>> try_submit(
         if constexpr (is_future_v<A>) usable = usable && a.valid();  // else the generic path says what is wrong
     };
     (look(args), ...);
-    if (!usable) return std::nullopt;
+    if (!usable || !target.forwards_inputs()) return std::nullopt;
 
     const std::uint64_t submitted = fronta::detail::tracing_on() ? fronta::detail::trace_clock() : 0;
     const bool descriptors = target.passes_descriptors();
@@ -277,6 +277,18 @@ std::optional<future<typename shipping_t<F, Args...>::result>> try_submit(
             ...);
     }(std::index_sequence_for<Args...>());
     t->inputs_linked();
+    // A future passed as an rvalue is given up, as the generic path's task takes it: when no
+    // other handle is left, its result is forwarded and never decoded here.
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+        (
+            [&] {
+                using A = std::tuple_element_t<I, std::tuple<Args...>>;
+                if constexpr (is_future_v<A> && !std::is_lvalue_reference_v<A>) {
+                    [[maybe_unused]] const std::decay_t<A> given_up = std::move(std::get<I>(refs));
+                }
+            }(),
+            ...);
+    }(std::index_sequence_for<Args...>());
     return std::move(fut);
 }
 
