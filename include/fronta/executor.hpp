@@ -55,9 +55,16 @@ public:
                 detail::report_not_submittable_with_inputs<F, Args...>();
             } else {
                 const auto& target = sink();  // first: a moved-from handle throws before a task exists
-                if (remote_)
+                if (remote_) {
+                    // Inputs of the same pool forward their results inside it (remote/dataflow.hpp).
+                    if constexpr (remote::dataflow::forwardable_v<F, Args...>) {
+                        if (auto fut = remote::dataflow::try_submit(*remote_, std::nullopt, std::nullopt,
+                                                                    std::forward<F>(f), std::forward<Args>(args)...))
+                            return std::move(*fut);
+                    }
                     return detail::submit_shipped_with_inputs(remote_, task_options{}, "submit", std::forward<F>(f),
                                                               std::forward<Args>(args)...);
+                }
                 return detail::submit_with_inputs(target, std::forward<F>(f), std::forward<Args>(args)...);
             }
         } else if constexpr (!detail::submittable<F, Args...>) {

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <string>
 
+#include "fronta/executor.hpp"
 #include "fronta/init.hpp"
 #include "fronta/process_pool.hpp"
 #include "remote/dataflow_cases.hpp"
@@ -106,6 +107,15 @@ TEST(process_pool_dataflow, shutdown_waits_for_waiting_tasks) {
     watchdog w;
     fronta::process_pool pool(2);
     shutdown_waits_for_waiting_tasks(pool);
+}
+
+// The type-erased executor over a process pool takes the same path.
+TEST(process_pool_dataflow, through_the_type_erased_executor) {
+    watchdog w;
+    fronta::executor ex = fronta::process_pool(2);
+    chain_of_values(ex, 200);
+    forwarded_without_client_decode(ex);
+    exceptions_propagate(ex);
 }
 
 TEST(process_pool_dataflow, producer_worker_dies) {
