@@ -53,6 +53,12 @@ TEST(mpi_dataflow, exceptions_propagate) {
     exceptions_propagate(pool);
 }
 
+TEST(mpi_dataflow, long_chain_fails) {
+    watchdog w;
+    fronta::mpi_pool pool;
+    long_chain_fails(pool, 50000);
+}
+
 TEST(mpi_dataflow, cancellation_propagates) {
     watchdog w;
     fronta::mpi_pool pool;

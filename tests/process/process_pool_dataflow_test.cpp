@@ -79,6 +79,12 @@ TEST(process_pool_dataflow, exceptions_propagate) {
     exceptions_propagate(pool);
 }
 
+TEST(process_pool_dataflow, long_chain_fails) {
+    watchdog w;
+    fronta::process_pool pool(2);
+    long_chain_fails(pool, 50000);
+}
+
 TEST(process_pool_dataflow, cancellation_propagates) {
     watchdog w;
     fronta::process_pool pool(2);

@@ -302,6 +302,18 @@ void exceptions_propagate(Pool& pool) {
         std::invalid_argument);
 }
 
+// A failure that reaches a long chain of waiting tasks fails them all, in bounded stack.
+template <class Pool>
+void long_chain_fails(Pool& pool, int n) {
+    gate g;
+    auto head = pool.submit(fail_with, pool.submit(gated, g.path, 3));
+    fronta::future<int> f = pool.submit(add_one, head);
+    for (int i = 1; i < n; ++i) f = pool.submit(add_one, std::move(f));
+    g.open_it();
+    EXPECT_THROW(f.get(limit), std::invalid_argument);
+    EXPECT_THROW(head.get(limit), std::invalid_argument);
+}
+
 // A cancelled input cancels its consumer, which cancels its own consumers in the pool.
 template <class Pool>
 void cancellation_propagates(Pool& pool) {
