@@ -59,6 +59,12 @@ TEST(mpi_dataflow, long_chain_fails) {
     long_chain_fails(pool, 50000);
 }
 
+TEST(mpi_dataflow, graphs_from_many_threads) {
+    watchdog w;
+    fronta::mpi_pool pool;
+    graphs_from_many_threads(pool);
+}
+
 TEST(mpi_dataflow, cancellation_propagates) {
     watchdog w;
     fronta::mpi_pool pool;

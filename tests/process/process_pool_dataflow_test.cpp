@@ -85,6 +85,12 @@ TEST(process_pool_dataflow, long_chain_fails) {
     long_chain_fails(pool, 50000);
 }
 
+TEST(process_pool_dataflow, graphs_from_many_threads) {
+    watchdog w;
+    fronta::process_pool pool(2);
+    graphs_from_many_threads(pool);
+}
+
 TEST(process_pool_dataflow, cancellation_propagates) {
     watchdog w;
     fronta::process_pool pool(2);

@@ -314,6 +314,26 @@ void long_chain_fails(Pool& pool, int n) {
     EXPECT_THROW(head.get(limit), std::invalid_argument);
 }
 
+// Several threads build graphs on one pool at once, consuming each other's futures too.
+template <class Pool>
+void graphs_from_many_threads(Pool& pool) {
+    constexpr int threads = 4, length = 150;
+    std::vector<fronta::future<int>> ends(threads);
+    std::vector<std::thread> builders;
+    fronta::promise<int> start;
+    auto shared_start = start.get_future();
+    for (int k = 0; k < threads; ++k)
+        builders.emplace_back([&, k] {
+            fronta::future<int> f = pool.submit(add3, shared_start, k, 0);
+            for (int i = 0; i < length; ++i) f = pool.submit(add_one, std::move(f));
+            ends[k] = std::move(f);
+        });
+    start.set_value(1000);  // while they build
+    for (auto& b : builders) b.join();
+    auto all = pool.submit(add3, ends[0], ends[1], pool.submit(add3, ends[2], ends[3], 0));
+    EXPECT_EQ(all.get(limit), threads * (1000 + length) + (0 + 1 + 2 + 3));
+}
+
 // A cancelled input cancels its consumer, which cancels its own consumers in the pool.
 template <class Pool>
 void cancellation_propagates(Pool& pool) {
