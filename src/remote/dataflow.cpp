@@ -121,12 +121,10 @@ void remote_task::settle() noexcept {
 
 bool remote_task::assemble(bool descriptors, std::exception_ptr& error, bool& cancelled) noexcept {
     for (auto& piece : pieces) {
-        if (piece.cancelled) {
-            cancelled = true;
-            return false;
-        }
-        if (piece.error) {
+        if (piece.cancelled || piece.error) {
+            cancelled = piece.cancelled;
             error = piece.error;
+            pieces = {};  // every input arrived: nobody writes them any more
             return false;
         }
     }
@@ -145,6 +143,7 @@ bool remote_task::assemble(bool descriptors, std::exception_ptr& error, bool& ca
         }
     } catch (...) {
         error = std::current_exception();
+        pieces = {};
         return false;
     }
     pieces = {};
