@@ -172,6 +172,32 @@ TYPED_TEST(dataflow_graph, intermediate_values_are_freed_when_no_one_can_read_th
     EXPECT_EQ(tracked::alive, 0);
 }
 
+// The last future of a long chain must not hold the chain: a task done (run, failed or cancelled)
+// lets go of its inputs and its arguments, or a client that keeps one result of a big graph keeps
+// every value upstream of it.
+TYPED_TEST(dataflow_graph, holding_the_last_future_of_a_chain_of_10000_keeps_no_earlier_value) {
+    tracked::alive = 0;
+    auto ex = TypeParam::make();
+    fronta::future<tracked> last = ex.submit([] { return tracked(0); });
+    for (int k = 0; k < 10'000; ++k)
+        last = ex.submit([](const tracked& t) { return tracked(t.value + 1); }, std::move(last));
+    EXPECT_EQ(done_within(last).get().value, 10'000);
+    ex.shutdown(true);
+    EXPECT_EQ(tracked::alive, 1);  // the last value only
+}
+
+// If each state held its inputs until it died, dropping the last future of a long chain would
+// destroy the chain one nested destructor per task, and overflow the stack.
+TYPED_TEST(dataflow_graph, dropping_the_last_future_of_a_chain_of_a_million_frees_it_in_bounded_stack) {
+    const long length = stress_tasks();
+    auto ex = TypeParam::make();
+    fronta::future<long> last = ex.submit([] { return 0L; });
+    for (long k = 0; k < length; ++k) last = ex.submit([](long x) { return x + 1; }, std::move(last));
+    EXPECT_EQ(done_within(last).get(), length);
+    ex.shutdown(true);
+    last = {};  // the process survives this
+}
+
 TYPED_TEST(dataflow_graph, shutdown_with_cancel_futures_cancels_every_task_not_started_even_those_waiting) {
     auto ex = TypeParam::make();
     std::atomic<int> calls{0};
