@@ -10,8 +10,8 @@
 //   15_task_graph --executor processes
 //   mpirun -n 3 15_task_graph --executor mpi      (rank 0 runs main, 2 ranks work)
 //   15_task_graph --executor mpi                  (started alone: spawns its MPI workers)
-// The job: the edit distance of two DNA-like sequences of 12,000 letters, by dynamic programming
-// over a table of 12,001 x 12,001 cells cut into blocks of 1,000 x 1,000: block (i, j) needs the
+// The job: the edit distance of two DNA-like sequences of 6,000 letters, by dynamic programming
+// over a table of 6,001 x 6,001 cells cut into blocks of 500 x 500: block (i, j) needs the
 // bottom row of block (i-1, j) and the right column of block (i, j-1). A wavefront: it starts at
 // the top-left block and sweeps to the bottom-right one, the blocks of a diagonal running at once.
 // The answer is checked against a plain serial loop.
@@ -31,8 +31,8 @@
 #include <utility>
 #include <vector>
 
-constexpr int length = 12'000;          // letters in each sequence
-constexpr int block = 1'000;            // rows and columns of the table per task
+constexpr int length = 6'000;           // letters in each sequence
+constexpr int block = 500;              // rows and columns of the table per task
 constexpr int blocks = length / block;  // blocks per side
 
 // Two related sequences, the same in every process: a random one, and a copy of it with about one
