@@ -34,7 +34,8 @@ protected:
 template <class R, class Fn>
 class task_state final : public state<R>, public task {
 public:
-    explicit task_state(Fn&& fn) : fn_(std::move(fn)) {}
+    explicit task_state(Fn&& fn) { ::new (static_cast<void*>(std::addressof(fn_))) Fn(std::move(fn)); }
+    ~task_state() override { release_fn(); }
 
     void execute() noexcept override {
         state_ref<state<R>> queue_reference(this);
@@ -45,18 +46,22 @@ public:
         }
         if (traced.submitted == 0) {
             if (start) fulfil(*this, std::move(fn_));
+            release_fn();
             return;
         }
         if (!start) {
             trace_local_task(traced, 0, 0, trace_outcome::cancelled, nullptr);
+            release_fn();
             return;
         }
         run_traced();
+        release_fn();
     }
     void cancel() noexcept override {
         state_ref<state<R>> queue_reference(this);
         if (traced.submitted != 0) trace_local_task(traced, 0, 0, trace_outcome::cancelled, nullptr);
         state_base::cancel();
+        release_fn();
     }
     void fail(std::exception_ptr error) noexcept override {
         state_ref<state<R>> queue_reference(this);
@@ -65,6 +70,7 @@ public:
             this->set_exception(std::move(error));
         } catch (const invalid_state_error&) {  // already cancelled
         }
+        release_fn();
     }
 
 private:
@@ -92,7 +98,19 @@ private:
         }
     }
 
-    Fn fn_;
+    // The callable and its arguments go as soon as the task is done (run, cancelled or failed),
+    // not when its future dies: a future that a client keeps must not keep the task's inputs
+    // alive (futures as arguments: the whole graph upstream of it).
+    void release_fn() noexcept {
+        if (!holds_fn_) return;
+        holds_fn_ = false;
+        fn_.~Fn();
+    }
+
+    union {
+        Fn fn_;
+    };
+    bool holds_fn_ = true;
 };
 
 template <class F, class... Args>
