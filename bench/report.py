@@ -17,11 +17,16 @@ One script for every executor; bench/run.sh and bench/run_mpi.sh call it:
                                                (bench/asio/server_load.cpp: one JSON line per round,
                                                mode and phase): cheap latency beside the idle
                                                server's, heavy throughput; median and spread
+  report.py dataflow LINES.jsonl               task graphs (bench/dataflow/, Task Bench's method):
+                                               METG(50%) per system and pattern, the ratios to
+                                               every peer, the targets; exits 1 if a system's
+                                               results differed from the serial reference
 THREADS.json and PROCESS.json are Google Benchmark's --benchmark_out (JSON); PYTHON.json is what
 the Python peer beside the benchmark printed; LINES.txt holds one JSON object per line per run
 (other lines are ignored), CORES the machine's (default: this machine's).
 """
 import json
+import math
 import os
 import platform
 import sys
@@ -487,8 +492,149 @@ def server(lines_path):
         table(["target (2 cores)", "measured", "target", "met"], ["---", "---:", "---:", "---"], targets)
 
 
+DATAFLOW_SYSTEMS = [
+    ("fronta_threads", "fronta thread_pool(2), futures as arguments"),
+    ("fronta_threads_waits", "fronta thread_pool(2), waits in the client"),
+    ("fronta_processes", "fronta process_pool(2), futures as arguments"),
+    ("fronta_processes_waits", "fronta process_pool(2), waits in the client"),
+    ("fronta_mpi", "fronta mpi_pool (2 worker ranks), futures as arguments"),
+    ("fronta_mpi_waits", "fronta mpi_pool (2 worker ranks), waits in the client"),
+    ("openmp", "OpenMP tasks with depend (libgomp, 2 threads)"),
+    ("tbb_flow_graph", "oneTBB flow_graph (arena of 2)"),
+    ("mpi_spmd", "hand-written MPI, SPMD, Isend/Irecv (2 ranks)"),
+]
+DATAFLOW_PEERS = ["openmp", "tbb_flow_graph", "mpi_spmd"]
+DATAFLOW_PATTERNS = ["trivial", "stencil_1d", "nearest"]
+
+
+def dataflow_metg(curve):
+    """METG(50%) from a curve {iterations: (efficiency, kernel_us)}: the kernel size where the
+    efficiency crosses 50%, interpolated in log(iterations) between the smallest size still at or
+    above 50% and the next smaller one; Task Bench's granularity there is kernel time / 0.5.
+    Returns (metg_us, note): note '<=' when no size below crossed, '>' when none reached 50%."""
+    sizes = sorted(curve, reverse=True)
+    above = [n for n in sizes if curve[n][0] >= 0.5]
+    if not above:
+        return 2 * curve[sizes[0]][1], ">"
+    n1 = min(above)
+    smaller = [n for n in sizes if n < n1]
+    if not smaller:
+        return 2 * curve[n1][1], "<="
+    n2 = max(smaller)
+    (e1, k1), (e2, _) = curve[n1], curve[n2]
+    x = math.log(n1) + (0.5 - e1) / (e2 - e1) * (math.log(n2) - math.log(n1)) if e1 != e2 else math.log(n1)
+    return 2 * k1 * math.exp(x) / n1, ""
+
+
+def dataflow(lines_path):
+    peaks, points, loads, failed = [], [], [], []
+    for line in open(lines_path):
+        if not line.startswith("{"):
+            continue
+        r = json.loads(line)
+        kind = r.get("kind")
+        if kind == "peak":
+            peaks.append(r)
+        elif kind == "point":
+            (points if r["ok"] else failed).append(r)
+        elif kind == "load":
+            loads.append(r)
+    if not peaks or not points:
+        sys.exit("report.py dataflow: no measurements in " + lines_path)
+    # The highest serial rate seen in any process of the run: the most demanding peak.
+    rate = max(p["flops_per_core"] for p in peaks)
+    workers = points[0]["workers"]
+    by = {}  # (system, pattern) -> iterations -> [(efficiency, kernel_us)] over rounds
+    for r in points:
+        eff = r["efficiency"] * r["flops_per_core"] / rate
+        kernel_us = eff * r["granularity_us"]  # the kernel's time at the peak rate: the same in every round
+        by.setdefault((r["system"], r["pattern"]), {}).setdefault(r["iterations"], []).append((eff, kernel_us))
+
+    def med(values):
+        v = sorted(values)
+        return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
+    metg = {"best": {}, "median": {}}
+    for key, sizes in by.items():
+        best = {n: max(runs) for n, runs in sizes.items()}
+        median = {n: (med([e for e, _ in runs]), med([k for _, k in runs])) for n, runs in sizes.items()}
+        metg["best"][key] = dataflow_metg(best)
+        metg["median"][key] = dataflow_metg(median)
+    rounds = sorted({r["round"] for r in points})
+    width = points[0]["width"]
+    load_text = ", ".join(sorted({f"{l['load1']:.1f}" for l in loads}, key=float)) if loads else "not recorded"
+    print(f"{platform.platform()}, {os.cpu_count()} CPUs; width {width}, {workers} workers per system, "
+          f"{len(rounds)} round(s); peak {rate * workers / 1e9:.1f} GFLOP/s ({workers} x the kernel's best serial "
+          f"rate, {rate / 1e9:.2f} GFLOP/s); load average (1 min) around the rounds: {load_text}.\n")
+    systems = [(k, label) for k, label in DATAFLOW_SYSTEMS if any((k, p) in by for p in DATAFLOW_PATTERNS)]
+    patterns = [p for p in DATAFLOW_PATTERNS if any((k, p) in by for k, _ in systems)]
+
+    def cell(which, key):
+        if key not in metg[which]:
+            return "n/a"
+        v, note = metg[which][key]
+        return f"{note}{v:.2f}" if v < 10 else f"{note}{v:.1f}" if v < 100 else f"{note}{v:.0f}"
+
+    table(["system (METG(50%), µs: best of rounds (median of rounds))"] + patterns, ["---"] + ["---:"] * len(patterns),
+          [[label] + [f"{cell('best', (k, p))} ({cell('median', (k, p))})" for p in patterns] for k, label in systems])
+    print()
+    print("Granularity as Task Bench defines it: wall time x workers / tasks; at 50% efficiency that is twice "
+          "the kernel's own time. Best of rounds: at each size the round with the highest efficiency; median: "
+          "the median efficiency over rounds. `<=`: still at 50% at the smallest size run; `>`: never at 50%.")
+    print()
+    ours = [(k, label) for k, label in systems if k.startswith("fronta")]
+    peers = [k for k in DATAFLOW_PEERS if any((k, p) in by for p in patterns)]
+    names = dict(DATAFLOW_SYSTEMS)
+    short = {"openmp": "OpenMP", "tbb_flow_graph": "oneTBB", "mpi_spmd": "MPI SPMD"}
+    rows = []
+    for k, label in ours:
+        for p in patterns:
+            if (k, p) not in metg["best"]:
+                continue
+            mine = metg["best"][(k, p)][0]
+            row = [f"{k} ({p})"]
+            for q in peers:
+                theirs = metg["best"].get((q, p))
+                row.append(f"{mine / theirs[0]:.2f}×" if theirs else "n/a")
+            waits = metg["best"].get((k + "_waits", p))
+            row.append(f"{mine / waits[0]:.2f}×" if waits and not k.endswith("_waits") else "")
+            rows.append(row)
+    table(["METG ÷ peer's METG (best of rounds; < 1: fronta finer)"] + [short[q] for q in peers] + ["÷ same pool, waits"],
+          ["---"] + ["---:"] * (len(peers) + 1), rows)
+
+    def target(which, key, test):
+        if key not in metg[which]:
+            return "not run"
+        v, note = metg[which][key]
+        return f"{note}{v:.1f} µs: " + ("yes" if test(v, note) else "**no**")
+
+    print()
+    rows = []
+    for p in patterns:
+        omp = metg["best"].get(("openmp", p))
+        for which in ("best", "median"):
+            if omp and ("fronta_threads", p) in metg[which]:
+                o = metg[which][("openmp", p)][0]
+                rows.append([f"thread_pool METG ≤ OpenMP's ({p}, {which})", target(which, ("fronta_threads", p),
+                             lambda v, note: v <= o and note != ">"), f"OpenMP {o:.1f} µs"])
+    for k in ("fronta_processes", "fronta_mpi"):
+        for p in ("stencil_1d", "nearest"):
+            for which in ("best", "median"):
+                if (k, p) in metg[which]:
+                    rows.append([f"{k} METG ≤ 20 µs ({p}, {which})",
+                                 target(which, (k, p), lambda v, note: v <= 20 and note != ">"), "20 µs"])
+    if rows:
+        table(["target (2 cores)", "measured, met", "bound"], ["---", "---", "---:"], rows)
+    if failed:
+        print()
+        for r in failed:
+            print(f"**{r['system']} {r['pattern']} at {r['iterations']} iterations: results differ from the serial "
+                  "reference (or it failed)**")
+        sys.exit(1)
+
+
 REPORTS = {"progress": progress, "threads": threads, "process": process, "large": large, "mpi": mpi, "data": data,
-           "server": server}
+           "server": server, "dataflow": dataflow}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in REPORTS:

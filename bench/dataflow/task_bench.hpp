@@ -61,13 +61,23 @@ inline int input_column(pattern p, int width, int i, int k) {
     return std::clamp(column, 0, width - 1);
 }
 
-// Two FLOPs per iteration (a multiply and an add), one dependent chain: the compiler can neither
-// drop nor reorder it (no -ffast-math), and its rate is the machine's for this kernel.
-inline constexpr double flops_per_iteration = 2.0;
+// The compute-bound kernel: per iteration, a multiply and an add on each of 32 values (64 FLOPs),
+// 32 dependent chains side by side, as Task Bench's compute_bound updates an array per iteration.
+// The compiler can neither drop nor reorder them (no -ffast-math). Many chains keep the
+// arithmetic units busy: with a single chain the kernel is latency-bound, and the CPU overlaps
+// consecutive small tasks out of order, so a tight loop of tiny tasks runs faster than the
+// "peak" (measured: 269% efficiency at 32 iterations with one chain).
+inline constexpr int chains = 32;
+inline constexpr double flops_per_iteration = 2.0 * chains;
 
-[[gnu::noinline]] inline double kernel(double x, long iterations) {
-    for (long k = 0; k < iterations; ++k) x = x * 0.9999 + 1e-4;
-    return x;
+[[gnu::noinline]] inline double kernel(double x0, long iterations) {
+    double x[chains];
+    for (int j = 0; j < chains; ++j) x[j] = x0 + 1e-3 * j;
+    for (long k = 0; k < iterations; ++k)
+        for (int j = 0; j < chains; ++j) x[j] = x[j] * 0.9999 + 1e-4;
+    double sum = 0;
+    for (int j = 0; j < chains; ++j) sum += x[j];
+    return sum / chains;
 }
 
 // What sets point (t, i) apart when it has no inputs.
@@ -101,7 +111,7 @@ inline double seconds_since(clock_type::time_point start) {
 }
 
 // The kernel's serial rate (FLOP/s) at a large size: the best of `runs` runs.
-inline double serial_rate(long iterations = 1 << 22, int runs = 7) {
+inline double serial_rate(long iterations = 1 << 18, int runs = 9) {
     double best = 0;
     volatile double sink = 0;
     for (int r = 0; r < runs; ++r) {
@@ -116,8 +126,8 @@ struct options {
     int width = 4;
     int workers = 2;
     double budget_s = 0.04;  // the wall time a point should take at full efficiency
-    int max_log2 = 21;       // the sweep starts at 2^max_log2 iterations (about 5 ms here)
-    int min_log2 = 4;        // and stops at 2^min_log2, or after two points under 50% efficiency
+    int max_log2 = 20;       // the sweep starts at 2^max_log2 iterations (about 4 ms here)
+    int min_log2 = 1;        // and stops at 2^min_log2, or after two points under 50% efficiency
     std::vector<long> iterations;  // instead of the sweep (--iterations 1000,100)
     std::vector<pattern> patterns{std::begin(all_patterns), std::end(all_patterns)};
     std::string only;  // a comma-separated list of system names to run (default: all)
@@ -207,15 +217,23 @@ inline void print_peak(const char* binary, double rate, const options& o) {
 
 // Sweeps every pattern down in size, the systems side by side at each size (in an order that
 // rotates from one size to the next); a system leaves a pattern's sweep after two sizes in a row
-// under 50% efficiency. Prints a JSON line per measurement; returns false if a result differed
+// under 50% efficiency (under half its best efficiency, when that was under 100%). Prints a JSON line per measurement; returns false if a result differed
 // from the serial reference.
 inline bool run_sweep(const options& o, std::vector<graph_system>& systems, double rate) {
     bool all_ok = true;
     const double peak = rate * o.workers;
     for (pattern p : o.patterns) {
         std::vector<int> below(systems.size(), 0);
+        std::vector<double> best(systems.size(), 0.0);
         std::vector<bool> active(systems.size(), true);
         std::size_t rotation = 0;
+        for (auto& s : systems) {  // warm up (first connections, first pages) on a small graph
+            std::vector<double> grid;
+            try {
+                s.run(p, o.width, 64, 256, grid);
+            } catch (const std::exception&) {  // reported by the sweep
+            }
+        }
         for (long n : sweep(o)) {
             if (std::none_of(active.begin(), active.end(), [](bool a) { return a; })) break;
             const int steps = steps_for(o, n, rate);
@@ -250,7 +268,10 @@ inline bool run_sweep(const options& o, std::vector<graph_system>& systems, doub
                     systems[s].name.c_str(), name(p), o.round, o.width, steps, n, o.workers, seconds, rate, efficiency,
                     seconds * o.workers / tasks * 1e6, ok ? "true" : "false");
                 std::fflush(stdout);
-                below[s] = efficiency < 0.5 ? below[s] + 1 : 0;
+                // Under load from other programs no size may reach 50%: then the sweep goes on
+                // until the efficiency falls to half the best seen (the overhead's doing).
+                best[s] = std::max(best[s], efficiency);
+                below[s] = efficiency < 0.5 * std::min(1.0, best[s]) ? below[s] + 1 : 0;
                 if (below[s] >= 2 && o.iterations.empty()) active[s] = false;
             }
             ++rotation;
