@@ -526,6 +526,17 @@ def dataflow_metg(curve):
     return 2 * k1 * math.exp(x) / n1, ""
 
 
+def dataflow_ratio(mine, theirs):
+    """mine ÷ theirs for two (metg, note); a bound when either is one (`>`: at least, `<=`: at most)."""
+    if not theirs:
+        return "n/a"
+    low = mine[1] == ">" or theirs[1] == "<="
+    high = mine[1] == "<=" or theirs[1] == ">"
+    if low and high:
+        return "?"
+    return ("≥" if low else "≤" if high else "") + f"{mine[0] / theirs[0]:.2f}×"
+
+
 def dataflow(lines_path):
     peaks, points, loads, failed = [], [], [], []
     for line in open(lines_path):
@@ -591,13 +602,11 @@ def dataflow(lines_path):
         for p in patterns:
             if (k, p) not in metg["best"]:
                 continue
-            mine = metg["best"][(k, p)][0]
+            mine = metg["best"][(k, p)]
             row = [f"{k} ({p})"]
-            for q in peers:
+            for q in peers + [k + "_waits"]:
                 theirs = metg["best"].get((q, p))
-                row.append(f"{mine / theirs[0]:.2f}×" if theirs else "n/a")
-            waits = metg["best"].get((k + "_waits", p))
-            row.append(f"{mine / waits[0]:.2f}×" if waits and not k.endswith("_waits") else "")
+                row.append(dataflow_ratio(mine, theirs) if theirs and not k.endswith("_waits") or q in peers else "")
             rows.append(row)
     table(["METG ÷ peer's METG (best of rounds; < 1: fronta finer)"] + [short[q] for q in peers] + ["÷ same pool, waits"],
           ["---"] + ["---:"] * (len(peers) + 1), rows)
