@@ -50,10 +50,21 @@ public:
     /// As the executor underneath: in process, or shipped to another process.
     template <class F, class... Args>
     auto submit(F&& f, Args&&... args) {
-        if constexpr (!detail::submittable<F, Args...>) {
+        if constexpr (detail::has_inputs<Args...>) {
+            if constexpr (!detail::submittable_with_inputs<F, Args...>) {
+                detail::report_not_submittable_with_inputs<F, Args...>();
+            } else {
+                const auto& target = sink();  // first: a moved-from handle throws before a task exists
+                if (remote_)
+                    return detail::submit_shipped_with_inputs(remote_, task_options{}, "submit", std::forward<F>(f),
+                                                              std::forward<Args>(args)...);
+                return detail::submit_with_inputs(target, std::forward<F>(f), std::forward<Args>(args)...);
+            }
+        } else if constexpr (!detail::submittable<F, Args...>) {
             detail::report_not_submittable<F, Args...>();
         } else {
             const auto& target = sink();  // first: a moved-from handle throws before a task exists
+            target->refuse_if_closed();
             if (remote_) {
                 auto [fut, t] = detail::shipped_task(remote_->passes_descriptors(), "submit", std::forward<F>(f),
                                                      std::forward<Args>(args)...);
@@ -134,7 +145,7 @@ private:
     struct shutdown_on_last_copy {
         std::shared_ptr<detail::task_sink> sink;
         explicit shutdown_on_last_copy(std::shared_ptr<detail::task_sink> s) : sink(std::move(s)) {}
-        ~shutdown_on_last_copy() { sink->shutdown_at_destruction(); }
+        ~shutdown_on_last_copy() { sink->shutdown_all_at_destruction(); }
     };
     static std::shared_ptr<detail::task_sink> take_sink(detail::executor_base& source) {
         auto& sink = sink_of(source);

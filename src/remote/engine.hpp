@@ -167,7 +167,7 @@ public:
     bool passes_descriptors() const noexcept override { return passes_descriptors_; }
     void set_passes_descriptors(bool yes) noexcept { passes_descriptors_ = yes; }
     void set_shutdown_at_destruction_cancels(bool yes) noexcept { destruction_cancels_ = yes; }
-    void shutdown_at_destruction() override { shutdown(true, destruction_cancels_); }
+    bool cancels_at_destruction() const noexcept override { return destruction_cancels_; }
 
     transport& link() noexcept { return *link_; }
     const engine_options& options() const noexcept { return options_; }

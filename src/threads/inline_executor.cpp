@@ -29,7 +29,7 @@ private:
 inline_executor::inline_executor() : executor_base(std::make_shared<inline_sink>()) {}
 
 inline_executor::~inline_executor() {
-    if (sink_) sink_->shutdown(true, false);
+    if (sink_) sink_->shutdown_all(true, false);
 }
 
 }  // namespace fronta

@@ -422,7 +422,7 @@ void callback_runner::defer(state_base* state, callback_node* first) noexcept {
 void callback_runner::stop() noexcept {
     if (!pool_) return;
     try {
-        pool_->shutdown(true, false);
+        pool_->shutdown_all(true, false);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "fronta: stopping the thread for callbacks failed: %s\n", e.what());
     }

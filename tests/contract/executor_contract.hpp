@@ -34,6 +34,7 @@
 #include "fronta/errors.hpp"
 #include "fronta/future.hpp"
 #include "fronta/map_reduce.hpp"
+#include "fronta/promise.hpp"
 #include "fronta/wait.hpp"
 #include "remote_functions.hpp"
 
@@ -456,6 +457,115 @@ TYPED_TEST_P(executor_contract, shutdown_cancel_futures_cancels_queued_tasks) {
     }
 }
 
+// Futures as arguments: the task receives the values, once they are done, on every executor.
+TYPED_TEST_P(executor_contract, future_arguments_pass_their_values_along_chains_and_fans) {
+    auto& ex = this->ex;
+    auto a = ex.submit(square, 3.0);
+    auto b = ex.submit(add, a, 1.0);
+    auto c = ex.submit(add, a, b);
+    EXPECT_DOUBLE_EQ(c.get(), 19.0);
+    fronta::future<double> chain = ex.submit(square, 1.0);
+    for (int i = 0; i < 200; ++i) chain = ex.submit(add, chain, 1.0);
+    EXPECT_DOUBLE_EQ(chain.get(), 201.0) << "a chain";
+    std::vector<fronta::future<double>> fan;
+    for (int i = 0; i < 50; ++i) fan.push_back(ex.submit(add, a, double(i)));
+    double sum = 0;
+    for (auto& f : fan) sum += f.get();
+    EXPECT_DOUBLE_EQ(sum, 50 * 9.0 + 49 * 50 / 2) << "a fan out of one input";
+    EXPECT_EQ(ex.submit(unboxed, ex.submit(boxed, 21)).get(), 42) << "a move-only value";
+    fronta::future<void> first = ex.submit(require_non_negative, 1);
+    EXPECT_DOUBLE_EQ(ex.submit(square, 5.0, first).get(), 25.0) << "a future<void> passes nothing";
+}
+
+TYPED_TEST_P(executor_contract, a_task_waits_for_inputs_without_running_and_runs_once_they_are_set) {
+    auto& ex = this->ex;
+    fronta::promise<double> x;
+    fronta::promise<double> y;
+    auto sum = ex.submit(add, x.get_future(), y.get_future());
+    auto after = ex.submit(square, sum);
+    x.set_value(1.5);
+    EXPECT_FALSE(sum.done()) << "one input is still missing";
+    y.set_value(2.5);
+    EXPECT_DOUBLE_EQ(after.get(), 16.0);
+}
+
+TYPED_TEST_P(executor_contract, a_failed_input_fails_the_task_and_a_cancelled_one_cancels_it) {
+    auto& ex = this->ex;
+    auto bad = ex.submit(throw_kind, 1);  // std::invalid_argument("bad argument")
+    auto good = ex.submit(throw_kind, 9);
+    try {
+        ex.submit([](int a, int b) { return a + b; }, good, bad).get();
+        FAIL() << "expected the input's std::invalid_argument";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "bad argument");
+    }
+    EXPECT_THROW(ex.submit(require_non_negative, bad).get(), std::invalid_argument) << "and along a chain, typed";
+    fronta::promise<double> never;
+    auto input = never.get_future();
+    auto waiting = ex.submit(square, input);
+    auto next = ex.submit(square, waiting);
+    ASSERT_TRUE(input.cancel());
+    EXPECT_TRUE(waiting.cancelled());
+    EXPECT_TRUE(next.cancelled()) << "cancellation goes down the chain";
+    EXPECT_THROW(next.get(), fronta::cancelled_error);
+}
+
+TYPED_TEST_P(executor_contract, map_over_futures_passes_their_values_and_raises_a_failed_one_at_its_element) {
+    auto& ex = this->ex;
+    std::vector<fronta::future<double>> inputs;
+    for (int i = 0; i < 100; ++i) inputs.push_back(ex.submit(square, double(i)));
+    std::vector<double> out;
+    for (double y : ex.map(square, inputs, {.chunk_size = 7})) out.push_back(y);
+    ASSERT_EQ(out.size(), 100u);
+    for (int i = 0; i < 100; ++i) ASSERT_DOUBLE_EQ(out[i], double(i) * i * i * i) << "at " << i;
+    std::vector<fronta::future<int>> ints;
+    for (int kind : {9, 9, 1, 9}) ints.push_back(ex.submit(throw_kind, kind));
+    std::vector<int> seen;
+    try {
+        for (int y : ex.map([](int x) { return x + 1; }, ints)) seen.push_back(y);
+        FAIL() << "expected the third input's exception";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_STREQ(e.what(), "bad argument");
+    }
+    EXPECT_EQ(seen, (std::vector<int>{10, 10})) << "the elements before it";
+}
+
+TYPED_TEST_P(executor_contract, shutdown_cancel_futures_cancels_tasks_waiting_for_inputs) {
+    auto& ex = this->ex;
+    fronta::promise<double> later;
+    auto waiting = ex.submit(square, later.get_future());
+    auto behind = ex.submit(add, waiting, 1.0);
+    ex.shutdown(true, true);
+    EXPECT_TRUE(waiting.cancelled());
+    EXPECT_TRUE(behind.cancelled());
+    later.set_value(2.0);  // nothing runs, nothing is left waiting
+    EXPECT_TRUE(waiting.cancelled());
+    EXPECT_THROW(ex.submit(square, later.get_future()), fronta::shutdown_error);
+}
+
+TYPED_TEST_P(executor_contract, shutdown_wait_runs_tasks_waiting_for_inputs_first) {
+    auto& ex = this->ex;
+    fronta::promise<double> later;
+    auto waiting = ex.submit(square, later.get_future());
+    auto behind = ex.submit(add, waiting, 1.0);
+    // Sets the input once shutdown has begun (a submit is refused), so shutdown(wait=true) must
+    // wait for the waiting tasks to be queued and run.
+    std::thread setter([&ex, &later] {
+        for (;;) {
+            try {
+                ex.submit(square, 0.0);
+            } catch (const fronta::shutdown_error&) {
+                break;
+            }
+        }
+        later.set_value(3.0);
+    });
+    ex.shutdown(true);
+    setter.join();
+    ASSERT_TRUE(behind.done()) << "shutdown(wait=true) returned before a waiting task ran";
+    EXPECT_DOUBLE_EQ(behind.get(), 10.0);
+}
+
 TYPED_TEST_P(executor_contract, concurrency_is_positive) { EXPECT_GT(this->ex.concurrency(), 0u); }
 
 REGISTER_TYPED_TEST_SUITE_P(
@@ -468,4 +578,9 @@ REGISTER_TYPED_TEST_SUITE_P(
     map_reduce_combines_every_result_once_with_any_chunk_size, map_reduce_rethrows_a_failure_of_f_or_of_reduce,
     wait_and_as_completed_work_on_its_futures, a_quick_task_is_not_held_behind_one_waiting_at_its_gate,
     submit_after_shutdown_throws_shutdown_error, shutdown_wait_returns_after_queued_work_is_done,
-    shutdown_cancel_futures_cancels_queued_tasks, concurrency_is_positive);
+    shutdown_cancel_futures_cancels_queued_tasks, future_arguments_pass_their_values_along_chains_and_fans,
+    a_task_waits_for_inputs_without_running_and_runs_once_they_are_set,
+    a_failed_input_fails_the_task_and_a_cancelled_one_cancels_it,
+    map_over_futures_passes_their_values_and_raises_a_failed_one_at_its_element,
+    shutdown_cancel_futures_cancels_tasks_waiting_for_inputs, shutdown_wait_runs_tasks_waiting_for_inputs_first,
+    concurrency_is_positive);

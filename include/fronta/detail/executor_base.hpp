@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "fronta/detail/dataflow.hpp"
 #include "fronta/detail/fold.hpp"
 #include "fronta/detail/task.hpp"
 #include "fronta/detail/zip.hpp"
@@ -62,6 +63,15 @@ constexpr auto report_not_submittable() {  // auto: checked at once, before what
                   "copies, like std::thread; wrap references in std::ref)");
 }
 
+/// The same for a submit with futures among its arguments, which f receives as their values.
+template <class F, class... Args>
+constexpr auto report_not_submittable_with_inputs() {  // auto: checked at once, before what follows
+    static_assert(dependent_false<F>,
+                  "submit(f, args...): f cannot be called with these arguments. An argument that is a "
+                  "fronta::future<T> reaches f as its value (T; a future<void> passes nothing); to pass the future "
+                  "itself, wrap it in std::ref(fut)");
+}
+
 /// The one error a caller sees when `map(f, inputs)` cannot run, naming what is wrong.
 template <class F, class Input>
 constexpr auto report_not_mappable() {  // auto: checked at once, before what follows
@@ -89,6 +99,7 @@ struct local_chunks {
     template <class Input, class Result, class Fn>
     chunk_submitter<Input, Result> make(std::shared_ptr<Fn> fn) const {
         return [target = target, fn = std::move(fn)](std::vector<Input>&& items, std::size_t&) {
+            target->refuse_if_closed();
             auto [fut, t] =
                 make_named_task(trace_name_of(*fn, trace_name::map_chunk), [fn, items = std::move(items)]() mutable {
                     return run_chunk_locally<Result>(*fn, items);
@@ -103,6 +114,7 @@ struct local_chunks {
     chunk_submitter<Input, T> make_fold(std::shared_ptr<Fn> fn, std::shared_ptr<Reduce> reduce) const {
         return [target = target, fn = std::move(fn), reduce = std::move(reduce)](std::vector<Input>&& items,
                                                                                  std::size_t&) {
+            target->refuse_if_closed();
             auto [fut, t] = make_named_task(trace_name_of(*fn, trace_name::map_reduce_chunk),
                                             [fn, reduce, items = std::move(items)]() mutable {
                                                 chunk_result<T> out;
@@ -162,12 +174,24 @@ public:
     /// Schedules `f(args...)` and returns its future. Arguments are copied or moved into the task
     /// (as std::thread does): pointers, move-only values and lambdas with captures are fine; use
     /// std::ref to pass a reference. Throws `shutdown_error` after shutdown.
+    ///
+    /// An argument that is a `fronta::future<T>` is an input: the task receives its value (T), is
+    /// queued only once every input is done (no thread waits meanwhile), and fails with the first
+    /// failed input's exception, or is cancelled by a cancelled one, without running. A
+    /// `future<void>` input passes nothing (an ordering only); `std::ref(fut)` passes the handle.
     template <class F, class... Args>
     auto submit(F&& f, Args&&... args) {
-        if constexpr (!submittable<F, Args...>) {
+        if constexpr (has_inputs<Args...>) {
+            if constexpr (!submittable_with_inputs<F, Args...>) {
+                report_not_submittable_with_inputs<F, Args...>();
+            } else {
+                return submit_with_inputs(sink(), std::forward<F>(f), std::forward<Args>(args)...);
+            }
+        } else if constexpr (!submittable<F, Args...>) {
             report_not_submittable<F, Args...>();
         } else {
             const auto& target = sink();  // before the task exists: an empty executor must not leak it
+            target->refuse_if_closed();
             auto [fut, t] = make_task(std::forward<F>(f), std::forward<Args>(args)...);
             target->enqueue(t);
             return fut;
@@ -219,7 +243,7 @@ public:
 
     /// Python's `Executor.shutdown`: no new tasks; with `cancel_futures` pending tasks are
     /// cancelled; with `wait` it returns once running and queued tasks are done and workers gone.
-    void shutdown(bool wait = true, bool cancel_futures = false) { sink()->shutdown(wait, cancel_futures); }
+    void shutdown(bool wait = true, bool cancel_futures = false) { sink()->shutdown_all(wait, cancel_futures); }
 
     /// How many tasks run at once.
     std::size_t concurrency() const { return sink()->concurrency(); }
@@ -239,19 +263,33 @@ protected:
     auto map_with(const Chunks& chunks, F&& f, Range&& inputs, const map_options& options) {
         using view_type = std::views::all_t<Range>;
         using input = std::ranges::range_value_t<view_type>;
-        if constexpr (!mappable<F, input>) {
-            report_not_mappable<F, input>();
+        using value = element_value_t<input>;  // a future's value: f takes that
+        if constexpr (!mappable<F, value>) {
+            report_not_mappable<F, value>();
         } else {
             using fn_type = std::decay_t<F>;
-            using result = map_result_t<fn_type, input>;
+            using result = map_result_t<fn_type, value>;
             using impl =
                 std::conditional_t<Ordered, ordered_map_impl<view_type, result>, unordered_map_impl<view_type, result>>;
             auto fn = std::make_shared<fn_type>(std::forward<F>(f));
-            auto journal = open_journal<input, result>(chunks, options,
-                                                       Ordered ? journal_kind::map : journal_kind::map_unordered, *fn);
-            auto submitter = chunks.template make<input, result>(std::move(fn));
-            return map_range<impl>(std::move(submitter), concurrency(), std::views::all(std::forward<Range>(inputs)),
-                                   options, std::move(journal));
+            if constexpr (is_future<input>::value) {
+                if (!options.journal.empty())
+                    throw std::invalid_argument(
+                        "map(f, futures): map_options::journal records the inputs, and futures "
+                        "cannot be recorded; map over their values, or drop the journal");
+                auto submitter = unwrap_chunk_inputs<value, result>(chunks.template make<value, result>(std::move(fn)),
+                                                                    chunks.target);
+                return map_range<impl>(std::move(submitter), concurrency(),
+                                       std::views::all(std::forward<Range>(inputs)), options,
+                                       std::shared_ptr<chunk_journal<input, std::vector<result>>>());
+            } else {
+                auto journal =
+                    open_journal<input, result>(chunks, options,
+                                                Ordered ? journal_kind::map : journal_kind::map_unordered, *fn);
+                auto submitter = chunks.template make<input, result>(std::move(fn));
+                return map_range<impl>(std::move(submitter), concurrency(),
+                                       std::views::all(std::forward<Range>(inputs)), options, std::move(journal));
+            }
         }
     }
 
@@ -301,7 +339,7 @@ protected:
     /// What an owning pool does when it is destroyed: stops its sink as the sink says (threads
     /// finish their work, processes stop what runs).
     void end_ownership() noexcept {
-        if (sink_) sink_->shutdown_at_destruction();
+        if (sink_) sink_->shutdown_all_at_destruction();
     }
     /// Move assignment of an owning pool: the pool it held ends as if destroyed.
     void take_ownership(executor_base&& other) noexcept {

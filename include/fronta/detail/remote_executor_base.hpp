@@ -4,6 +4,7 @@
 // pieces that ship a task (shipped_task, remote_chunks) are shared with the type-erased
 // `executor`, which decides at run time.
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -56,6 +57,81 @@ std::pair<future<call_result_t<F, Args...>>, remote::remote_task*> shipped_task(
     }
 }
 
+/// The shipping of `f` with the values of a tuple as its arguments.
+template <class F, class Values>
+struct shipping_of;
+template <class F, class... V>
+struct shipping_of<F, std::tuple<V...>> {
+    using type = remote::shipping<F, V...>;
+};
+
+/// Settles a shipped task whose arguments include futures: once they are done, the arguments are
+/// serialized (the futures' values in place of the futures) and the task is handed to `sink`.
+template <class Shipping, class... A>
+struct remote_settle : settle_as_task<remote_settle<Shipping, A...>> {
+    std::shared_ptr<remote_sink> sink;
+    remote::remote_task* t;
+    bool descriptors;
+    std::tuple<A...> args;
+
+    void run() {
+        try {
+            std::apply([this](A&... a) { call_with_inputs(filler{this}, a...); }, args);
+        } catch (...) {
+            t->fail(std::current_exception());
+            throw;
+        }
+        if (t->traced.submitted != 0) t->traced.bytes_out = t->call.wire_size();
+        sink->enqueue_remote(t);
+    }
+    void fail(std::exception_ptr e) noexcept { t->fail(std::move(e)); }
+    void cancel() noexcept { t->cancel(); }
+
+private:
+    struct filler {
+        remote_settle* self;
+        template <class... V>
+        void operator()(V&&... values) const {
+            Shipping::fill(self->t->call, self->descriptors, std::forward<V>(values)...);
+        }
+    };
+};
+
+/// `submit(f, args...)` with futures among args, on a remote sink: the task exists at once (its
+/// future is returned), its arguments are serialized when the inputs are done. What cannot be
+/// shipped throws std::invalid_argument (remote pools refuse it at compile time already).
+template <class F, class... Args>
+auto submit_shipped_with_inputs(const std::shared_ptr<remote_sink>& target, const task_options& options,
+                                const char* caller, F&& f, Args&&... args) {
+    using shipping = typename shipping_of<F, argument_values_t<Args...>>::type;
+    using local_result = input_result_t<F, Args...>;
+    if constexpr (!shipping::value) {
+        throw std::invalid_argument(remote::not_shippable_message<shipping>(caller));
+        return future<local_result>();
+    } else {
+        static_assert(std::is_same_v<typename shipping::result, local_result>,
+                      "submit: the callable's result differs between a local and a remote call");
+        target->refuse_if_closed();
+        std::array<state_base*, input_count<Args...>> inputs{};
+        collect_inputs(inputs, args...);
+        const bool descriptors = target->passes_descriptors();
+        const std::uint64_t submitted = tracing_on() ? trace_clock() : 0;
+        auto request = shipping::named(descriptors, f);
+        std::string description = request.function;
+        auto [fut, t] = remote::make_remote_task<local_result>(std::move(request), std::move(description), submitted);
+        if (options.retries) t->retries_left = *options.retries;
+        if (options.timeout) t->timeout = *options.timeout;
+        when_inputs_done<input_count<Args...>>(*target, inputs,
+                                               remote_settle<shipping, std::decay_t<Args>...>{
+                                                   {},
+                                                   target,
+                                                   t,
+                                                   descriptors,
+                                                   std::tuple<std::decay_t<Args>...>(std::forward<Args>(args)...)});
+        return fut;
+    }
+}
+
 /// How `map` hands chunks to a remote executor: each chunk is one shipped task on `target`.
 struct remote_chunks {
     std::shared_ptr<remote_sink> target;
@@ -65,6 +141,7 @@ struct remote_chunks {
         return [target = target, fn = std::move(fn)](std::vector<Input>&& items,
                                                      std::size_t& wire_bytes) -> future<chunk_result<Result>> {
             using shipping = remote::chunk_shipping<Fn, Input>;
+            target->refuse_if_closed();
             if constexpr (shipping::value) {
                 const std::uint64_t submitted = tracing_on() ? trace_clock() : 0;
                 auto request = shipping::chunk(target->passes_descriptors(), *fn, std::move(items));
@@ -89,6 +166,7 @@ struct remote_chunks {
                                             std::size_t& wire_bytes) -> future<chunk_result<T>> {
             using folder = remote::fold_chunk<Fn, Reduce, T, Input>;
             using shipping = remote::shipping<folder, std::vector<Input>>;
+            target->refuse_if_closed();
             if constexpr (!remote::boxable_v<Fn>) {
                 throw std::invalid_argument(remote::not_shippable_message<remote::shipping<Fn, Input>>("map_reduce"));
             } else if constexpr (!remote::boxable_v<Reduce>) {
@@ -127,15 +205,15 @@ public:
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map(F&& f, Range&& inputs, const map_options& options = {}) {
-        if constexpr (mappable<F, std::ranges::range_value_t<Range>>)
-            remote::check_shippable<F, std::ranges::range_value_t<Range>>();
+        if constexpr (mappable<F, element_value_t<std::ranges::range_value_t<Range>>>)
+            remote::check_shippable<F, element_value_t<std::ranges::range_value_t<Range>>>();
         return map_with<true>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
     template <class F, std::ranges::viewable_range Range>
         requires std::ranges::input_range<Range>
     auto map_unordered(F&& f, Range&& inputs, const map_options& options = {}) {
-        if constexpr (mappable<F, std::ranges::range_value_t<Range>>)
-            remote::check_shippable<F, std::ranges::range_value_t<Range>>();
+        if constexpr (mappable<F, element_value_t<std::ranges::range_value_t<Range>>>)
+            remote::check_shippable<F, element_value_t<std::ranges::range_value_t<Range>>>();
         return map_with<false>(chunks(), std::forward<F>(f), std::forward<Range>(inputs), options);
     }
 
@@ -212,12 +290,24 @@ protected:
     /// compile-time error, and the first one the compiler reports.
     template <class F, class... Args>
     auto submit_shipped(const task_options& options, F&& f, Args&&... args) {
-        if constexpr (!submittable<F, Args...>) {
+        if constexpr (has_inputs<Args...>) {
+            if constexpr (!submittable_with_inputs<F, Args...>) {
+                report_not_submittable_with_inputs<F, Args...>();
+            } else {
+                []<class... V>(std::tuple<V...>*) {
+                    remote::check_shippable<F, V...>();
+                }(static_cast<argument_values_t<Args...>*>(nullptr));
+                if constexpr (shipping_of<F, argument_values_t<Args...>>::type::value)
+                    return submit_shipped_with_inputs(shared_remote_sink(), options, "submit", std::forward<F>(f),
+                                                      std::forward<Args>(args)...);
+            }
+        } else if constexpr (!submittable<F, Args...>) {
             report_not_submittable<F, Args...>();
         } else {
             remote::check_shippable<F, Args...>();
             if constexpr (remote::shipping<F, Args...>::value) {
                 remote_sink& target = remote_target();  // before the task exists: an empty pool must not leak it
+                target.refuse_if_closed();
                 auto [fut, t] = shipped_task(target.passes_descriptors(), "submit", std::forward<F>(f),
                                              std::forward<Args>(args)...);
                 if (options.retries) t->retries_left = *options.retries;

@@ -223,14 +223,24 @@ struct shipping {
     /// travel as descriptors and large arguments are serialized straight into shared memory;
     /// otherwise (MPI) they travel by value.
     static request single(bool descriptors, const callable& f, Args&&... args) {
+        request r = named(descriptors, f);
+        fill(r, descriptors, std::forward<Args>(args)...);
+        return r;
+    }
+    /// A request naming f, without arguments yet (futures as arguments: they come when done).
+    static request named(bool descriptors, const callable& f) {
         request r;
         attachment_scope scope(descriptors ? &r.attached : nullptr);
         std::tie(r.function, r.state) = identify(f);
+        return r;
+    }
+    /// Serializes the arguments into `r` (named already).
+    static void fill(request& r, bool descriptors, Args&&... args) {
+        attachment_scope scope(descriptors ? &r.attached : nullptr);
         if constexpr (std::is_same_v<arguments, std::tuple<std::decay_t<Args>...>>)
             r.set_arguments(descriptors, std::as_const(args)...);  // no copy of a large argument first
         else
             r.set_arguments(descriptors, arguments(std::forward<Args>(args)...));
-        return r;
     }
 };
 
