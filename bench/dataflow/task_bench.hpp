@@ -125,8 +125,8 @@ inline double serial_rate(long iterations = 1 << 18, int runs = 9) {
 struct options {
     int width = 4;
     int workers = 2;
-    double budget_s = 0.04;  // the wall time a point should take at full efficiency
-    int max_log2 = 20;       // the sweep starts at 2^max_log2 iterations (about 4 ms here)
+    double budget_s = 0.03;  // the wall time a point should take at full efficiency
+    int max_log2 = 19;       // the sweep starts at 2^max_log2 iterations (about 2 ms here)
     int min_log2 = 1;        // and stops at 2^min_log2, or after two points under 50% efficiency
     std::vector<long> iterations;  // instead of the sweep (--iterations 1000,100)
     std::vector<pattern> patterns{std::begin(all_patterns), std::end(all_patterns)};
