@@ -122,11 +122,15 @@ double run_tbb(tbb::task_arena& arena, pattern p, int width, int steps, long n, 
 int main(int argc, char** argv) {
     fronta::init(argc, argv);  // process_pool's workers are copies of this program: they stay in here
     using namespace task_bench;
-    const options o = parse_options(argc, argv);
+    options o = parse_options(argc, argv);
+    o.binary = "task_bench";
     const double rate = serial_rate();
-    print_peak("task_bench", rate, o);
+    print_peak(rate, o);
 
     std::vector<graph_system> systems;
+    systems.push_back({"probe", [&](pattern, int w, int s, long n, std::vector<double>&) {
+                           return run_probe_threads(o.workers, w, s, n);
+                       }, true});
 #ifdef _OPENMP
     if (selected(o, "openmp"))
         systems.push_back({"openmp", [&](pattern p, int w, int s, long n, std::vector<double>& g) {
@@ -146,7 +150,7 @@ int main(int argc, char** argv) {
     std::optional<fronta::process_pool> processes;
     if (selected(o, "fronta_processes") || selected(o, "fronta_processes_waits"))
         add_fronta_systems(systems, o, "fronta_processes", processes.emplace(o.workers));
-    if (systems.empty()) {
+    if (systems.size() == 1) {
         std::fprintf(stderr, "task_bench: no system selected\n");
         return 2;
     }

@@ -18,6 +18,7 @@
 #include <functional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace task_bench {
@@ -133,6 +134,7 @@ struct options {
     std::string only;  // a comma-separated list of system names to run (default: all)
     int round = 0;     // written into every line, for the report
     bool quiet = false;  // no output (the other ranks of an SPMD run)
+    std::string binary;  // which program, in every line
 };
 
 // --width W --workers N --budget-ms B --max-log2 A --min-log2 B --iterations N1,N2
@@ -207,11 +209,35 @@ inline int steps_for(const options& o, long iterations, double rate) {
 struct graph_system {
     std::string name;
     std::function<double(pattern, int width, int steps, long iterations, std::vector<double>& grid)> run;
+    // A probe is not a system under test: the same number of kernels with no dependencies and no
+    // runtime, run beside the systems at every size; its efficiency is the share of the machine
+    // this program had at that moment (report.py's load-adjusted METG). Its values are not checked.
+    bool probe = false;
 };
 
-inline void print_peak(const char* binary, double rate, const options& o) {
+// The probe of a program whose workers are its own threads: `workers` threads, each computing
+// its share of the kernels with no dependencies.
+inline double run_probe_threads(int workers, int width, int steps, long n) {
+    const long tasks = long(width) * steps;
+    std::vector<std::thread> threads;
+    std::vector<double> sums(workers);
+    const auto start = clock_type::now();
+    for (int w = 0; w < workers; ++w)
+        threads.emplace_back([&, w] {
+            double sum = 0;
+            for (long k = w; k < tasks; k += workers) sum += point_value(n, seed(int(k / width), int(k % width)), {});
+            sums[w] = sum;
+        });
+    for (auto& t : threads) t.join();
+    const double seconds = seconds_since(start);
+    volatile double sink = sums[0];
+    (void)sink;
+    return seconds;
+}
+
+inline void print_peak(double rate, const options& o) {
     std::printf("{\"kind\": \"peak\", \"binary\": \"%s\", \"round\": %d, \"flops_per_core\": %.6g, \"workers\": %d}\n",
-                binary, o.round, rate, o.workers);
+                o.binary.c_str(), o.round, rate, o.workers);
     std::fflush(stdout);
 }
 
@@ -235,7 +261,9 @@ inline bool run_sweep(const options& o, std::vector<graph_system>& systems, doub
             }
         }
         for (long n : sweep(o)) {
-            if (std::none_of(active.begin(), active.end(), [](bool a) { return a; })) break;
+            bool any = false;
+            for (std::size_t k = 0; k < systems.size(); ++k) any = any || (active[k] && !systems[k].probe);
+            if (!any) break;
             const int steps = steps_for(o, n, rate);
             const std::vector<double> reference = serial_grid(p, o.width, steps, n);
             for (std::size_t k = 0; k < systems.size(); ++k) {
@@ -249,8 +277,8 @@ inline bool run_sweep(const options& o, std::vector<graph_system>& systems, doub
                 } catch (const std::exception& e) {
                     error = e.what();
                 }
-                const bool ok = error.empty() && grid.size() == reference.size() &&
-                                std::memcmp(grid.data(), reference.data(), grid.size() * sizeof(double)) == 0;
+                const bool ok = error.empty() && (systems[s].probe || (grid.size() == reference.size() &&
+                                std::memcmp(grid.data(), reference.data(), grid.size() * sizeof(double)) == 0));
                 if (!ok) {
                     all_ok = false;
                     if (!o.quiet)
@@ -262,17 +290,17 @@ inline bool run_sweep(const options& o, std::vector<graph_system>& systems, doub
                 const double efficiency = ok ? flops_per_iteration * double(n) * tasks / seconds / peak : 0;
                 if (!o.quiet)
                 std::printf(
-                    "{\"kind\": \"point\", \"system\": \"%s\", \"pattern\": \"%s\", \"round\": %d, \"width\": %d, "
+                    "{\"kind\": \"%s\", \"binary\": \"%s\", \"system\": \"%s\", \"pattern\": \"%s\", \"round\": %d, \"width\": %d, "
                     "\"steps\": %d, \"iterations\": %ld, \"workers\": %d, \"seconds\": %.6g, \"flops_per_core\": %.6g, "
                     "\"efficiency\": %.4f, \"granularity_us\": %.4g, \"ok\": %s}\n",
-                    systems[s].name.c_str(), name(p), o.round, o.width, steps, n, o.workers, seconds, rate, efficiency,
+                    systems[s].probe ? "probe" : "point", o.binary.c_str(), systems[s].name.c_str(), name(p), o.round, o.width, steps, n, o.workers, seconds, rate, efficiency,
                     seconds * o.workers / tasks * 1e6, ok ? "true" : "false");
                 std::fflush(stdout);
                 // Under load from other programs no size may reach 50%: then the sweep goes on
                 // until the efficiency falls to half the best seen (the overhead's doing).
                 best[s] = std::max(best[s], efficiency);
                 below[s] = efficiency < 0.5 * std::min(1.0, best[s]) ? below[s] + 1 : 0;
-                if (below[s] >= 2 && o.iterations.empty()) active[s] = false;
+                if (below[s] >= 2 && o.iterations.empty() && !systems[s].probe) active[s] = false;
             }
             ++rotation;
         }

@@ -11,11 +11,15 @@ int main(int argc, char** argv) {
     options o = parse_options(argc, argv);
     fronta::mpi_pool pool;
     o.workers = int(pool.size());
+    o.binary = "task_bench_mpi_pool";
     const double rate = serial_rate();
-    print_peak("task_bench_mpi_pool", rate, o);
-    std::vector<graph_system> systems;
+    print_peak(rate, o);
+    // The probe runs in this rank's threads while the worker ranks sleep (they do when idle).
+    std::vector<graph_system> systems{{"probe", [&](pattern, int w, int s, long n, std::vector<double>&) {
+                                           return run_probe_threads(o.workers, w, s, n);
+                                       }, true}};
     add_fronta_systems(systems, o, "fronta_mpi", pool);
-    if (systems.empty()) {
+    if (systems.size() == 1) {
         std::fprintf(stderr, "task_bench_mpi_pool: no system selected\n");
         return 2;
     }

@@ -76,11 +76,16 @@ int main(int argc, char** argv) {
     options o = parse_options(argc, argv);
     o.workers = w.size;
     o.quiet = w.rank != 0;
+    o.binary = "task_bench_spmd";
     // Every rank measures; the fastest sets the peak (and, the same on every rank, the steps).
     double rate = serial_rate();
     MPI_Allreduce(MPI_IN_PLACE, &rate, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-    if (w.rank == 0) print_peak("task_bench_spmd", rate, o);
+    if (w.rank == 0) print_peak(rate, o);
     std::vector<graph_system> systems{
+        // The probe: the same kernels with no dependencies, on the same ranks (trivial's SPMD).
+        {"probe", [&](pattern, int width, int s, long n, std::vector<double>& g) {
+             return run_spmd(w, pattern::trivial, width, s, n, g);
+         }, true},
         {"mpi_spmd", [&](pattern p, int width, int s, long n, std::vector<double>& g) {
              return run_spmd(w, p, width, s, n, g);
          }}};
