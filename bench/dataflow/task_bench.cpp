@@ -59,8 +59,7 @@ double run_openmp(int workers, pattern p, int width, int steps, long n, std::vec
                 const double* c = row + input_column(p, width, i, 2);
                 const double* d = row + input_column(p, width, i, 3);
                 const double* e = row + input_column(p, width, i, 4);
-#pragma omp task firstprivate(out, s, n, a, b, c, d, e) depend(in : a[0], b[0], c[0], d[0], e[0]) \
-    depend(out : out[0])
+#pragma omp task firstprivate(out, s, n, a, b, c, d, e) depend(in : a[0], b[0], c[0], d[0], e[0]) depend(out : out[0])
                 {
                     const double in[] = {*a, *b, *c, *d, *e};
                     *out = point_value(n, s, in);
@@ -128,9 +127,10 @@ int main(int argc, char** argv) {
     print_peak(rate, o);
 
     std::vector<graph_system> systems;
-    systems.push_back({"probe", [&](pattern, int w, int s, long n, std::vector<double>&) {
-                           return run_probe_threads(o.workers, w, s, n);
-                       }, true});
+    systems.push_back(
+        {"probe",
+         [&](pattern, int w, int s, long n, std::vector<double>&) { return run_probe_threads(o.workers, w, s, n); },
+         true});
 #ifdef _OPENMP
     if (selected(o, "openmp"))
         systems.push_back({"openmp", [&](pattern p, int w, int s, long n, std::vector<double>& g) {

@@ -126,13 +126,13 @@ inline double serial_rate(long iterations = 1 << 18, int runs = 9) {
 struct options {
     int width = 4;
     int workers = 2;
-    double budget_s = 0.03;  // the wall time a point should take at full efficiency
-    int max_log2 = 19;       // the sweep starts at 2^max_log2 iterations (about 2 ms here)
-    int min_log2 = 1;        // and stops at 2^min_log2, or after two points under 50% efficiency
+    double budget_s = 0.03;        // the wall time a point should take at full efficiency
+    int max_log2 = 19;             // the sweep starts at 2^max_log2 iterations (about 2 ms here)
+    int min_log2 = 1;              // and stops at 2^min_log2, or after two points under 50% efficiency
     std::vector<long> iterations;  // instead of the sweep (--iterations 1000,100)
     std::vector<pattern> patterns{std::begin(all_patterns), std::end(all_patterns)};
-    std::string only;  // a comma-separated list of system names to run (default: all)
-    int round = 0;     // written into every line, for the report
+    std::string only;    // a comma-separated list of system names to run (default: all)
+    int round = 0;       // written into every line, for the report
     bool quiet = false;  // no output (the other ranks of an SPMD run)
     std::string binary;  // which program, in every line
 };
@@ -158,13 +158,20 @@ inline options parse_options(int argc, char** argv) {
     for (int a = 1; a + 1 < argc; a += 2) {
         const std::string key = argv[a];
         const char* v = argv[a + 1];
-        if (key == "--width") o.width = std::atoi(v);
-        else if (key == "--workers") o.workers = std::atoi(v);
-        else if (key == "--budget-ms") o.budget_s = std::atof(v) / 1000;
-        else if (key == "--max-log2") o.max_log2 = std::atoi(v);
-        else if (key == "--min-log2") o.min_log2 = std::atoi(v);
-        else if (key == "--round") o.round = std::atoi(v);
-        else if (key == "--only") o.only = v;
+        if (key == "--width")
+            o.width = std::atoi(v);
+        else if (key == "--workers")
+            o.workers = std::atoi(v);
+        else if (key == "--budget-ms")
+            o.budget_s = std::atof(v) / 1000;
+        else if (key == "--max-log2")
+            o.max_log2 = std::atoi(v);
+        else if (key == "--min-log2")
+            o.min_log2 = std::atoi(v);
+        else if (key == "--round")
+            o.round = std::atoi(v);
+        else if (key == "--only")
+            o.only = v;
         else if (key == "--iterations") {
             o.iterations.clear();
             for (auto& s : split(v)) o.iterations.push_back(std::atol(s.c_str()));
@@ -243,8 +250,8 @@ inline void print_peak(double rate, const options& o) {
 
 // Sweeps every pattern down in size, the systems side by side at each size (in an order that
 // rotates from one size to the next); a system leaves a pattern's sweep after two sizes in a row
-// under 50% efficiency (under half its best efficiency, when that was under 100%). Prints a JSON line per measurement; returns false if a result differed
-// from the serial reference.
+// under 50% efficiency (under half its best efficiency, when that was under 100%). Prints a JSON line per measurement;
+// returns false if a result differed from the serial reference.
 inline bool run_sweep(const options& o, std::vector<graph_system>& systems, double rate) {
     bool all_ok = true;
     const double peak = rate * o.workers;
@@ -278,23 +285,27 @@ inline bool run_sweep(const options& o, std::vector<graph_system>& systems, doub
                     error = e.what();
                 }
                 const bool ok = error.empty() && (systems[s].probe || (grid.size() == reference.size() &&
-                                std::memcmp(grid.data(), reference.data(), grid.size() * sizeof(double)) == 0));
+                                                                       std::memcmp(grid.data(), reference.data(),
+                                                                                   grid.size() * sizeof(double)) == 0));
                 if (!ok) {
                     all_ok = false;
-                    if (!o.quiet)
                     active[s] = false;
-                    std::fprintf(stderr, "task_bench: %s %s iterations=%ld: %s\n", systems[s].name.c_str(), name(p), n,
-                                 error.empty() ? "results differ from the serial reference" : error.c_str());
+                    if (!o.quiet)
+                        std::fprintf(stderr, "task_bench: %s %s iterations=%ld: %s\n", systems[s].name.c_str(), name(p),
+                                     n, error.empty() ? "results differ from the serial reference" : error.c_str());
                 }
                 const double tasks = double(o.width) * steps;
                 const double efficiency = ok ? flops_per_iteration * double(n) * tasks / seconds / peak : 0;
                 if (!o.quiet)
-                std::printf(
-                    "{\"kind\": \"%s\", \"binary\": \"%s\", \"system\": \"%s\", \"pattern\": \"%s\", \"round\": %d, \"width\": %d, "
-                    "\"steps\": %d, \"iterations\": %ld, \"workers\": %d, \"seconds\": %.6g, \"flops_per_core\": %.6g, "
-                    "\"efficiency\": %.4f, \"granularity_us\": %.4g, \"ok\": %s}\n",
-                    systems[s].probe ? "probe" : "point", o.binary.c_str(), systems[s].name.c_str(), name(p), o.round, o.width, steps, n, o.workers, seconds, rate, efficiency,
-                    seconds * o.workers / tasks * 1e6, ok ? "true" : "false");
+                    std::printf(
+                        "{\"kind\": \"%s\", \"binary\": \"%s\", \"system\": \"%s\", \"pattern\": \"%s\", \"round\": "
+                        "%d, \"width\": %d, "
+                        "\"steps\": %d, \"iterations\": %ld, \"workers\": %d, \"seconds\": %.6g, \"flops_per_core\": "
+                        "%.6g, "
+                        "\"efficiency\": %.4f, \"granularity_us\": %.4g, \"ok\": %s}\n",
+                        systems[s].probe ? "probe" : "point", o.binary.c_str(), systems[s].name.c_str(), name(p),
+                        o.round, o.width, steps, n, o.workers, seconds, rate, efficiency,
+                        seconds * o.workers / tasks * 1e6, ok ? "true" : "false");
                 std::fflush(stdout);
                 // Under load from other programs no size may reach 50%: then the sweep goes on
                 // until the efficiency falls to half the best seen (the overhead's doing).

@@ -15,9 +15,10 @@ int main(int argc, char** argv) {
     const double rate = serial_rate();
     print_peak(rate, o);
     // The probe runs in this rank's threads while the worker ranks sleep (they do when idle).
-    std::vector<graph_system> systems{{"probe", [&](pattern, int w, int s, long n, std::vector<double>&) {
-                                           return run_probe_threads(o.workers, w, s, n);
-                                       }, true}};
+    std::vector<graph_system> systems{
+        {"probe",
+         [&](pattern, int w, int s, long n, std::vector<double>&) { return run_probe_threads(o.workers, w, s, n); },
+         true}};
     add_fronta_systems(systems, o, "fronta_mpi", pool);
     if (systems.size() == 1) {
         std::fprintf(stderr, "task_bench_mpi_pool: no system selected\n");

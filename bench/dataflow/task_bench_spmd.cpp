@@ -83,12 +83,13 @@ int main(int argc, char** argv) {
     if (w.rank == 0) print_peak(rate, o);
     std::vector<graph_system> systems{
         // The probe: the same kernels with no dependencies, on the same ranks (trivial's SPMD).
-        {"probe", [&](pattern, int width, int s, long n, std::vector<double>& g) {
+        {"probe",
+         [&](pattern, int width, int s, long n, std::vector<double>& g) {
              return run_spmd(w, pattern::trivial, width, s, n, g);
-         }, true},
-        {"mpi_spmd", [&](pattern p, int width, int s, long n, std::vector<double>& g) {
-             return run_spmd(w, p, width, s, n, g);
-         }}};
+         },
+         true},
+        {"mpi_spmd",
+         [&](pattern p, int width, int s, long n, std::vector<double>& g) { return run_spmd(w, p, width, s, n, g); }}};
     const int ok = run_sweep(o, systems, rate) ? 1 : 0;
     MPI_Finalize();
     return ok ? 0 : 1;
