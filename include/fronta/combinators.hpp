@@ -34,7 +34,7 @@ namespace detail {
 // (as `std::move(f).get()` does; the caller's handles cannot read it afterwards).
 template <class T>
 T value_for_combinator(state<T>& s) {
-    if constexpr (std::is_copy_constructible_v<T>)
+    if constexpr (copyable_value_v<T>)
         return s.value_ref();
     else
         return s.take_value();

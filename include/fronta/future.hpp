@@ -57,6 +57,18 @@ struct coroutine_promise;
 
 struct adopt_state_t {};
 
+/// Whether a T can really be copied: std::is_copy_constructible, except that a standard container
+/// claims it even when its elements cannot be copied (a std::vector<std::unique_ptr<int>>), and
+/// copying it then fails to compile. Such values are moved out instead.
+template <class T, class = void>
+struct copyable_value : std::is_copy_constructible<T> {};
+template <class T>
+struct copyable_value<T, std::void_t<typename T::value_type, typename T::allocator_type>>
+    : std::bool_constant<std::is_copy_constructible_v<T> &&
+                         copyable_value<std::remove_const_t<typename T::value_type>>::value> {};
+template <class T>
+inline constexpr bool copyable_value_v = copyable_value<T>::value;
+
 }  // namespace detail
 
 template <class T>
@@ -225,7 +237,7 @@ private:
         rethrow_if_failed();
         if constexpr (std::is_void_v<T>) {
             return;
-        } else if constexpr (!std::is_copy_constructible_v<T>) {
+        } else if constexpr (!detail::copyable_value_v<T>) {
             return state_->take_value();
         } else {
             // Moving is safe only when no other handle can still read the value.

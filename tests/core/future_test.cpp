@@ -526,3 +526,19 @@ TEST(future_then, callback_deep_in_a_chain_may_wait_on_a_continuation_it_complet
     completer.join();
     EXPECT_EQ(result_future.get(), 101);
 }
+
+// A container of move-only values claims to be copyable (std::is_copy_constructible), so
+// get() && used to instantiate a copy that cannot compile; it moves the value out instead.
+TEST(future_values, get_of_a_container_of_move_only_values_moves_it_out) {
+    fronta::promise<std::vector<std::unique_ptr<int>>> p;
+    auto f = p.get_future();
+    std::vector<std::unique_ptr<int>> v;
+    v.push_back(std::make_unique<int>(7));
+    p.set_value(std::move(v));
+    std::vector<std::unique_ptr<int>> out = std::move(f).get();
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(*out[0], 7);
+    static_assert(!fronta::detail::copyable_value_v<std::vector<std::unique_ptr<int>>>);
+    static_assert(fronta::detail::copyable_value_v<std::vector<std::string>>);
+    static_assert(fronta::detail::copyable_value_v<std::string>);
+}

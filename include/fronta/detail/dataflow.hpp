@@ -124,19 +124,23 @@ public:
     /// Throws shutdown_error (the task cancelled) if the sink is closed.
     static void start(task_sink& sink, input_states<N> inputs, Action action) {
         auto* j = new input_join(sink, std::move(inputs), std::move(action));
-        if (!sink.enter(j)) {
-            j->action_.cancel();
-            delete j;
-            task_sink::throw_closed();
-        }
         for (std::size_t i = 0; i < j->inputs_.size(); ++i) {
             node& n = j->nodes_[i];
             if (!j->inputs_[i]->add_callback(&n)) {  // done already
                 j->release();
-                j->arrive();
+                j->arrive();  // (never the last: the submitter's arrival is still to come)
             }
         }
-        j->arrive();  // the submitter's own arrival: no settling before every node is in place
+        // Registered only once every node is in place: a cancelling shutdown unlinks them.
+        if (!sink.enter(j)) {
+            j->claim();  // nobody else can: the submitter has not arrived
+            j->cancel_claimed();
+            j->release();  // the registry's reference, not taken
+            j->arrive();
+            j->release();
+            task_sink::throw_closed();
+        }
+        j->arrive();  // the submitter's own arrival: no settling before it is registered
         j->release();
     }
 
