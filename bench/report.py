@@ -17,11 +17,16 @@ One script for every executor; bench/run.sh and bench/run_mpi.sh call it:
                                                (bench/asio/server_load.cpp: one JSON line per round,
                                                mode and phase): cheap latency beside the idle
                                                server's, heavy throughput; median and spread
+  report.py dataflow LINES.jsonl               task graphs (bench/dataflow/, Task Bench's method):
+                                               METG(50%) per system and pattern, the ratios to
+                                               every peer, the targets; exits 1 if a system's
+                                               results differed from the serial reference
 THREADS.json and PROCESS.json are Google Benchmark's --benchmark_out (JSON); PYTHON.json is what
 the Python peer beside the benchmark printed; LINES.txt holds one JSON object per line per run
 (other lines are ignored), CORES the machine's (default: this machine's).
 """
 import json
+import math
 import os
 import platform
 import sys
@@ -487,8 +492,178 @@ def server(lines_path):
         table(["target (2 cores)", "measured", "target", "met"], ["---", "---:", "---:", "---"], targets)
 
 
+DATAFLOW_SYSTEMS = [
+    ("fronta_threads", "fronta thread_pool(2), futures as arguments"),
+    ("fronta_threads_waits", "fronta thread_pool(2), waits in the client"),
+    ("fronta_processes", "fronta process_pool(2), futures as arguments"),
+    ("fronta_processes_waits", "fronta process_pool(2), waits in the client"),
+    ("fronta_mpi", "fronta mpi_pool (2 worker ranks), futures as arguments"),
+    ("fronta_mpi_waits", "fronta mpi_pool (2 worker ranks), waits in the client"),
+    ("openmp", "OpenMP tasks with depend (libgomp, 2 threads)"),
+    ("tbb_flow_graph", "oneTBB flow_graph (arena of 2)"),
+    ("mpi_spmd", "hand-written MPI, SPMD, Isend/Irecv (2 ranks)"),
+]
+DATAFLOW_PEERS = ["openmp", "tbb_flow_graph", "mpi_spmd"]
+DATAFLOW_PATTERNS = ["trivial", "stencil_1d", "nearest"]
+
+
+def dataflow_metg(curve):
+    """METG(50%) from a curve {iterations: (efficiency, kernel_us)}: the kernel size where the
+    efficiency crosses 50%, interpolated in log(iterations) between the smallest size still at or
+    above 50% and the next smaller one; Task Bench's granularity there is kernel time / 0.5.
+    Returns (metg_us, note): note '<=' when no size below crossed, '>' when none reached 50%."""
+    sizes = sorted(curve, reverse=True)
+    above = [n for n in sizes if curve[n][0] >= 0.5]
+    if not above:
+        return 2 * curve[sizes[0]][1], ">"
+    n1 = min(above)
+    smaller = [n for n in sizes if n < n1]
+    if not smaller:
+        return 2 * curve[n1][1], "<="
+    n2 = max(smaller)
+    (e1, k1), (e2, _) = curve[n1], curve[n2]
+    x = math.log(n1) + (0.5 - e1) / (e2 - e1) * (math.log(n2) - math.log(n1)) if e1 != e2 else math.log(n1)
+    return 2 * k1 * math.exp(x) / n1, ""
+
+
+def dataflow_ratio(mine, theirs):
+    """mine ÷ theirs for two (metg, note); a bound when either is one (`>`: at least, `<=`: at most)."""
+    if not theirs:
+        return "n/a"
+    low = mine[1] == ">" or theirs[1] == "<="
+    high = mine[1] == "<=" or theirs[1] == ">"
+    if low and high:
+        return "?"
+    return ("≥" if low else "≤" if high else "") + f"{mine[0] / theirs[0]:.2f}×"
+
+
+def dataflow(lines_path):
+    peaks, points, probes, loads, failed = [], [], {}, [], []
+    for line in open(lines_path):
+        if not line.startswith("{"):
+            continue
+        r = json.loads(line)
+        kind = r.get("kind")
+        if kind == "peak":
+            peaks.append(r)
+        elif kind == "point":
+            (points if r["ok"] else failed).append(r)
+        elif kind == "probe":
+            probes[(r["binary"], r["round"], r["pattern"], r["iterations"])] = r
+        elif kind == "load":
+            loads.append(r)
+    if not peaks or not points:
+        sys.exit("report.py dataflow: no measurements in " + lines_path)
+    # The highest serial rate seen in any process of the run: the most demanding peak.
+    rate = max(p["flops_per_core"] for p in peaks)
+    workers = points[0]["workers"]
+
+    def global_eff(r):
+        return r["efficiency"] * r["flops_per_core"] / rate
+
+    # (mode, system, pattern) -> iterations -> [(efficiency, kernel_us)] over rounds. Dividing by
+    # the probe's efficiency (a load-adjusted METG) was tried and dropped: on a loaded host the
+    # probe moves as much as the systems, and the quotient said more about the noise than about
+    # them. The probe says how loaded the host was.
+    by = {"peak": {}}
+    for r in points:
+        eff = global_eff(r)
+        kernel_us = eff * r["granularity_us"]  # the kernel's time at the peak rate: the same in every round
+        by["peak"].setdefault((r["system"], r["pattern"]), {}).setdefault(r["iterations"], []).append((eff, kernel_us))
+    probe_effs = [global_eff(p) for p in probes.values()]
+
+    def med(values):
+        v = sorted(values)
+        return (v[(len(v) - 1) // 2] + v[len(v) // 2]) / 2
+
+    metg = {}
+    for mode, curves in by.items():
+        for key, sizes in curves.items():
+            best = {n: max(runs) for n, runs in sizes.items()}
+            median = {n: (med([e for e, _ in runs]), med([k for _, k in runs])) for n, runs in sizes.items()}
+            metg[(mode, "best", key)] = dataflow_metg(best)
+            metg[(mode, "median", key)] = dataflow_metg(median)
+    rounds = sorted({r["round"] for r in points})
+    width = points[0]["width"]
+    load_text = ", ".join(f"{l['load1']:.1f}" for l in loads) if loads else "not recorded"
+    print(f"{platform.platform()}, {os.cpu_count()} CPUs; width {width}, {workers} workers per system, "
+          f"{len(rounds)} round(s); peak {rate * workers / 1e9:.1f} GFLOP/s ({workers} x the kernel's best serial "
+          f"rate, {rate / 1e9:.2f} GFLOP/s); load average (1 min) before each launch: {load_text}."
+          + (f" The probe (the same kernels, no dependencies, no runtime) reached {med(probe_effs) * 100:.0f}% "
+             f"of the peak at the median size and round ({min(probe_effs) * 100:.0f}–{max(probe_effs) * 100:.0f}%): "
+             "the share of the machine the benchmark had." if probe_effs else "") + "\n")
+    systems = [(k, label) for k, label in DATAFLOW_SYSTEMS if any((k, p) in by["peak"] for p in DATAFLOW_PATTERNS)]
+    patterns = [p for p in DATAFLOW_PATTERNS if any((k, p) in by["peak"] for k, _ in systems)]
+
+    def cell(mode, which, key):
+        if (mode, which, key) not in metg:
+            return "n/a"
+        v, note = metg[(mode, which, key)]
+        return f"{note}{v:.2f}" if v < 10 else f"{note}{v:.1f}" if v < 100 else f"{note}{v:.0f}"
+
+    for mode, title in (("peak", "METG(50%), µs"),):
+        if not by[mode]:
+            continue
+        print()
+        table([f"system ({title}: best of rounds (median of rounds))"] + patterns, ["---"] + ["---:"] * len(patterns),
+              [[label] + [f"{cell(mode, 'best', (k, p))} ({cell(mode, 'median', (k, p))})" for p in patterns]
+               for k, label in systems])
+    print()
+    print("Granularity as Task Bench defines it: wall time x workers / tasks; at 50% efficiency that is twice "
+          "the kernel's own time. Best of rounds: at each size the round with the highest efficiency; median: "
+          "the median efficiency over rounds. `<=`: still at 50% at the smallest size run; `>`: never at 50%.")
+    ours = [k for k, _ in systems if k.startswith("fronta")]
+    peers = [k for k in DATAFLOW_PEERS if any((k, p) in by["peak"] for p in patterns)]
+    short = {"openmp": "OpenMP", "tbb_flow_graph": "oneTBB", "mpi_spmd": "MPI SPMD"}
+    for mode in ("peak",):
+        rows = []
+        for k in ours:
+            for p in patterns:
+                mine = metg.get((mode, "best", (k, p)))
+                if not mine:
+                    continue
+                row = [f"{k} ({p})"]
+                for q in peers + [k + "_waits"]:
+                    theirs = metg.get((mode, "best", (q, p)))
+                    row.append(dataflow_ratio(mine, theirs) if q in peers or not k.endswith("_waits") else "")
+                rows.append(row)
+        if rows:
+            print()
+            table([f"{'load-adjusted ' if mode == 'adjusted' else ''}METG ÷ peer's (best of rounds; < 1: fronta finer)"]
+                  + [short[q] for q in peers] + ["÷ same pool, waits"], ["---"] + ["---:"] * (len(peers) + 1), rows)
+
+    def bounds(m):
+        v, note = m
+        return (v, math.inf) if note == ">" else (0.0, v) if note == "<=" else (v, v)
+
+    def verdict(lo, hi, bound_lo, bound_hi):
+        """Is a value in [lo, hi] at most one in [bound_lo, bound_hi]?"""
+        return "yes" if hi <= bound_lo else "**no**" if lo > bound_hi else "undecided (the host was too loaded)"
+
+    rows = []
+    for p in patterns:
+        mine, omp = metg.get(("peak", "best", ("fronta_threads", p))), metg.get(("peak", "best", ("openmp", p)))
+        if mine and omp:
+            rows.append([f"thread_pool METG ≤ OpenMP's ({p})", f"{cell('peak', 'best', ('fronta_threads', p))} µs",
+                         f"OpenMP {cell('peak', 'best', ('openmp', p))} µs", verdict(*bounds(mine), *bounds(omp))])
+    for k in ("fronta_processes", "fronta_mpi"):
+        for p in ("stencil_1d", "nearest"):
+            mine = metg.get(("peak", "best", (k, p)))
+            if mine:
+                rows.append([f"{k} METG ≤ 20 µs ({p})", f"{cell('peak', 'best', (k, p))} µs", "20 µs",
+                             verdict(*bounds(mine), 20, 20)])
+    if rows:
+        print()
+        table(["target (2 cores; best of rounds)", "METG", "bound", "met"], ["---", "---:", "---:", "---"], rows)
+    if failed:
+        print()
+        for r in failed:
+            print(f"**{r['system']} {r['pattern']} at {r['iterations']} iterations: results differ from the serial "
+                  "reference (or it failed)**")
+        sys.exit(1)
+
 REPORTS = {"progress": progress, "threads": threads, "process": process, "large": large, "mpi": mpi, "data": data,
-           "server": server}
+           "server": server, "dataflow": dataflow}
 
 if __name__ == "__main__":
     if len(sys.argv) < 3 or sys.argv[1] not in REPORTS:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every peer in one go and prints the side-by-side tables (markdown) for docs/benchmarks.md.
-# Usage: bench/run.sh BUILD_DIR [threads|processes|tracing|progress|server|all|large]  (make bench: all)
+# Usage: bench/run.sh BUILD_DIR [threads|processes|tracing|progress|server|dataflow|all|large]  (make bench: all)
 #   threads:   bench/threads/: fronta, oneTBB, Boost.Asio, std::async, then Python's ThreadPoolExecutor
 #   processes: bench/process/: fronta's process pool, then ProcessPoolExecutor and loky
 #   tracing:   bench/observe/: what a trace costs (thread_pool batched, process_pool round trip, off
@@ -10,6 +10,9 @@
 #   server:    bench/asio/server_load against examples/14_async_server with heavy work inline, on
 #              std::async, a thread_pool and a process_pool (SERVER_ROUNDS rounds, default 3;
 #              SERVER_ARGS: more server_load flags); needs Asio (libasio-dev)
+#   dataflow:  bench/dataflow/: task graphs, Task Bench's METG(50%): OpenMP, oneTBB, hand-written MPI
+#              and fronta's thread_pool, process_pool, mpi_pool (DATAFLOW_ROUNDS rounds, default 3;
+#              DATAFLOW_ARGS: more task_bench flags); raw lines kept in BUILD_DIR/dataflow.jsonl
 set -euo pipefail
 build=${1:-build-bench}
 which=${2:-all}
@@ -89,6 +92,45 @@ for r in rows:
 print("\n(on: flush every 1 s; on-unflushed: flush_interval 1 h, every record held until close)")
 PY
 fi
+if [[ $which == all || $which == dataflow ]]; then
+  # Rounds of: task_bench (OpenMP, oneTBB, fronta threads and processes, one size at a time side by
+  # side), task_bench_spmd (mpirun -n 2) and task_bench_mpi_pool (mpirun -n 3), their order rotating
+  # from round to round so the machine's load falls on all of them alike.
+  rounds=${DATAFLOW_ROUNDS:-3}
+  lines=$build/dataflow.jsonl  # kept: the raw measurements behind the table
+  : >"$lines"
+  mpirun=$(command -v mpirun.openmpi || command -v mpirun || true)
+  launches=(local)
+  if [[ -n $mpirun && -x $build/bench/task_bench_spmd ]]; then
+    launches+=(spmd pool)
+  else
+    echo "bench: no MPI build: the MPI task graphs are skipped" >&2
+  fi
+  status=0
+  load() { echo "{\"kind\": \"load\", \"round\": $1, \"load1\": $(cut -d' ' -f1 /proc/loadavg)}" >>"$lines"; }
+  for ((r = 1; r <= rounds; r++)); do
+    for ((k = 0; k < ${#launches[@]}; k++)); do
+      launch=${launches[$(((k + r - 1) % ${#launches[@]}))]}
+      load "$r"
+      echo "bench: task graphs, round $r/$rounds: $launch ..." >&2
+      # shellcheck disable=SC2086  # DATAFLOW_ARGS is a list of flags
+      case $launch in
+        local) OMP_NUM_THREADS=2 timeout 900 "$build/bench/task_bench" --round "$r" ${DATAFLOW_ARGS:-} >>"$lines" || status=1 ;;
+        spmd) OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
+          timeout 600 "$mpirun" -n 2 "$build/bench/task_bench_spmd" --round "$r" ${DATAFLOW_ARGS:-} >>"$lines" || status=1 ;;
+        pool) OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 \
+          timeout 600 "$mpirun" -n 3 "$build/bench/task_bench_mpi_pool" --round "$r" ${DATAFLOW_ARGS:-} >>"$lines" || status=1 ;;
+      esac
+    done
+  done
+  load "$rounds"
+  echo
+  echo "## Task graphs (Task Bench)"
+  echo
+  report dataflow "$lines" || status=1
+  [[ $status == 0 ]] || echo "bench: a task graph run failed or differed from the serial reference (see above)" >&2
+  dataflow_status=$status
+fi
 if [[ $which == large ]]; then
   echo "bench: large values: fronta ..." >&2
   "$build/bench/process_pool_bench" --benchmark_filter='large_value' --benchmark_format=json \
@@ -98,3 +140,5 @@ if [[ $which == large ]]; then
   echo "## Large values by value"
   report large "$out/process.json" "$out/python_process.json"
 fi
+# A task graph whose results differed from the serial reference fails the run (after every table).
+exit "${dataflow_status:-0}"

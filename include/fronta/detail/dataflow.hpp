@@ -42,8 +42,13 @@ struct argument_traits<future<T>> {
     using passed = std::tuple<T>;
     using values = std::tuple<T>;
     // The input is done: the value is moved out when this is the last handle (or T is
-    // move-only), else copied.
-    static passed pass(future<T>& f) { return passed(std::move(f).get()); }
+    // move-only), or when the join saw that only this task could read it (see input_join), else
+    // copied.
+    static passed pass(future<T>& f) {
+        if constexpr (copyable_value_v<T>)
+            if (f.state()->sole_reader() && !f.state()->has_exception()) return passed(f.state()->take_value());
+        return passed(std::move(f).get());
+    }
 };
 template <>
 struct argument_traits<future<void>> {
@@ -171,7 +176,14 @@ private:
             n.owner = this;
             n.fire = [](callback_node* self, state_base* done) noexcept {
                 input_join* j = static_cast<node*>(self)->owner;
-                if (done != nullptr) j->arrive();  // (null: dropped after a cancel claimed the task)
+                if (done != nullptr) {  // (null: dropped after a cancel claimed the task)
+                    // The producer (or whoever fires this) holds one reference while the
+                    // callbacks run, and the task's handle is the other: if that is all, and no
+                    // callback comes after this one, only the task can read the value, so it may
+                    // move it out even if the producer has not let go yet when the task runs.
+                    if (self->next == nullptr && done->use_count() == 2) done->mark_sole_reader();
+                    j->arrive();
+                }
                 j->release();
             };
         }

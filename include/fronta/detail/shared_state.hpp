@@ -150,6 +150,13 @@ public:
         return true;
     }
 
+    /// Notes, from a callback of this state, that the one handle left belongs to a single reader
+    /// (a task that takes this future as an argument): that reader may move the value out. The
+    /// caller knows no other handle can appear: it is the last callback, and every other
+    /// reference is the producer's or the firing's own, which never read the value.
+    void mark_sole_reader() noexcept { sole_reader_.store(true, std::memory_order_release); }
+    bool sole_reader() const noexcept { return sole_reader_.load(std::memory_order_acquire); }
+
     /// The stored exception; for a cancelled state a fresh `cancelled_error`. Only once done.
     std::exception_ptr exception_after_done() const {
         if (current_status() == status::cancelled) return std::make_exception_ptr(cancelled_error());
@@ -216,6 +223,7 @@ private:
     std::atomic<std::uint32_t> refs_{1};
     std::atomic<bool> callback_lock_{false};
     bool callbacks_closed_ = false;
+    std::atomic<bool> sole_reader_{false};
     callback_node* head_ = nullptr;
     callback_node* tail_ = nullptr;
     std::exception_ptr error_;
