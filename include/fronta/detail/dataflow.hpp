@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <exception>
 #include <memory>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -92,13 +93,24 @@ concept submittable_with_inputs = invocable_with<F, passed_t<Args...>>::value;
 template <class F, class... Args>
 using input_result_t = typename invocable_with<F, passed_t<Args...>>::result::type;
 
-/// Adds the state of each future among `args` to `out`, in argument order.
+/// The error for an empty future (default-constructed or moved from) given as an input.
+[[noreturn]] inline void throw_empty_input(const char* caller) {
+    throw invalid_state_error(std::string(caller) +
+                              ": a future argument is empty (default-constructed or moved from), so there is no value "
+                              "to wait for");
+}
+
+/// Adds the state of each future among `args` to `out`, in argument order. Throws
+/// invalid_state_error for an empty future.
 template <class Array, class... A>
-void collect_inputs(Array& out, const A&... args) noexcept {
+void collect_inputs(Array& out, const A&... args) {
     std::size_t k = 0;
     (
         [&] {
-            if constexpr (argument_traits<std::decay_t<A>>::input) out[k++] = args.state();
+            if constexpr (argument_traits<std::decay_t<A>>::input) {
+                if (!args.valid()) throw_empty_input("submit");
+                out[k++] = args.state();
+            }
         }(),
         ...);
 }
@@ -346,7 +358,10 @@ chunk_submitter<future<T>, Result> unwrap_chunk_inputs(chunk_submitter<T, Result
         sink->refuse_if_closed();
         input_states<dynamic_inputs> states;
         states.reserve(items.size());
-        for (const auto& item : items) states.push_back(item.state());
+        for (const auto& item : items) {
+            if (!item.valid()) throw_empty_input("map");
+            states.push_back(item.state());
+        }
         chunk_of_inputs<T, Result> action{inner, std::move(items), {}, {}};
         action.out_future = action.out.get_future();
         auto out = action.out_future;
