@@ -500,6 +500,15 @@ TYPED_TEST_P(executor_contract, a_failed_input_fails_the_task_and_a_cancelled_on
         EXPECT_STREQ(e.what(), "bad argument");
     }
     EXPECT_THROW(ex.submit(require_non_negative, bad).get(), std::invalid_argument) << "and along a chain, typed";
+    EXPECT_THROW(ex.submit(square, fronta::future<double>()), fronta::invalid_state_error)
+        << "an empty future is refused at submit";
+    std::vector<fronta::future<double>> with_empty(3);
+    EXPECT_THROW(
+        {
+            for (double y : ex.map(square, with_empty)) (void)y;
+        },
+        fronta::invalid_state_error)
+        << "and in map's inputs";
     fronta::promise<double> never;
     auto input = never.get_future();
     auto waiting = ex.submit(square, input);
