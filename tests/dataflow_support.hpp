@@ -72,7 +72,9 @@ struct custom_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-[[maybe_unused]] std::exception_ptr error(const char* message) { return std::make_exception_ptr(custom_error(message)); }
+[[maybe_unused]] std::exception_ptr error(const char* message) {
+    return std::make_exception_ptr(custom_error(message));
+}
 
 // Fails the test unless `f` failed with a custom_error saying `message`.
 template <class T>

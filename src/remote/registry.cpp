@@ -336,9 +336,7 @@ std::string execute(std::string_view request_bytes, attachments* exchange) {
     return reply.take_string();
 }
 
-std::string execute(std::string_view request_bytes, attachments& exchange) {
-    return execute(request_bytes, &exchange);
-}
+std::string execute(std::string_view request_bytes, attachments& exchange) { return execute(request_bytes, &exchange); }
 
 std::string_view result_or_throw(std::string_view reply) {
     if (reply.empty()) throw deserialization_error("empty reply from the worker");

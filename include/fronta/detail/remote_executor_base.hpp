@@ -302,9 +302,8 @@ protected:
                     // Inputs of the same pool forward their results' bytes inside it
                     // (remote/dataflow.hpp) when each future's type is its parameter's.
                     if constexpr (remote::dataflow::forwardable_v<F, Args...>) {
-                        if (auto fut = remote::dataflow::try_submit(remote_target(), options.retries,
-                                                                    options.timeout, std::forward<F>(f),
-                                                                    std::forward<Args>(args)...))
+                        if (auto fut = remote::dataflow::try_submit(remote_target(), options.retries, options.timeout,
+                                                                    std::forward<F>(f), std::forward<Args>(args)...))
                             return std::move(*fut);
                     }
                     return submit_shipped_with_inputs(shared_remote_sink(), options, "submit", std::forward<F>(f),

@@ -32,10 +32,10 @@ namespace remote {
 /// One argument of a task whose request is put together once its inputs are done (dataflow on a
 /// remote pool): literal bytes serialized at submit, or an input, filled when its future is done.
 struct argument_piece {
-    std::string bytes;          // the argument's serialization (cereal binary), as in `arguments`
-    std::exception_ptr error;   // the input failed
-    bool input = false;         // filled by an input (a future), not at submit
-    bool cancelled = false;     // the input was cancelled
+    std::string bytes;         // the argument's serialization (cereal binary), as in `arguments`
+    std::exception_ptr error;  // the input failed
+    bool input = false;        // filled by an input (a future), not at submit
+    bool cancelled = false;    // the input was cancelled
     /// For an input of the same pool whose reply carries descriptors: decodes the reply's result
     /// and serializes it again by value (so it travels without them).
     void (*reencode)(std::string_view result, std::string& out) = nullptr;
