@@ -87,6 +87,8 @@ void fire_callbacks(state_base* state, callback_node* first) noexcept {
     --t.depth;
 }
 
+bool inside_callbacks() noexcept { return this_thread_trampoline.depth > 0; }
+
 bool run_pending_callbacks() noexcept {
     trampoline& t = this_thread_trampoline;
     if (t.pending == t.floor) return false;

@@ -2,6 +2,7 @@
 // that shutdown treats them as the pending tasks they are.
 #include <vector>
 
+#include "fronta/detail/park.hpp"
 #include "fronta/detail/task.hpp"
 #include "fronta/errors.hpp"
 
@@ -77,7 +78,10 @@ void task_sink::shutdown_all(bool wait, bool cancel_futures) {
     {
         std::unique_lock lock(waiting_mutex_);
         if (waiting_count_ != 0) {
-            if (!wait) {
+            // Inside a done callback, the callback that would queue a waiting task may come after
+            // this one on this very thread: waiting for it would never end. Then, as without
+            // `wait`, the last waiting task out stops the executor.
+            if (!wait || inside_callbacks()) {
                 // Python's shutdown(wait=False) still runs pending tasks: the executor stops once
                 // the last waiting task is queued (see leave).
                 stop_when_drained_ = true;

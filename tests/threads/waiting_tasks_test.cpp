@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -103,6 +104,24 @@ TEST(waiting_tasks, shutdown_from_inside_a_task_does_not_lose_its_dependents) {
     auto second = pool.submit([](int x) { return x + 1; }, first);
     go.set_value(0);
     EXPECT_EQ(second.get(), 2);
+}
+
+// shutdown(wait=true) in a done callback used to wait for the tasks waiting for that future,
+// whose join comes after it in the same callback list, on the same thread: it never returned.
+TEST(waiting_tasks, shutdown_in_a_done_callback_does_not_wait_for_the_callbacks_after_it) {
+    fronta::thread_pool pool(2);
+    fronta::promise<int> go;
+    auto first = pool.submit([](int x) { return x; }, go.get_future());
+    std::atomic<bool> returned{false};
+    first.add_done_callback([&pool, &returned](const fronta::future<int>&) {
+        pool.shutdown(true);
+        returned = true;
+    });
+    auto second = pool.submit([](int x) { return x + 1; }, first);
+    go.set_value(1);
+    EXPECT_EQ(second.get(std::chrono::seconds(120)), 2) << "the waiting task still runs";
+    EXPECT_TRUE(returned.load());
+    EXPECT_THROW(pool.submit([] { return 0; }), fronta::shutdown_error);
 }
 
 }  // namespace

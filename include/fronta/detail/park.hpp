@@ -56,6 +56,10 @@ blocking_observer*& current_blocking_observer() noexcept;
 /// that continuation waits on its own thread. True if it fired any.
 bool run_pending_callbacks() noexcept;
 
+/// True on a thread that is running done callbacks now (inside fire_callbacks): a wait there
+/// cannot count on the callbacks after the running one.
+bool inside_callbacks() noexcept;
+
 /// Spins briefly (results often arrive within microseconds), then tells the observer and sleeps.
 /// `word` reserves `sleeper_bit` for this protocol; notifiers must use `notify_sleepers`.
 /// Returns the last value read, for which `ready` holds unless the deadline passed.
